@@ -1,0 +1,49 @@
+"""ai_sessions: many isolated AI chat sessions inside one Jupyter kernel.
+
+>>> import ai_sessions
+>>> s = ai_sessions.hub().session("analysis")     # doctest: +SKIP
+>>> s.send("Summarise the columns of df").content  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (AiSessionsError, AuthError, BadRequest, ConnectionFailed, ProviderError, ProviderTimeout,
+                     RateLimited, SessionBusy, SessionClosed, SessionNotFound, SettingsError, StoreError,
+                     UnknownModel)
+from .hub import FallbackWarning, SessionHub, hub
+from .model import Event, EventKind, Message, MessageStatus, ModelSwitch, Role, SessionStatus, Usage
+from .session import ReplyHandle, Session
+
+if TYPE_CHECKING:
+    from .widgets import ChatWidget, HubPanel
+
+__version__ = "0.1.0"
+__all__ = [
+    "AiSessionsError", "AuthError", "BadRequest", "ChatWidget", "ConnectionFailed", "Event", "EventKind",
+    "FallbackWarning", "HubPanel", "Message", "MessageStatus", "ModelSwitch", "ProviderError", "ProviderTimeout",
+    "RateLimited", "ReplyHandle", "Role", "Session", "SessionBusy", "SessionClosed", "SessionHub",
+    "SessionNotFound", "SessionStatus", "SettingsError", "StoreError", "UnknownModel", "Usage", "hub",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ChatWidget", "HubPanel"):  # widgets load the JS bundle: import them only when asked
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'ai_sessions' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext ai_sessions``: register the ``%ai_session`` magics."""
+    from .magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unregister
+
+    unregister(ipython)

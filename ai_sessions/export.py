@@ -1,0 +1,77 @@
+"""Export a session to Markdown or JSON, and read the JSON back."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import AiSessionsError
+from .model import Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage, new_id
+
+FORMAT_VERSION = 1
+
+
+def export_session(record: SessionRecord, messages: list[Message], switches: list[ModelSwitch],
+                   format: str) -> str:
+    """``"markdown"`` for reading, ``"json"`` for :func:`parse_export`."""
+    if format == "json":
+        return json.dumps({
+            "format": "ai_sessions", "version": FORMAT_VERSION,
+            "session": {"name": record.name, "model": record.model, "params": record.params,
+                        "system_prompt": record.system_prompt, "created_at": record.created_at},
+            "messages": [m.to_dict() for m in messages],
+            "model_switches": [s.to_dict() for s in switches],
+        }, indent=2, ensure_ascii=False)
+    if format in ("markdown", "md"):
+        return _markdown(record, messages, switches)
+    raise AiSessionsError(f"unknown export format {format!r}", hint="use 'markdown' or 'json'")
+
+
+def _markdown(record: SessionRecord, messages: list[Message], switches: list[ModelSwitch]) -> str:
+    lines = [f"# {record.name}", "", f"- model: `{record.model}`",
+             f"- created: {_iso(record.created_at)}"]
+    if record.system_prompt:
+        lines.append(f"- system prompt: {record.system_prompt}")
+    switch_at = {s.message_index: s for s in switches}
+    for index, message in enumerate(messages):
+        if index in switch_at:
+            s = switch_at[index]
+            lines += ["", f"*— switched from `{s.from_model}` to `{s.to_model}`"
+                          + (f": {s.reason}" if s.reason else "") + " —*"]
+        title = "User" if message.role is Role.USER else f"Assistant (`{message.model}`)"
+        if message.status is not MessageStatus.COMPLETE:
+            title += f" — {message.status.value}"
+        lines += ["", f"## {title}", "", message.content or "*(no text)*"]
+        if message.error:
+            lines += ["", f"> error: {message.error}"]
+    return "\n".join(lines) + "\n"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_export(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Check and split an exported JSON text into (session, messages, switches) dicts."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AiSessionsError(f"not valid JSON (line {exc.lineno}, column {exc.colno})",
+                              hint="import the text made by session.export('json')") from None
+    if not isinstance(data, dict) or data.get("format") != "ai_sessions":
+        raise AiSessionsError("not an ai_sessions export", hint="import the text made by session.export('json')")
+    if data.get("version", 0) > FORMAT_VERSION:
+        raise AiSessionsError("this export was made by a newer ai_sessions", hint="upgrade ai_sessions")
+    return data["session"], data.get("messages", []), data.get("model_switches", [])
+
+
+def message_from_export(item: dict[str, Any], session_id: str, seq: int) -> Message:
+    """A new message (fresh id) for ``session_id`` from an exported message dict."""
+    usage = item.get("usage")
+    return Message(id=new_id(), session_id=session_id, seq=seq, role=Role(item["role"]),
+                   content=item.get("content", ""), model=item.get("model"),
+                   status=MessageStatus(item.get("status", "complete")),
+                   usage=Usage(**usage) if usage else None, cost=item.get("cost"), error=item.get("error"),
+                   error_kind=item.get("error_kind"), created_at=item.get("created_at") or 0.0,
+                   completed_at=item.get("completed_at"))

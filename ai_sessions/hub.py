@@ -1,0 +1,363 @@
+"""The SessionHub: one per kernel, holding its sessions, providers, store and event bus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import AiSessionsError, SessionNotFound, UnknownModel
+from .events import EventBus
+from .export import message_from_export, parse_export
+from .keys import KeyStore
+from .model import Event, EventKind, MessageStatus, ModelSwitch, SessionRecord, SessionStatus, Usage, new_id, now
+from .providers import provider_class, split_model
+from .providers.base import Availability, ModelInfo, Provider
+from .session import Session
+from .settings import LOCAL_MODEL, Settings, config_dir, data_dir, load_settings
+from .store import SessionSummary, Store
+
+log = logging.getLogger(__name__)
+SCOPE_ENV = "JPY_SESSION_NAME"
+_PERSISTED_KINDS = {k for k in EventKind if k is not EventKind.RESPONSE_DELTA}
+
+
+class FallbackWarning(UserWarning):
+    """A session's model cannot be used, so another one answers (shown once per session and reason)."""
+
+
+def default_scope() -> str:
+    """The notebook this kernel belongs to (``JPY_SESSION_NAME``, set by Jupyter), else the cwd."""
+    return os.environ.get(SCOPE_ENV) or os.getcwd()
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A row of ``hub.sessions()``: enough to list a session without loading its messages."""
+
+    id: str
+    name: str
+    scope: str
+    model: str
+    status: str
+    message_count: int
+    usage: Usage
+    cost: float | None
+    last_activity: float
+    live: bool
+
+
+class SessionHub:
+    """All sessions of this kernel. Get the kernel's hub with :func:`ai_sessions.hub`.
+
+    >>> hub = SessionHub(store_path=tmp / "s.db")   # doctest: +SKIP
+    >>> s = hub.session("analysis")                  # doctest: +SKIP
+    """
+
+    def __init__(self, *, settings: Settings | None = None, store_path: Path | None = None,
+                 keys: KeyStore | None = None, scope: str | None = None) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        path = store_path or self.settings.store_path or data_dir() / "sessions.db"
+        self._store = Store(path)
+        self.keys = keys if keys is not None else KeyStore(config_dir() / "keys.json")
+        self.scope = scope or default_scope()
+        self.events = EventBus()
+        from .loop import HubLoop
+
+        self._loop = HubLoop()
+        self._sessions: dict[str, Session] = {}
+        self._providers: dict[str, Provider] = {}
+        self._provider_lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        live = len(self._sessions)
+        streaming = sum(s.status is SessionStatus.STREAMING for s in self._sessions.values())
+        return f"<SessionHub scope={self.scope!r} live={live} streaming={streaming} store={str(self._store.path)!r}>"
+
+    # -- sessions -------------------------------------------------------------------------------
+    def session(self, name: str | None = None, *, model: str | None = None, system_prompt: str | None = None,
+                temperature: float | None = None, max_tokens: int | None = None,
+                scope: str | None = None) -> Session:
+        """Get the session ``name`` of this notebook, creating it if needed (``model`` etc. apply to a new
+        session; for an existing one a different ``model`` switches to it)."""
+        scope = scope or self.scope
+        name = name or self._next_name(scope)
+        _check_name(name)
+        for live in self._sessions.values():
+            if live.name == name and live.scope == scope:
+                if model and model != live.requested_model:
+                    live.switch_model(model, reason="requested by hub.session()")
+                return live
+        record = self._store.find_session(scope, name)
+        if record is None:
+            requested = model or self.settings.defaults.model
+            self.resolve_model(requested, strict=True)
+            params = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
+            record = SessionRecord(new_id(), name, scope, requested, params, system_prompt)
+            record = self._store.create_session(record)
+            session = self._adopt(record)
+            self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "model": requested}))
+        else:
+            session = self._adopt(record)
+            if model and model != record.model:
+                session.switch_model(model, reason="requested by hub.session()")
+        session._announce_fallback()
+        return session
+
+    def get(self, name_or_id: str) -> Session:
+        """A session of this notebook by name, or any session by id; raises :class:`SessionNotFound`."""
+        for live in self._sessions.values():
+            if live.id == name_or_id or (live.name == name_or_id and live.scope == self.scope):
+                return live
+        record = self._store.find_session(self.scope, name_or_id) or self._store.get_session(name_or_id)
+        if record is None:
+            raise SessionNotFound(f"no session named {name_or_id!r} in {self.scope}")
+        return self._adopt(record)
+
+    def sessions(self, *, all_scopes: bool = False) -> list[SessionInfo]:
+        """The sessions of this notebook (or of every notebook), most recent first."""
+        rows = self._store.list_sessions(None if all_scopes else self.scope)
+        return [self._info(row) for row in rows]
+
+    def live_sessions(self) -> list[Session]:
+        """Sessions loaded in this kernel."""
+        return list(self._sessions.values())
+
+    def close(self, name_or_id: str) -> None:
+        """Stop a session's reply and release it; its history stays and ``hub.session(name)`` reopens it."""
+        session = self.get(name_or_id)
+        session.cancel()
+        self._loop.call(self._close_live, session)
+
+    def delete(self, name_or_id: str) -> None:
+        """Delete a session and its whole history."""
+        session = self.get(name_or_id)
+        session.cancel()
+        self._loop.call(self._close_live, session)
+        self._store.delete_session(session.id)
+        self._emit(Event(EventKind.SESSION_DELETED, session.id, {"name": session.name}))
+
+    def import_session(self, text: str, name: str | None = None) -> Session:
+        """Create a session in this notebook from ``session.export("json")`` text."""
+        meta, items, switches = parse_export(text)
+        name = name or meta["name"]
+        if self._store.find_session(self.scope, name) is not None:
+            raise AiSessionsError(f"a session named {name!r} already exists here",
+                                  hint="pass name='...' to import it under another name")
+        record = SessionRecord(new_id(), name, self.scope, meta.get("model") or self.settings.defaults.model,
+                               meta.get("params") or {}, meta.get("system_prompt"))
+        record = self._store.create_session(record)
+        messages = [message_from_export(m, record.id, i + 1) for i, m in enumerate(items)]
+        messages = [m.with_(status=MessageStatus.INTERRUPTED) if m.status is MessageStatus.STREAMING else m
+                    for m in messages]
+        self._store.copy_messages(messages)
+        for s in switches:
+            self._store.add_switch(ModelSwitch(record.id, s["from"], s["to"], s["message_index"], s.get("reason"),
+                                               s.get("created_at") or now()))
+        self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "imported": True}))
+        return self._adopt(record)
+
+    def on(self, kind: EventKind | str, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` on each event of ``kind`` (``"*"`` for all), from the hub thread.
+        Returns a function that unsubscribes."""
+        return self.events.on(kind, callback)
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens in/out over every stored session of this notebook."""
+        total = Usage()
+        for info in self.sessions():
+            total = total + info.usage
+        return total
+
+    @property
+    def cost(self) -> float | None:
+        costs = [info.cost for info in self.sessions() if info.cost is not None]
+        return sum(costs) if costs else None
+
+    # -- models and providers ---------------------------------------------------------------------
+    def resolve_model(self, full_name: str, *, strict: bool = False) -> tuple[str, str | None]:
+        """``(model to use, why it differs from full_name or None)``, applying the fallback rules (S4).
+        With ``strict``, a malformed name raises :class:`UnknownModel` instead."""
+        reason = self._unusable(full_name, strict=strict)
+        if reason is None:
+            return full_name, None
+        default = self.settings.defaults.model
+        if default != full_name and self._unusable(default) is None:
+            return default, reason
+        if full_name == LOCAL_MODEL:  # nothing to fall back to: the reply itself reports the problem
+            return full_name, None
+        return LOCAL_MODEL, reason
+
+    def _unusable(self, full_name: str, *, strict: bool = False) -> str | None:
+        try:
+            provider_name, model = split_model(full_name)
+        except UnknownModel:
+            if strict:
+                raise
+            return f"{full_name!r} is not a 'provider:model' name"
+        availability = self.provider_availability(provider_name)
+        if not availability.ok:
+            return availability.reason
+        instance = self._provider_instance(provider_name)
+        return instance.validate_model(model) if instance else None
+
+    def provider_availability(self, provider_name: str) -> Availability:
+        """Whether ``provider_name`` can be used now, and why not."""
+        config = self.settings.provider_config(provider_name)
+        if config is None:
+            return Availability(False, f"unknown provider {provider_name!r}: declare it under "
+                                       f"[providers.{provider_name}] in settings.toml")
+        try:
+            instance = self._provider_instance(provider_name)
+        except (ImportError, UnknownModel) as exc:
+            return Availability(False, f"provider {provider_name!r} cannot load: {exc}")
+        assert instance is not None
+        return instance.availability()
+
+    def provider_names(self) -> list[str]:
+        from .providers import BUILTIN_PROVIDERS
+
+        return list(dict.fromkeys([*BUILTIN_PROVIDERS, *self.settings.providers]))
+
+    def models(self) -> list[ModelInfo]:
+        """Models of every provider (curated or cached lists; no network), unavailable ones with reasons."""
+        result: list[ModelInfo] = []
+        for name in self.provider_names():
+            availability = self.provider_availability(name)
+            instance = None
+            try:
+                instance = self._provider_instance(name)
+            except Exception:
+                pass
+            offered = instance.curated_models() if instance else []
+            for info in offered:
+                result.append(ModelInfo(info.provider, info.name, info.short_name, availability.ok,
+                                        availability.reason))
+        return result
+
+    def _provider_instance(self, name: str) -> Provider | None:
+        with self._provider_lock:
+            if name not in self._providers:
+                config = self.settings.provider_config(name)
+                if config is None:
+                    return None
+                self._providers[name] = provider_class(config.kind)(config, self.keys)
+            return self._providers[name]
+
+    async def _provider(self, name: str) -> Provider:
+        instance = self._provider_instance(name)
+        if instance is None:
+            raise UnknownModel(f"unknown provider {name!r}")
+        return instance
+
+    def _cost(self, full_model: str, usage: Usage | None) -> float | None:
+        if usage is None:
+            return None
+        from .pricing import cost_of
+
+        provider_name, model = split_model(full_model)
+        config = self.settings.provider_config(provider_name)
+        return cost_of(config.kind if config else provider_name, model, usage)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _adopt(self, record: SessionRecord) -> Session:
+        for live in self._sessions.values():
+            if live.id == record.id:
+                return live
+        session = Session(self, record, self._store.load_messages(record.id), self._store.load_switches(record.id))
+        self._sessions[record.id] = session
+        return session
+
+    def _close_live(self, session: Session) -> None:
+        session._status = SessionStatus.CLOSED
+        self._sessions.pop(session.id, None)
+        self._emit(Event(EventKind.SESSION_CLOSED, session.id, {"name": session.name}))
+
+    def _fork(self, source: Session, at: int | None, name: str | None) -> Session:
+        messages = list(source.messages)
+        if at is not None and not 0 <= at <= len(messages):
+            raise AiSessionsError(f"fork point {at} is outside 0..{len(messages)}",
+                                  hint="at is the number of messages to keep")
+        kept = messages if at is None else messages[:at]
+        name = name or self._next_name(source.scope, prefix=f"{source.name}-fork")
+        if self._store.find_session(source.scope, name) is not None:
+            raise AiSessionsError(f"a session named {name!r} already exists", hint="choose another name")
+        record = SessionRecord(new_id(), name, source.scope, source.requested_model, source.params,
+                               source.system_prompt)
+        record = self._store.create_session(record)
+        copies = [m.with_(id=new_id(), session_id=record.id,
+                          status=MessageStatus.INTERRUPTED if m.status is MessageStatus.STREAMING else m.status)
+                  for m in kept]
+        self._store.copy_messages(copies)
+        self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "forked_from": source.id,
+                                                                "at": len(kept)}))
+        return self._adopt(record)
+
+    def _next_name(self, scope: str, prefix: str = "chat") -> str:
+        taken = {row.record.name for row in self._store.list_sessions(scope)}
+        n = 1
+        while f"{prefix}-{n}" in taken:
+            n += 1
+        return f"{prefix}-{n}"
+
+    def _info(self, row: SessionSummary) -> SessionInfo:
+        live = self._sessions.get(row.record.id)
+        return SessionInfo(row.record.id, row.record.name, row.record.scope,
+                           live.model if live else row.record.model,
+                           live.status.value if live else "stored", row.message_count,
+                           Usage(row.input_tokens, row.output_tokens), row.cost, row.last_activity, live is not None)
+
+    def _emit(self, event: Event) -> None:
+        if event.kind in _PERSISTED_KINDS:
+            self._store.defer(self._store.add_event, event)
+        self.events.emit(event)
+
+    def _notify_fallback(self, session: Session, model: str, reason: str) -> None:
+        message = f"session {session.name!r}: {reason}; using {model} instead"
+        log.warning(message)
+        warnings.warn(FallbackWarning(message), stacklevel=4)
+        self._emit(Event(EventKind.SESSION_UPDATED, session.id, {"fallback": {"model": model, "reason": reason}}))
+
+    def shutdown(self) -> None:
+        """Stop every reply, close providers and the store. The hub cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        for session in list(self._sessions.values()):
+            session.cancel()
+
+        async def close_providers() -> None:
+            await asyncio.gather(*(p.aclose() for p in self._providers.values()), return_exceptions=True)
+
+        try:
+            self._loop.run(close_providers(), timeout=10)
+        except Exception:
+            log.exception("closing providers failed")
+        self._loop.stop()
+        self._store.close()
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\n" in name:
+        raise AiSessionsError(f"bad session name {name!r}", hint="use a short single-line name, e.g. 'analysis'")
+
+
+_hub: SessionHub | None = None
+_hub_lock = threading.Lock()
+
+
+def hub() -> SessionHub:
+    """This kernel's SessionHub, created on first use from settings.toml and the default store."""
+    global _hub
+    with _hub_lock:
+        if _hub is None or _hub._closed:
+            _hub = SessionHub()
+        return _hub

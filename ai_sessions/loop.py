@@ -1,0 +1,81 @@
+"""The hub's private asyncio loop, running in a daemon thread.
+
+Why not the kernel's loop: tasks made there stall after their cell ends (ipykernel#1510), and
+``asyncio.run`` fails inside a running loop. All provider I/O and all session state changes happen
+on this loop, so session state needs no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+STOP_WAIT_S = 10.0
+
+
+class HubLoop:
+    """An event loop in its own daemon thread, with thread-safe ways to run work on it."""
+
+    def __init__(self, name: str = "ai_sessions-hub") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def in_loop_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the loop; returns at once."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the loop and wait for it. A KeyboardInterrupt (kernel interrupt) while
+        waiting cancels it, waits for it to clean up, then propagates."""
+        if self.in_loop_thread():
+            raise RuntimeError("HubLoop.run called from the hub thread; await the coroutine instead")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except KeyboardInterrupt:
+            future.cancel()
+            try:
+                future.result(STOP_WAIT_S)
+            except BaseException:
+                pass
+            raise
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a plain function on the loop thread and return its result."""
+        if self.in_loop_thread():
+            return fn(*args)
+
+        async def wrapper() -> T:
+            return fn(*args)
+
+        return self.run(wrapper())
+
+    def stop(self) -> None:
+        """Cancel what runs, stop the loop and join the thread."""
+        if not self.loop.is_running():
+            return
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.submit(cancel_all()).result(STOP_WAIT_S)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(STOP_WAIT_S)

@@ -1,0 +1,79 @@
+"""Schema migrations: named, ordered functions, each applied once and recorded; never edit one,
+add a new one at the end."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated statements inside the caller's transaction (``executescript`` would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    _run_script(db, 
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            model TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            system_prompt TEXT,
+            fallback_reason TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            UNIQUE (scope, name)
+        );
+        CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            model TEXT,
+            status TEXT NOT NULL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cost REAL,
+            error TEXT,
+            error_kind TEXT,
+            created_at REAL NOT NULL,
+            completed_at REAL,
+            writer TEXT,
+            UNIQUE (session_id, seq)
+        );
+        CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';
+        CREATE TABLE model_switches (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            from_model TEXT NOT NULL,
+            to_model TEXT NOT NULL,
+            message_index INTEGER NOT NULL,
+            reason TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX model_switches_session ON model_switches(session_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            payload TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_session ON events(session_id);
+        """
+    )

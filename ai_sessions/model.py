@@ -1,0 +1,140 @@
+"""The data model: sessions, messages, model switches and events, as plain values."""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+def new_id() -> str:
+    """A new random UUID string."""
+    return str(uuid.uuid4())
+
+
+def now() -> float:
+    """Wall-clock time in seconds since the epoch (what the store records)."""
+    return time.time()
+
+
+class Role(str, enum.Enum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(str, enum.Enum):
+    COMPLETE = "complete"
+    STREAMING = "streaming"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # left streaming by a process that died
+
+
+class SessionStatus(str, enum.Enum):
+    IDLE = "idle"
+    STREAMING = "streaming"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts reported by the provider for one reply."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a session. ``seq`` is its 1-based position in the session."""
+
+    id: str
+    session_id: str
+    seq: int
+    role: Role
+    content: str
+    model: str | None = None
+    status: MessageStatus = MessageStatus.COMPLETE
+    usage: Usage | None = None
+    cost: float | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    created_at: float = field(default_factory=now)
+    completed_at: float | None = None
+
+    def with_(self, **changes: Any) -> Message:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "seq": self.seq, "role": self.role.value, "content": self.content,
+            "model": self.model, "status": self.status.value,
+            "usage": None if self.usage is None else {
+                "input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens},
+            "cost": self.cost, "error": self.error, "error_kind": self.error_kind,
+            "created_at": self.created_at, "completed_at": self.completed_at,
+        }
+
+
+@dataclass(frozen=True)
+class ModelSwitch:
+    """A change of model inside a session, at ``message_index`` (number of messages before it)."""
+
+    session_id: str
+    from_model: str
+    to_model: str
+    message_index: int
+    reason: str | None = None
+    created_at: float = field(default_factory=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.from_model, "to": self.to_model, "message_index": self.message_index,
+                "reason": self.reason, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A session's persistent identity and settings, as stored."""
+
+    id: str
+    name: str
+    scope: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    system_prompt: str | None = None
+    created_at: float = field(default_factory=now)
+    updated_at: float = field(default_factory=now)
+    fallback_reason: str | None = None
+
+    def with_(self, **changes: Any) -> SessionRecord:
+        return replace(self, **changes)
+
+
+class EventKind(str, enum.Enum):
+    SESSION_CREATED = "session.created"
+    SESSION_UPDATED = "session.updated"
+    SESSION_CLOSED = "session.closed"
+    SESSION_DELETED = "session.deleted"
+    MESSAGE_USER = "message.user"
+    REQUEST_STARTED = "llm.request.started"
+    RESPONSE_DELTA = "llm.response.delta"
+    RESPONSE_COMPLETED = "llm.response.completed"
+    RESPONSE_FAILED = "llm.response.failed"
+    MESSAGE_ASSISTANT = "message.assistant"
+    MODEL_SWITCHED = "model.switched"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a session. ``payload`` is JSON-serialisable."""
+
+    kind: EventKind
+    session_id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=now)

@@ -1,0 +1,228 @@
+"""Settings from ``settings.toml``: defaults for new sessions, provider tables, store location.
+
+Where settings come from, later ones overriding earlier ones key by key:
+
+1. ``settings.toml`` in the user config dir (``platformdirs.user_config_dir("ai_sessions")``),
+   or the file named by ``AI_SESSIONS_SETTINGS`` instead;
+2. ``ai_sessions.toml`` in the current working directory (project-local).
+
+Example::
+
+    [defaults]
+    model = "anthropic:claude-sonnet-4-5"
+    temperature = 0.3
+    max_tokens = 1024
+    system_prompt = "You are a concise data-science assistant."
+
+    [providers.ollama]
+    kind = "openai-compatible"
+    base_url = "http://localhost:11434/v1"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .errors import SettingsError
+from .providers.base import ProviderConfig
+
+APP = "ai_sessions"
+SETTINGS_ENV = "AI_SESSIONS_SETTINGS"
+CONFIG_DIR_ENV = "AI_SESSIONS_CONFIG_DIR"
+DATA_DIR_ENV = "AI_SESSIONS_DATA_DIR"
+PROJECT_FILE = "ai_sessions.toml"
+LOCAL_MODEL = "local:smollm2"
+
+_DEFAULT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "model": str, "temperature": (int, float), "max_tokens": int, "system_prompt": str,
+}
+_STORE_KEYS: dict[str, type | tuple[type, ...]] = {"path": str}
+_TOP_KEYS = {"defaults", "providers", "store"}
+
+
+class SettingsWarning(UserWarning):
+    """A settings file holds something that is ignored (an unknown key)."""
+
+
+def config_dir() -> Path:
+    """Where settings.toml and keys.json live (``AI_SESSIONS_CONFIG_DIR`` overrides)."""
+    return Path(os.environ.get(CONFIG_DIR_ENV) or platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    """Where the session store lives (``AI_SESSIONS_DATA_DIR`` overrides)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or platformdirs.user_data_dir(APP))
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a new session inherits."""
+
+    model: str = LOCAL_MODEL
+    temperature: float | None = None
+    max_tokens: int | None = 1024
+    system_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Loaded settings. Use :func:`load_settings`; a bare ``Settings()`` is all defaults."""
+
+    defaults: Defaults = field(default_factory=Defaults)
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    store_path: Path | None = None
+    sources: tuple[Path, ...] = ()
+
+    def provider_config(self, name: str) -> ProviderConfig | None:
+        """The config of provider ``name``: from settings, else the built-in one of that name."""
+        from .providers import BUILTIN_PROVIDERS
+
+        if name in self.providers:
+            return self.providers[name]
+        if name in BUILTIN_PROVIDERS:
+            return ProviderConfig(name=name, kind=name)
+        return None
+
+
+def settings_files(cwd: Path | None = None) -> list[Path]:
+    """The settings files that apply, lowest precedence first (existing or not)."""
+    user = Path(os.environ[SETTINGS_ENV]) if os.environ.get(SETTINGS_ENV) else config_dir() / "settings.toml"
+    return [user, (cwd or Path.cwd()) / PROJECT_FILE]
+
+
+def load_settings(files: list[Path] | None = None) -> Settings:
+    """Read and merge the settings files; raises :class:`SettingsError` naming file, line and key."""
+    merged: dict[str, Any] = {}
+    where: dict[str, tuple[Path, str]] = {}  # dotted key -> (file, text) for error lines
+    sources: list[Path] = []
+    for path in files if files is not None else settings_files():
+        if not path.is_file():
+            if path == files_env_override():
+                raise SettingsError("file not found", path=path,
+                                    hint=f"create it, or unset {SETTINGS_ENV}")
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = _line_from_toml_error(str(exc))
+            raise SettingsError(f"not valid TOML ({exc})", path=path, line=line) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"cannot read ({exc})", path=path) from None
+        sources.append(path)
+        _merge(merged, data, where, path, text, prefix="")
+    return _build(merged, where, tuple(sources))
+
+
+def files_env_override() -> Path | None:
+    value = os.environ.get(SETTINGS_ENV)
+    return Path(value) if value else None
+
+
+def _merge(into: dict[str, Any], data: dict[str, Any], where: dict[str, tuple[Path, str]],
+           path: Path, text: str, prefix: str) -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        where[dotted] = (path, text)
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, where, path, text, prefix=dotted + ".")
+        elif isinstance(value, dict):
+            into[key] = {}
+            _merge(into[key], value, where, path, text, prefix=dotted + ".")
+        else:
+            into[key] = value
+
+
+def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tuple[Path, ...]) -> Settings:
+    def fail(dotted: str, message: str) -> SettingsError:
+        path, text = where.get(dotted, (sources[-1] if sources else Path("settings.toml"), ""))
+        return SettingsError(message, path=path, line=_find_line(text, dotted), key=dotted)
+
+    def report_unknown(dotted: str) -> None:
+        path, text = where[dotted]
+        line = _find_line(text, dotted)
+        warnings.warn(SettingsWarning(f"{path}" + (f", line {line}" if line else "") +
+                                      f": unknown key '{dotted}' is ignored"), stacklevel=3)
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            report_unknown(key)
+
+    defaults_table = data.get("defaults", {})
+    if not isinstance(defaults_table, dict):
+        raise fail("defaults", "must be a table ([defaults])")
+    values: dict[str, Any] = {}
+    for key, value in defaults_table.items():
+        expected = _DEFAULT_KEYS.get(key)
+        if expected is None:
+            report_unknown(f"defaults.{key}")
+            continue
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise fail(f"defaults.{key}", f"expected {_type_name(expected)}, got {type(value).__name__}")
+        values[key] = value
+    if "model" in values and ":" not in values["model"]:
+        raise fail("defaults.model", f"model {values['model']!r} is not of the form 'provider:model'")
+    if "temperature" in values and not 0 <= values["temperature"] <= 2:
+        raise fail("defaults.temperature", "must be between 0 and 2")
+    if "max_tokens" in values and values["max_tokens"] <= 0:
+        raise fail("defaults.max_tokens", "must be a positive integer")
+
+    providers: dict[str, ProviderConfig] = {}
+    from .providers import BUILTIN_PROVIDERS
+
+    for name, table in data.get("providers", {}).items():
+        dotted = f"providers.{name}"
+        if not isinstance(table, dict):
+            raise fail(dotted, "must be a table ([providers.NAME])")
+        kind = table.get("kind", name if name in BUILTIN_PROVIDERS else None)
+        if not isinstance(kind, str):
+            raise fail(dotted, "needs kind = \"openai-compatible\" (or another provider kind)")
+        options = {k: v for k, v in table.items() if k != "kind"}
+        providers[name.lower()] = ProviderConfig(name=name.lower(), kind=kind, options=options)
+
+    store_table = data.get("store", {})
+    for key, value in store_table.items():
+        if key not in _STORE_KEYS:
+            report_unknown(f"store.{key}")
+        elif not isinstance(value, str):
+            raise fail(f"store.{key}", "expected a string (a file path)")
+    store_path = Path(store_table["path"]).expanduser() if "path" in store_table else None
+    return Settings(Defaults(**values), providers, store_path, sources)
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    if isinstance(expected, tuple):
+        return "a number"
+    return {str: "a string", int: "an integer"}.get(expected, expected.__name__)
+
+
+def _line_from_toml_error(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _find_line(text: str, dotted: str) -> int | None:
+    """The line defining ``dotted`` (``section.key``) in a TOML text, best effort."""
+    *section, key = dotted.split(".")
+    in_section = not section
+    header = "[" + ".".join(section) + "]"
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_section = stripped == header
+            if in_section and not key:
+                return number
+            if stripped == f"[{dotted}]":
+                return number
+            continue
+        if in_section and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return number
+    return None

@@ -1,0 +1,339 @@
+"""SQLite persistence (WAL): sessions, messages, model switches and events.
+
+One connection, used only by the store's own thread; every public method may be called from any
+thread (it runs on the store thread and waits), and :meth:`Store.defer` queues a write without
+waiting. Several processes may share one file: writes take ``BEGIN IMMEDIATE`` under a busy timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from .errors import StoreError
+from .migrations import MIGRATIONS
+from .model import Event, Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 30_000
+WRITER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """A session row with counts, for listings."""
+
+    record: SessionRecord
+    message_count: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    last_activity: float
+
+
+def _on_store_thread(method: Callable[P, T]) -> Callable[P, T]:
+    @wraps(method)
+    def run(self: Store, *args: Any, **kwargs: Any) -> T:
+        if threading.current_thread() is self._thread:
+            return method(self, *args, **kwargs)
+        return self._executor.submit(method, self, *args, **kwargs).result()
+
+    return run  # type: ignore[return-value]
+
+
+class Store:
+    """The session store at ``path`` (created if missing; never overwritten if unreadable)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._thread: threading.Thread | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ai_sessions-store",
+                                            initializer=self._bind_thread)
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._executor.submit(self._open).result()
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            raise
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _bind_thread(self) -> None:
+        self._thread = threading.current_thread()
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the session store {self.path} ({exc})",
+                             hint="check the directory exists and is writable, or set AI_SESSIONS_DATA_DIR"
+                             ) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"the session store {self.path} is not a readable SQLite database ({exc})",
+                hint=f"it was left untouched: move it aside (e.g. mv {self.path} {self.path}.bad) "
+                     "and a new store is created on next start") from None
+        self._conn = conn
+        self._migrate()
+        self._recover_interrupted()
+
+    def close(self) -> None:
+        """Finish queued writes and close the connection."""
+        if self._conn is None:
+            return
+        def shut() -> None:
+            assert self._conn is not None
+            self._conn.close()
+            self._conn = None
+        self._executor.submit(shut).result()
+        self._executor.shutdown(wait=True)
+
+    def defer(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``fn(*args)`` on the store thread without waiting (writes stay in order)."""
+        return self._executor.submit(fn, *args)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("the session store is closed", hint="create a new hub with ai_sessions.hub()")
+        return self._conn
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+            done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+            known = {name for name, _ in MIGRATIONS}
+            if done - known:
+                raise StoreError(
+                    f"the session store {self.path} was written by a newer ai_sessions "
+                    f"(unknown migrations: {', '.join(sorted(done - known))})",
+                    hint="upgrade ai_sessions (pip install -U jupyter-ai-sessions)")
+            for name, apply in MIGRATIONS:
+                if name not in done:
+                    log.info("applying store migration %s", name)
+                    apply(db)
+                    db.execute("INSERT INTO schema_migrations VALUES (?, julianday('now'))", (name,))
+
+    def _recover_interrupted(self) -> None:
+        """Mark replies left ``streaming`` by processes that no longer run as ``interrupted``."""
+        db = self._connection()
+        rows = db.execute("SELECT id, writer FROM messages WHERE status = 'streaming'").fetchall()
+        dead = [mid for mid, writer in rows if not _writer_alive(writer)]
+        if dead:
+            with self._tx() as db:
+                db.executemany("UPDATE messages SET status = 'interrupted', error = ?, error_kind = ? "
+                               "WHERE id = ? AND status = 'streaming'",
+                               [("the kernel stopped while this reply was streaming", "interrupted", mid)
+                                for mid in dead])
+            log.info("marked %d reply(ies) from stopped kernels as interrupted", len(dead))
+
+    @property
+    def schema_version(self) -> int:
+        return self._count("SELECT count(*) FROM schema_migrations")
+
+    @_on_store_thread
+    def _count(self, sql: str) -> int:
+        return int(self._connection().execute(sql).fetchone()[0])
+
+    # -- sessions -------------------------------------------------------------------------------
+    @_on_store_thread
+    def create_session(self, record: SessionRecord) -> SessionRecord:
+        """Insert ``record``; if its (scope, name) exists already (another kernel), return that one."""
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO sessions (id, name, scope, model, params, system_prompt, fallback_reason, "
+                    "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (record.id, record.name, record.scope, record.model, json.dumps(record.params),
+                     record.system_prompt, record.fallback_reason, record.created_at, record.updated_at))
+        except sqlite3.IntegrityError:
+            existing = self.find_session(record.scope, record.name)
+            if existing is None:
+                raise
+            return existing
+        return record
+
+    @_on_store_thread
+    def update_session(self, record: SessionRecord) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET name=?, model=?, params=?, system_prompt=?, fallback_reason=?, "
+                       "updated_at=? WHERE id=?",
+                       (record.name, record.model, json.dumps(record.params), record.system_prompt,
+                        record.fallback_reason, record.updated_at, record.id))
+
+    @_on_store_thread
+    def find_session(self, scope: str, name: str) -> SessionRecord | None:
+        row = self._connection().execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE scope=? AND name=?", (scope, name)).fetchone()
+        return None if row is None else _session_from_row(row)
+
+    @_on_store_thread
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        row = self._connection().execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id=?", (session_id,)).fetchone()
+        return None if row is None else _session_from_row(row)
+
+    @_on_store_thread
+    def list_sessions(self, scope: str | None = None) -> list[SessionSummary]:
+        """Sessions (of ``scope``, or all) with message counts and usage, most recent first."""
+        where, args = ("WHERE s.scope = ?", (scope,)) if scope is not None else ("", ())
+        rows = self._connection().execute(
+            f"SELECT {_PREFIXED_SESSION_COLUMNS}, count(m.id), "
+            "coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0), sum(m.cost), "
+            "max(s.updated_at, coalesce(max(m.created_at), 0)) "
+            f"FROM sessions s LEFT JOIN messages m ON m.session_id = s.id {where} "
+            "GROUP BY s.id ORDER BY 14 DESC", args).fetchall()
+        return [SessionSummary(_session_from_row(r[:9]), *r[9:]) for r in rows]
+
+    @_on_store_thread
+    def delete_session(self, session_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
+            db.execute("DELETE FROM events WHERE session_id=?", (session_id,))
+
+    # -- messages -------------------------------------------------------------------------------
+    @_on_store_thread
+    def append_message(self, message: Message) -> Message:
+        """Insert ``message`` at the end of its session; returns it with its stored ``seq``."""
+        with self._tx() as db:
+            seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id=?",
+                             (message.session_id,)).fetchone()[0]
+            message = message.with_(seq=seq)
+            db.execute(f"INSERT INTO messages ({_MESSAGE_COLUMNS}, writer) VALUES ({','.join('?' * 15)})",
+                       (*_message_row(message), WRITER))
+        return message
+
+    @_on_store_thread
+    def update_message(self, message: Message) -> None:
+        """Write a message's content, status, usage and error (a checkpoint or the final state)."""
+        usage = message.usage or Usage()
+        with self._tx() as db:
+            db.execute("UPDATE messages SET content=?, model=?, status=?, input_tokens=?, output_tokens=?, "
+                       "cost=?, error=?, error_kind=?, completed_at=? WHERE id=?",
+                       (message.content, message.model, message.status.value,
+                        usage.input_tokens if message.usage else None,
+                        usage.output_tokens if message.usage else None,
+                        message.cost, message.error, message.error_kind, message.completed_at, message.id))
+
+    @_on_store_thread
+    def load_messages(self, session_id: str) -> list[Message]:
+        rows = self._connection().execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id=? ORDER BY seq", (session_id,))
+        return [_message_from_row(r) for r in rows]
+
+    @_on_store_thread
+    def delete_messages(self, session_id: str, from_seq: int = 1) -> None:
+        """Delete the messages of a session from ``from_seq`` on (all by default)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM messages WHERE session_id=? AND seq>=?", (session_id, from_seq))
+
+    @_on_store_thread
+    def copy_messages(self, messages: list[Message]) -> None:
+        """Insert messages exactly as given (fork and import)."""
+        with self._tx() as db:
+            db.executemany(f"INSERT INTO messages ({_MESSAGE_COLUMNS}, writer) VALUES ({','.join('?' * 15)})",
+                           [(*_message_row(m), WRITER) for m in messages])
+
+    # -- switches and events ----------------------------------------------------------------------
+    @_on_store_thread
+    def add_switch(self, switch: ModelSwitch) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO model_switches (session_id, from_model, to_model, message_index, reason, "
+                       "created_at) VALUES (?,?,?,?,?,?)",
+                       (switch.session_id, switch.from_model, switch.to_model, switch.message_index,
+                        switch.reason, switch.created_at))
+
+    @_on_store_thread
+    def load_switches(self, session_id: str) -> list[ModelSwitch]:
+        rows = self._connection().execute(
+            "SELECT session_id, from_model, to_model, message_index, reason, created_at FROM model_switches "
+            "WHERE session_id=? ORDER BY id", (session_id,))
+        return [ModelSwitch(*row) for row in rows]
+
+    @_on_store_thread
+    def add_event(self, event: Event) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO events (session_id, kind, created_at, payload) VALUES (?,?,?,?)",
+                       (event.session_id, event.kind.value, event.time, json.dumps(event.payload, default=str)))
+
+    @_on_store_thread
+    def load_events(self, session_id: str) -> list[tuple[str, float, dict[str, Any]]]:
+        rows = self._connection().execute(
+            "SELECT kind, created_at, payload FROM events WHERE session_id=? ORDER BY id", (session_id,))
+        return [(kind, at, json.loads(payload)) for kind, at, payload in rows]
+
+
+_SESSION_COLUMNS = "id, name, scope, model, params, system_prompt, created_at, updated_at, fallback_reason"
+_PREFIXED_SESSION_COLUMNS = ", ".join(f"s.{c}" for c in _SESSION_COLUMNS.split(", "))
+_MESSAGE_COLUMNS = ("id, session_id, seq, role, content, model, status, input_tokens, output_tokens, cost, "
+                    "error, error_kind, created_at, completed_at")
+
+
+def _session_from_row(row: tuple[Any, ...]) -> SessionRecord:
+    sid, name, scope, model, params, system, created, updated, *rest = row
+    return SessionRecord(id=sid, name=name, scope=scope, model=model, params=json.loads(params),
+                         system_prompt=system, created_at=created, updated_at=updated,
+                         fallback_reason=rest[0] if rest else None)
+
+
+def _message_row(m: Message) -> tuple[Any, ...]:
+    return (m.id, m.session_id, m.seq, m.role.value, m.content, m.model, m.status.value,
+            m.usage.input_tokens if m.usage else None, m.usage.output_tokens if m.usage else None,
+            m.cost, m.error, m.error_kind, m.created_at, m.completed_at)
+
+
+def _message_from_row(row: tuple[Any, ...]) -> Message:
+    (mid, sid, seq, role, content, model, status, tin, tout, cost, error, error_kind, created,
+     completed) = row
+    usage = None if tin is None and tout is None else Usage(tin or 0, tout or 0)
+    return Message(id=mid, session_id=sid, seq=seq, role=Role(role), content=content, model=model,
+                   status=MessageStatus(status), usage=usage, cost=cost, error=error, error_kind=error_kind,
+                   created_at=created, completed_at=completed)
+
+
+def _writer_alive(writer: str | None) -> bool:
+    if not writer:
+        return False
+    host, _, pid = writer.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine sharing the file: cannot tell, leave it alone
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
