@@ -9,9 +9,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (AiSessionsError, AuthError, BadRequest, ConnectionFailed, ProviderError, ProviderTimeout,
-                     RateLimited, SessionBusy, SessionClosed, SessionNotFound, SettingsError, StoreError,
-                     UnknownModel)
+from .errors import (
+    AiSessionsError,
+    AuthError,
+    BadRequest,
+    ConnectionFailed,
+    ProviderError,
+    ProviderTimeout,
+    RateLimited,
+    SessionBusy,
+    SessionClosed,
+    SessionNotFound,
+    SettingsError,
+    StoreError,
+    UnknownModel,
+)
 from .hub import FallbackWarning, SessionHub, hub
 from .model import Event, EventKind, Message, MessageStatus, ModelSwitch, Role, SessionStatus, Usage
 from .session import ReplyHandle, Session

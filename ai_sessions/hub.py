@@ -10,7 +10,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import AiSessionsError, SessionNotFound, UnknownModel
 from .events import EventBus

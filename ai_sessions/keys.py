@@ -158,7 +158,7 @@ class KeyStore:
         os.chmod(tmp, stat.S_IRUSR | stat.S_IWUSR)
         os.replace(tmp, self.path)
 
-    def _backend(self):  # noqa: ANN202 - keyring's type is private
+    def _backend(self):
         if not self._use_keyring:
             return None
         if not self._keyring_checked:

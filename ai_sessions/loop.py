@@ -41,15 +41,22 @@ class HubLoop:
         waiting cancels it, waits for it to clean up, then propagates."""
         if self.in_loop_thread():
             raise RuntimeError("HubLoop.run called from the hub thread; await the coroutine instead")
-        future = self.submit(coro)
+        began, settled = threading.Event(), threading.Event()
+
+        async def tracked() -> T:
+            began.set()
+            try:
+                return await coro
+            finally:
+                settled.set()
+
+        future = self.submit(tracked())
         try:
             return future.result(timeout)
         except KeyboardInterrupt:
             future.cancel()
-            try:
-                future.result(STOP_WAIT_S)
-            except BaseException:
-                pass
+            if began.is_set():
+                settled.wait(STOP_WAIT_S)  # let the reply store its partial text before we propagate
             raise
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:

@@ -24,7 +24,7 @@ def migration(fn: Migration) -> Migration:
 
 @migration
 def m001_initial(db: sqlite3.Connection) -> None:
-    _run_script(db, 
+    _run_script(db,
         """
         CREATE TABLE sessions (
             id TEXT PRIMARY KEY,

@@ -19,12 +19,12 @@ def now() -> float:
     return time.time()
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
 
 
-class MessageStatus(str, enum.Enum):
+class MessageStatus(enum.StrEnum):
     COMPLETE = "complete"
     STREAMING = "streaming"
     STOPPED = "stopped"
@@ -32,7 +32,7 @@ class MessageStatus(str, enum.Enum):
     INTERRUPTED = "interrupted"  # left streaming by a process that died
 
 
-class SessionStatus(str, enum.Enum):
+class SessionStatus(enum.StrEnum):
     IDLE = "idle"
     STREAMING = "streaming"
     CLOSED = "closed"
@@ -116,7 +116,7 @@ class SessionRecord:
         return replace(self, **changes)
 
 
-class EventKind(str, enum.Enum):
+class EventKind(enum.StrEnum):
     SESSION_CREATED = "session.created"
     SESSION_UPDATED = "session.updated"
     SESSION_CLOSED = "session.closed"

@@ -14,8 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from . import export as export_mod
 from .errors import AiSessionsError, IncompleteReply, ProviderError, SessionBusy, SessionClosed
-from .model import (Event, EventKind, Message, MessageStatus, ModelSwitch, Role, SessionRecord,
-                    SessionStatus, Usage, new_id, now)
+from .model import (
+    Event,
+    EventKind,
+    Message,
+    MessageStatus,
+    ModelSwitch,
+    Role,
+    SessionRecord,
+    SessionStatus,
+    Usage,
+    new_id,
+    now,
+)
 from .providers.base import ChatRequest, ChatTurn, Finished, TextDelta
 from .retry import retrying
 
@@ -64,7 +75,8 @@ class Session:
         self._messages = messages
         self._switches = switches
         self._status = SessionStatus.IDLE
-        self._reply_task: asyncio.Task[Any] | None = None
+        self._reply_task: asyncio.Task[Any] | None = None  # the stream being consumed
+        self._outer_task: asyncio.Task[Any] | None = None  # the whole reply, incl. storing the result
         self._stop_requested = False
         self._warned: set[str] = set()
 
@@ -195,13 +207,13 @@ class Session:
         done = concurrent.futures.Future()
 
         def request_stop() -> None:
-            task = self._reply_task
-            if task is None or task.done():
+            task, outer = self._reply_task, self._outer_task
+            if task is None or task.done() or outer is None:
                 done.set_result(False)
                 return
             self._stop_requested = True
             task.cancel()
-            task.add_done_callback(lambda _: done.set_result(True))
+            outer.add_done_callback(lambda _: done.set_result(True))
 
         if self._hub._loop.in_loop_thread():
             request_stop()
@@ -325,6 +337,7 @@ class Session:
         self._check_open()
         store = self._hub._store
         self._status = SessionStatus.STREAMING
+        self._outer_task = asyncio.current_task()
         try:
             if prompt is None:
                 await self._drop_last_reply()
@@ -350,7 +363,7 @@ class Session:
                 await asyncio.gather(self._reply_task, return_exceptions=True)
                 raise
         finally:
-            self._reply_task = None
+            self._reply_task = self._outer_task = None
             if self._status is SessionStatus.STREAMING:
                 self._status = SessionStatus.IDLE
 

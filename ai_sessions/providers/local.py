@@ -13,6 +13,7 @@ The model is loaded once per process and shared; generations run one at a time i
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import threading
 from collections.abc import AsyncIterator
@@ -50,8 +51,18 @@ def _load(path: Path, n_ctx: int) -> Any:
         if key not in _models:
             from llama_cpp import Llama
 
+            if not _models:
+                atexit.register(_close_models)
             _models[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=None, verbose=False)
         return _models[key]
+
+
+def _close_models() -> None:
+    """Free models while the interpreter is whole (llama.cpp's own finaliser fails at exit)."""
+    with _models_lock:
+        for model in _models.values():
+            model.close()
+        _models.clear()
 
 
 class LocalProvider(Provider):

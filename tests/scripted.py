@@ -1,0 +1,61 @@
+"""A provider that replies from a script, to test session machinery (ordering, stop, failure,
+retries) deterministically. Provider code itself is tested against real SDKs and the real local model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ai_sessions.errors import ProviderError
+from ai_sessions.model import Usage
+from ai_sessions.providers import register
+from ai_sessions.providers.base import Availability, ChatRequest, Finished, ModelInfo, Provider, StreamItem, TextDelta
+
+
+@dataclass
+class Script:
+    """What the next replies do. ``chunks`` may contain ``"{turns}"`` (number of turns received) and
+    ``"{last}"`` (the last user turn). ``gate``: wait for it before finishing. ``errors``: raised, in
+    order, before any text on the next attempts."""
+
+    chunks: list[str] = field(default_factory=lambda: ["Hello", " world"])
+    gate: asyncio.Event | None = None
+    errors: list[ProviderError] = field(default_factory=list)
+    finish: bool = True
+    requests: list[ChatRequest] = field(default_factory=list)
+    started: Any = None  # threading.Event set when streaming starts
+
+
+SCRIPTS: dict[str, Script] = {}
+
+
+class ScriptedProvider(Provider):
+    kind = "scripted"
+    key_env = None
+
+    def availability(self) -> Availability:
+        return Availability(True)
+
+    def curated_models(self) -> list[ModelInfo]:
+        return [ModelInfo(self.name, m, m) for m in SCRIPTS]
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        script = SCRIPTS.setdefault(request.model, Script())
+        script.requests.append(request)
+        if script.errors:
+            raise script.errors.pop(0)
+        if script.started is not None:
+            script.started.set()
+        last = request.turns[-1].content if request.turns else ""
+        for chunk in script.chunks:
+            await asyncio.sleep(0)
+            yield TextDelta(chunk.replace("{turns}", str(len(request.turns))).replace("{last}", last))
+        if script.gate is not None:
+            await script.gate.wait()
+        if script.finish:
+            yield Finished(Usage(len(request.turns), len(script.chunks)), "stop")
+
+
+register("scripted", ScriptedProvider)

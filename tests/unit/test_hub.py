@@ -1,0 +1,162 @@
+"""Hub: identity and scope, lifecycle (fork/clear/close/delete), export/import, fallback."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+
+from ai_sessions import FallbackWarning, SessionNotFound
+from ai_sessions.errors import AiSessionsError, UnknownModel
+from ai_sessions.providers.base import ProviderConfig
+from ai_sessions.settings import Defaults, Settings
+from tests.scripted import SCRIPTS
+
+SCRIPTED = {"scripted": ProviderConfig("scripted", "scripted")}
+
+
+@pytest.fixture
+def shub(make_hub):
+    SCRIPTS.clear()
+    return make_hub(settings=Settings(defaults=Defaults(model="scripted:default"), providers=SCRIPTED))
+
+
+def test_session_gets_or_creates_by_name_in_scope(shub, make_hub):
+    a = shub.session("analysis")
+    assert shub.session("analysis") is a
+    assert shub.get("analysis") is a and shub.get(a.id) is a
+    other_notebook = make_hub(settings=shub.settings, scope="other.ipynb")
+    b = other_notebook.session("analysis")
+    assert b.id != a.id
+
+
+def test_default_scope_is_the_notebook_path(make_hub, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/work/eda.ipynb")
+    from ai_sessions.hub import default_scope
+
+    assert default_scope() == "/home/me/work/eda.ipynb"
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert default_scope().endswith(str(monkeypatch)) is False  # falls back to the cwd
+    import os
+
+    assert default_scope() == os.getcwd()
+
+
+def test_same_session_after_restart_with_history(shub, make_hub):
+    s = shub.session("analysis", temperature=0.2)
+    s.send("hi")
+    shub.shutdown()
+    again = make_hub(settings=shub.settings).session("analysis")
+    assert again.id == s.id
+    assert [m.content for m in again.messages] == ["hi", "Hello world"]
+    assert again.params == {"temperature": 0.2}
+
+
+def test_new_session_inherits_defaults_and_overrides_persist(make_hub):
+    SCRIPTS.clear()
+    settings = Settings(defaults=Defaults(model="scripted:d", temperature=0.5, max_tokens=99,
+                                          system_prompt="sys"), providers=SCRIPTED)
+    hub = make_hub(settings=settings)
+    s = hub.session("x")
+    s.send("hi")
+    request = SCRIPTS["d"].requests[-1]
+    assert (request.temperature, request.max_tokens, request.system) == (0.5, 99, "sys")
+    s.configure(temperature=0.1, system_prompt="other")
+    s.send("again")
+    request = SCRIPTS["d"].requests[-1]
+    assert (request.temperature, request.max_tokens, request.system) == (0.1, 99, "other")
+    with pytest.raises(AiSessionsError, match="unknown parameter"):
+        s.configure(temprature=1)
+
+
+def test_fork_copies_first_messages(shub):
+    s = shub.session("main")
+    s.send("one")
+    s.send("two")
+    fork = s.fork(at=2, name="what-if")
+    assert [m.content for m in fork.messages] == ["one", "Hello world"]
+    assert fork.id != s.id and len(s.messages) == 4
+    fork.send("three")
+    assert len(s.messages) == 4 and len(fork.messages) == 4
+    with pytest.raises(AiSessionsError, match="outside"):
+        s.fork(at=9)
+
+
+def test_clear_close_delete(shub):
+    s = shub.session("x")
+    s.send("hi")
+    s.clear()
+    assert s.messages == () and shub._store.load_messages(s.id) == []
+    s.send("hi")
+    s.close()
+    with pytest.raises(AiSessionsError, match="closed"):
+        s.send("after close")
+    reopened = shub.session("x")
+    assert reopened is not s and len(reopened.messages) == 2
+    shub.delete("x")
+    with pytest.raises(SessionNotFound):
+        shub.get("x")
+    assert shub._store.load_messages(s.id) == []
+
+
+def test_export_import_round_trip(shub):
+    s = shub.session("orig")
+    s.send("hi")
+    s.switch_model("scripted:other", reason="try")
+    s.send("more")
+    text = s.export("json")
+    copy = shub.import_session(text, name="copy")
+    keys = ("role", "content", "model", "status", "usage")
+    assert [{k: m.to_dict()[k] for k in keys} for m in copy.messages] == [
+        {k: m.to_dict()[k] for k in keys} for m in s.messages]
+    assert [(w.from_model, w.to_model, w.message_index) for w in copy.model_switches] == [
+        ("scripted:default", "scripted:other", 2)]
+    with pytest.raises(AiSessionsError, match="already exists"):
+        shub.import_session(text)
+    with pytest.raises(AiSessionsError, match="not valid JSON"):
+        shub.import_session("{nope")
+    md = s.export("markdown")
+    assert "# orig" in md and "switched from `scripted:default` to `scripted:other`: try" in md
+    assert json.loads(text)["format"] == "ai_sessions"
+
+
+def test_sessions_listing_and_usage_totals(shub):
+    a, b = shub.session("a"), shub.session("b")
+    a.send("1")
+    b.send("2")
+    b.send("3")
+    rows = {r.name: r for r in shub.sessions()}
+    assert rows["a"].message_count == 2 and rows["b"].message_count == 4
+    assert rows["b"].usage.output_tokens == 4
+    assert shub.usage.output_tokens == 6
+
+
+def test_fallback_to_default_when_provider_unknown_tells_once(shub):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = shub.session("x", model="nowhere:model")
+        s.send("hi")
+        s.send("again")
+    fallbacks = [w for w in caught if issubclass(w.category, FallbackWarning)]
+    assert len(fallbacks) == 1 and "unknown provider 'nowhere'" in str(fallbacks[0].message)
+    assert s.model == "scripted:default" and s.requested_model == "nowhere:model"
+    assert "unknown provider" in s.fallback_reason
+    assert s.messages[-1].model == "scripted:default"
+
+
+def test_fallback_without_key_goes_to_local_model(make_hub):
+    hub = make_hub()
+    with pytest.warns(FallbackWarning, match="OPENAI_API_KEY"):
+        s = hub.session("x", model="openai:gpt-4o-mini")
+    assert s.model == "local:smollm2"
+
+
+def test_malformed_model_name_is_a_clear_error(shub):
+    with pytest.raises(UnknownModel, match="provider:model"):
+        shub.session("x", model="gpt-4o")
+
+
+def test_bad_session_name(shub):
+    with pytest.raises(AiSessionsError, match="bad session name"):
+        shub.session("  ")

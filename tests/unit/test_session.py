@@ -1,0 +1,187 @@
+"""Session behaviour on the scripted provider: ordering, isolation, stop, failure, retry, switching."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from ai_sessions import EventKind, MessageStatus, Role, SessionBusy
+from ai_sessions.errors import AuthError, RateLimited
+from ai_sessions.providers.base import ProviderConfig
+from ai_sessions.settings import Settings
+from tests.scripted import SCRIPTS, Script
+
+
+@pytest.fixture
+def shub(make_hub):
+    SCRIPTS.clear()
+    settings = Settings(providers={"scripted": ProviderConfig("scripted", "scripted")})
+    return make_hub(settings=settings)
+
+
+def test_send_stores_user_and_reply_with_model_and_usage(shub):
+    s = shub.session("a", model="scripted:m1")
+    reply = s.send("hi")
+    assert reply.content == "Hello world"
+    assert reply.status is MessageStatus.COMPLETE
+    assert reply.model == "scripted:m1"
+    assert reply.usage is not None and reply.usage.output_tokens == 2
+    assert [m.role for m in s.messages] == [Role.USER, Role.ASSISTANT]
+    assert [m.seq for m in s.messages] == [1, 2]
+    stored = shub._store.load_messages(s.id)
+    assert [(m.content, m.status) for m in stored] == [("hi", MessageStatus.COMPLETE),
+                                                         ("Hello world", MessageStatus.COMPLETE)]
+
+
+def test_history_is_sent_with_each_request(shub):
+    SCRIPTS["m1"] = Script(chunks=["turns={turns}"])
+    s = shub.session("a", model="scripted:m1", system_prompt="be brief")
+    s.send("one")
+    reply = s.send("two")
+    assert reply.content == "turns=3"
+    request = SCRIPTS["m1"].requests[-1]
+    assert [(t.role, t.content) for t in request.turns] == [("user", "one"), ("assistant", "turns=1"),
+                                                            ("user", "two")]
+    assert request.system == "be brief"
+
+
+def test_twenty_sessions_stream_at_once_without_mixing(shub):
+    SCRIPTS["echo"] = Script(chunks=["<", "{last}", ">"] * 5)
+    sessions = [shub.session(f"s{i}", model="scripted:echo", temperature=i / 20) for i in range(20)]
+    handles = [s.submit(f"prompt-{i}") for i, s in enumerate(sessions)]
+    replies = [h.result(30) for h in handles]
+    for i, (s, reply) in enumerate(zip(sessions, replies, strict=True)):
+        assert reply.content == f"<prompt-{i}>" * 5
+        assert [m.content for m in s.messages] == [f"prompt-{i}", f"<prompt-{i}>" * 5]
+    temperatures = sorted(r.temperature for r in SCRIPTS["echo"].requests)
+    assert temperatures == [i / 20 for i in range(20)]
+    assert all(len(r.turns) == 1 for r in SCRIPTS["echo"].requests)
+
+
+def test_cancel_keeps_partial_text_as_stopped(shub):
+    gate = asyncio.Event()  # never set: the reply waits until stopped
+    started = threading.Event()
+    SCRIPTS["slow"] = Script(chunks=["partial", " text"], gate=gate, started=started)
+    s = shub.session("a", model="scripted:slow")
+    seen = threading.Event()
+    shub.on(EventKind.RESPONSE_DELTA, lambda e: e.payload["text"] == " text" and seen.set())
+    handle = s.submit("go")
+    assert seen.wait(10)
+    assert s.cancel() is True
+    reply = handle.result(10)
+    assert reply.status is MessageStatus.STOPPED
+    assert reply.content == "partial text"
+    assert shub._store.load_messages(s.id)[-1].status is MessageStatus.STOPPED
+    # the session is usable again
+    SCRIPTS["slow"].gate = None
+    assert s.send("again").status is MessageStatus.COMPLETE
+
+
+def test_second_send_while_streaming_is_refused(shub):
+    gate = asyncio.Event()
+    started = threading.Event()
+    SCRIPTS["slow"] = Script(gate=gate, started=started)
+    s = shub.session("a", model="scripted:slow")
+    handle = s.submit("first")
+    assert started.wait(10)
+    with pytest.raises(SessionBusy, match="already replying"):
+        s.send("second")
+    shub._loop.loop.call_soon_threadsafe(gate.set)
+    assert handle.result(10).status is MessageStatus.COMPLETE
+    assert [m.content for m in s.messages if m.role is Role.USER] == ["first"]
+
+
+def test_failure_keeps_user_message_and_records_error_then_regenerate_works(shub):
+    SCRIPTS["m"] = Script(errors=[AuthError("bad key", hint="set OPENAI_API_KEY")])
+    s = shub.session("a", model="scripted:m")
+    with pytest.raises(AuthError):
+        s.send("question")
+    user, reply = s.messages
+    assert user.content == "question"
+    assert reply.status is MessageStatus.FAILED and reply.error_kind == "auth"
+    assert "set OPENAI_API_KEY" in reply.error
+    again = s.regenerate()
+    assert again.status is MessageStatus.COMPLETE
+    assert [m.role for m in s.messages] == [Role.USER, Role.ASSISTANT]
+    assert len(shub._store.load_messages(s.id)) == 2
+
+
+def test_transient_errors_are_retried_before_first_token(shub):
+    SCRIPTS["m"] = Script(errors=[RateLimited("slow down", retry_after=0), RateLimited("again", retry_after=0)])
+    s = shub.session("a", model="scripted:m")
+    assert s.send("hi").content == "Hello world"
+    assert len(SCRIPTS["m"].requests) == 3
+
+
+def test_stream_without_end_marker_is_failed_incomplete(shub):
+    SCRIPTS["m"] = Script(chunks=["half"], finish=False)
+    s = shub.session("a", model="scripted:m")
+    with pytest.raises(Exception, match="ended before"):
+        s.send("hi")
+    reply = s.messages[-1]
+    assert reply.status is MessageStatus.FAILED and reply.content == "half"
+
+
+def test_switch_model_keeps_history_and_logs_switch(shub):
+    SCRIPTS["b"] = Script(chunks=["turns={turns}"])
+    s = shub.session("a", model="scripted:a")
+    s.send("one")
+    switch = s.switch_model("scripted:b", reason="compare")
+    reply = s.send("two")
+    assert reply.model == "scripted:b" and reply.content == "turns=3"
+    assert s.messages[1].model == "scripted:a"
+    assert (switch.from_model, switch.to_model, switch.message_index, switch.reason) == (
+        "scripted:a", "scripted:b", 2, "compare")
+    assert shub._store.load_switches(s.id) == [switch]
+
+
+def test_async_stream_yields_deltas(shub):
+    SCRIPTS["m"] = Script(chunks=["a", "b", "c"])
+    s = shub.session("a", model="scripted:m")
+
+    async def collect():
+        return [text async for text in s.stream("hi")]
+
+    assert asyncio.run(collect()) == ["a", "b", "c"]
+    assert s.messages[-1].content == "abc"
+
+
+def test_events_carry_session_id_and_failing_callback_does_not_break(shub, caplog):
+    s = shub.session("a", model="scripted:m")
+    kinds: list[tuple[str, str]] = []
+
+    def broken(event):
+        raise RuntimeError("callback bug")
+
+    shub.on("*", broken)
+    shub.on("*", lambda e: kinds.append((e.kind.value, e.session_id)))
+    s.send("hi")
+    assert {sid for _, sid in kinds} == {s.id}
+    names = [k for k, _ in kinds]
+    for expected in ("message.user", "llm.request.started", "llm.response.delta", "llm.response.completed",
+                     "message.assistant"):
+        assert expected in names
+    assert names.index("message.user") < names.index("llm.request.started") < names.index("message.assistant")
+    assert "callback bug" in caplog.text
+    assert s.messages[-1].status is MessageStatus.COMPLETE
+
+
+def test_unknown_event_kind_is_a_clear_error(shub):
+    with pytest.raises(ValueError, match="unknown event kind"):
+        shub.on("message.nope", print)
+
+
+def test_interrupt_during_send_stops_reply_and_propagates(shub):
+    import os
+    import signal
+
+    gate = asyncio.Event()
+    SCRIPTS["slow"] = Script(chunks=["kept"], gate=gate)
+    s = shub.session("a", model="scripted:slow")
+    shub.on(EventKind.RESPONSE_DELTA, lambda e: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        s.send("go")
+    reply = s.messages[-1]
+    assert reply.status is MessageStatus.STOPPED and reply.content == "kept"

@@ -1,0 +1,90 @@
+"""settings.toml: precedence, validation errors with file/line/key, unknown keys reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ai_sessions.errors import SettingsError
+from ai_sessions.settings import SettingsWarning, load_settings, settings_files
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_no_files_gives_local_defaults(tmp_path):
+    settings = load_settings([tmp_path / "missing.toml"])
+    assert settings.defaults.model == "local:smollm2"
+    assert settings.sources == ()
+
+
+def test_project_file_overrides_user_file_key_by_key(isolated_env):
+    user, project = settings_files()
+    assert user == isolated_env / "config" / "settings.toml"
+    write(user, '[defaults]\nmodel = "openai:gpt-4o"\ntemperature = 0.2\n'
+                '[providers.ollama]\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:11434/v1"\n')
+    write(project, '[defaults]\ntemperature = 0.9\n[store]\npath = "~/x.db"\n')
+    settings = load_settings()
+    assert settings.defaults.model == "openai:gpt-4o"
+    assert settings.defaults.temperature == 0.9
+    assert settings.providers["ollama"].kind == "openai-compatible"
+    assert settings.providers["ollama"].options["base_url"] == "http://127.0.0.1:11434/v1"
+    assert settings.store_path == Path("~/x.db").expanduser()
+    assert settings.sources == (user, project)
+
+
+def test_env_var_points_at_another_file(isolated_env, monkeypatch):
+    other = write(isolated_env / "elsewhere.toml", '[defaults]\nmax_tokens = 55\n')
+    monkeypatch.setenv("AI_SESSIONS_SETTINGS", str(other))
+    assert load_settings().defaults.max_tokens == 55
+    monkeypatch.setenv("AI_SESSIONS_SETTINGS", str(isolated_env / "nope.toml"))
+    with pytest.raises(SettingsError, match="file not found"):
+        load_settings()
+
+
+def test_bad_toml_names_file_and_line(tmp_path):
+    path = write(tmp_path / "s.toml", '[defaults]\nmodel = "a:b"\ntemperature = = 1\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings([path])
+    assert info.value.path == path and info.value.line == 3
+    assert str(path) in str(info.value) and "line 3" in str(info.value)
+
+
+def test_wrong_type_names_key_and_line(tmp_path):
+    path = write(tmp_path / "s.toml", '# comment\n[defaults]\nmodel = "a:b"\nmax_tokens = "lots"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings([path])
+    assert (info.value.key, info.value.line) == ("defaults.max_tokens", 4)
+    assert "expected an integer" in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[defaults]\nmodel = "gpt-4o"\n', "provider:model"),
+    ('[defaults]\ntemperature = 7\n', "between 0 and 2"),
+    ('[defaults]\nmax_tokens = 0\n', "positive"),
+    ('[providers.mine]\nbase_url = "http://x"\n', "needs kind"),
+    ('[defaults]\ntemperature = true\n', "expected a number"),
+])
+def test_bad_values(tmp_path, text, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings([write(tmp_path / "s.toml", text)])
+
+
+def test_unknown_keys_are_reported_with_line(tmp_path):
+    path = write(tmp_path / "s.toml", '[defaults]\nmodle = "a:b"\n\n[colours]\nx = 1\n')
+    with pytest.warns(SettingsWarning) as record:
+        load_settings([path])
+    messages = [str(w.message) for w in record]
+    assert any("defaults.modle" in m and "line 2" in m for m in messages)
+    assert any("'colours'" in m and "line 4" in m for m in messages)
+
+
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"\xff\xfe[defaults]")
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings([path])
