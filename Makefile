@@ -1,0 +1,44 @@
+# Two entry points: `make lab` (the main job) and `make test` (every test). Both set up .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: lab test setup-dev chromium lint js-test bench bench-smoke clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The main job: JupyterLab on the example notebooks; with no API key the chats use the embedded model.
+lab: $(BIN)/python
+	$(BIN)/pip install -q -e ".[local,lab]"
+	$(BIN)/jupyter lab notebooks/
+
+setup-dev: $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	cd js && npm ci --no-audit --no-fund
+
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+lint: setup-dev
+	$(BIN)/ruff check ai_sessions tests bench
+
+js-test: setup-dev
+	cd js && npm test
+
+# Every test: Python unit + integration, JS unit, browser tests in Chromium, notebooks under nbval.
+test: setup-dev chromium
+	$(BIN)/ruff check ai_sessions tests bench
+	cd js && npm test
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -p no:randomly --nbval notebooks/ --nbval-current-env -c notebooks/pytest.ini
+
+bench: setup-dev
+	$(BIN)/python -m bench
+
+bench-smoke: setup-dev
+	$(BIN)/python -m bench --smoke
+
+clean:
+	rm -rf $(VENV) js/node_modules ai_sessions/static .pytest_cache
