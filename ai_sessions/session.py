@@ -28,7 +28,6 @@ from .model import (
     now,
 )
 from .providers.base import ChatRequest, ChatTurn, Finished, TextDelta
-from .retry import retrying
 
 if TYPE_CHECKING:
     from .hub import SessionHub
@@ -390,6 +389,8 @@ class Session:
             message = self._messages[index].with_(content="".join(parts), **changes)
             self._messages[index] = message
             return message
+
+        from .retry import retrying  # tenacity is imported on first use, not at `import ai_sessions`
 
         try:
             provider = await self._hub._provider(full_model.partition(":")[0])

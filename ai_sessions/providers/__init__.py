@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-from importlib.metadata import entry_points
 
 from ..errors import UnknownModel
 from .base import Provider
@@ -55,12 +54,16 @@ def provider_class(kind: str) -> type[Provider]:
 
 def known_kinds() -> list[str]:
     """Every provider kind available: built-in, registered and from entry points."""
+    from importlib.metadata import entry_points
+
     names = set(BUILTIN_KINDS) | set(_registered)
     names |= {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
     return sorted(names)
 
 
 def _entry_point(kind: str) -> str | None:
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == kind:
             return ep.value
