@@ -16,7 +16,7 @@ lab: $(BIN)/python
 
 setup-dev: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
-	cd js && npm ci --no-audit --no-fund
+	cd js && { test -d node_modules || npm ci --no-audit --no-fund; }
 
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }

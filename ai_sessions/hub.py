@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
@@ -359,4 +360,5 @@ def hub() -> SessionHub:
     with _hub_lock:
         if _hub is None or _hub._closed:
             _hub = SessionHub()
+            atexit.register(_hub.shutdown)  # a reply streaming at exit is stored as stopped
         return _hub
