@@ -56,3 +56,16 @@ def test_unknown_local_model_falls_back_and_missing_file_is_clear(make_hub, tmp_
     provider = hub._provider_instance("local")
     with pytest.raises(BadRequest, match="does not exist"):
         hub._loop.run(provider._model("ghost"))
+
+
+def test_missing_llama_cpp_gives_install_hint(hub, monkeypatch):
+    import importlib.util
+
+    from ai_sessions.errors import MissingDependency
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
+    s = hub.session("x")
+    with pytest.raises(MissingDependency, match=r"pip install 'jupyter-ai-sessions\[local\]'"):
+        s.send("hi")
+    assert s.messages[0].content == "hi" and s.messages[1].status is MessageStatus.FAILED
