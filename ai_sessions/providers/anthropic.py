@@ -1,0 +1,108 @@
+"""Anthropic on the official ``anthropic`` SDK (async Messages streaming).
+
+Settings (all optional; key from ANTHROPIC_API_KEY or `%ai_session keys set anthropic`)::
+
+    [providers.anthropic]
+    base_url = "https://api.anthropic.com"   # else ANTHROPIC_BASE_URL
+
+A reply is complete only when the stream sends ``message_stop``; tokens come from ``message_start``
+(input) and ``message_delta`` (output, cumulative).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import ProviderError
+from ..model import Usage
+from .base import ChatRequest, Finished, StreamItem, TextDelta
+from .cloud import CloudProvider
+from .history import anthropic_messages
+from .sdk_errors import ErrorContext, from_status
+
+#: The Messages API requires max_tokens; used when neither settings nor the session set one.
+DEFAULT_MAX_TOKENS = 4096
+
+
+def _input_tokens(usage: Any) -> int:
+    return sum(getattr(usage, name, None) or 0 for name in
+               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+
+
+class AnthropicProvider(CloudProvider):
+    """``anthropic:MODEL`` on the Anthropic Messages API."""
+
+    kind = "anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    curated = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4-0",
+               "claude-3-5-haiku-latest")
+
+    def make_client(self, key: str | None) -> Any:
+        import anthropic
+
+        return anthropic.AsyncAnthropic(api_key=key or "missing", base_url=self.option("base_url"), max_retries=0,
+                                        timeout=anthropic.Timeout(self.timeout, connect=self.connect_timeout))
+
+    def map_sdk_error(self, error: BaseException, ctx: ErrorContext) -> ProviderError | None:
+        import anthropic
+
+        if isinstance(error, anthropic.APITimeoutError):
+            return from_status(408, None, ctx)
+        if isinstance(error, anthropic.APIConnectionError):
+            return None
+        if isinstance(error, anthropic.APIStatusError):  # also `event: error` inside a 200 stream
+            status = error.status_code if error.status_code >= 400 else None
+            return from_status(status, error.body, ctx, headers=error.response.headers)
+        if isinstance(error, anthropic.APIError):
+            return from_status(None, error.body, ctx)
+        return None
+
+    def request_args(self, request: ChatRequest) -> dict[str, Any]:
+        system, messages = anthropic_messages(request)
+        args: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True,
+                                "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
+        if system:
+            args["system"] = system
+        if request.temperature is not None:
+            args["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is 0..1
+        if request.extra:
+            args["extra_body"] = dict(request.extra)
+        return args
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        self.require_key(request.model)
+        input_tokens = output_tokens = 0
+        stop_reason: str | None = None
+        stopped = False
+        try:
+            stream = await self.client().messages.create(**self.request_args(request))
+            async with stream:
+                async for event in stream:
+                    kind = event.type
+                    if kind == "content_block_delta" and event.delta.type == "text_delta":
+                        yield TextDelta(event.delta.text)
+                    elif kind == "message_start":
+                        input_tokens = _input_tokens(event.message.usage)
+                        output_tokens = event.message.usage.output_tokens or 0
+                    elif kind == "message_delta":
+                        stop_reason = event.delta.stop_reason or stop_reason
+                        output_tokens = event.usage.output_tokens or output_tokens
+                        input_tokens = _input_tokens(event.usage) or input_tokens
+                    elif kind == "message_stop":
+                        stopped = True
+        except ProviderError:
+            raise
+        except Exception as error:
+            mapped = self.map_error(error, request.model)
+            raise mapped from (None if mapped.kind == "auth" else error)
+        if stopped:
+            yield Finished(usage=Usage(input_tokens, output_tokens), finish_reason=stop_reason)
+
+    async def fetch_models(self) -> list[str]:
+        return [model.id async for model in self.client().models.list(limit=100)]
+
+    async def test_connection(self) -> None:
+        self._models = None
+        await self.list_models()

@@ -1,0 +1,199 @@
+"""OpenAI, Azure OpenAI and any OpenAI-compatible server, on the official ``openai`` SDK (async Chat
+Completions streaming, usage from ``stream_options={"include_usage": True}``).
+
+Settings::
+
+    [providers.openai]                  # optional; key from OPENAI_API_KEY or `%ai_session keys set openai`
+    base_url = "https://api.openai.com/v1"   # else OPENAI_BASE_URL
+
+    [providers.azure]                   # key from AZURE_OPENAI_API_KEY
+    endpoint = "https://my-resource.openai.azure.com"   # else AZURE_OPENAI_ENDPOINT
+    api_version = "2024-10-21"          # else OPENAI_API_VERSION
+    deployments = ["gpt-4o-mini"]       # azure:NAME uses deployment NAME
+
+    [providers.ollama]                  # any name: ollama:llama3.2
+    kind = "openai-compatible"
+    base_url = "http://localhost:11434/v1"
+    api_key_env = "OLLAMA_API_KEY"      # optional; servers without keys need nothing
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import ProviderError
+from ..model import Usage
+from .base import Availability, ChatRequest, Finished, ModelInfo, StreamItem, TextDelta
+from .cloud import CloudProvider
+from .history import openai_messages
+from .sdk_errors import ErrorContext, from_status
+
+_NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "audio", "realtime", "transcribe", "moderation",
+             "image", "davinci", "babbage", "search", "sora")
+
+
+def _map_openai_error(error: BaseException, ctx: ErrorContext) -> ProviderError | None:
+    import openai
+
+    if isinstance(error, openai.APITimeoutError):
+        return from_status(408, None, ctx)
+    if isinstance(error, openai.APIConnectionError):
+        return None  # the transport mapping names the base URL
+    if isinstance(error, openai.APIStatusError):
+        return from_status(error.status_code, error.body, ctx, headers=error.response.headers)
+    if isinstance(error, openai.APIError):  # an error event inside the stream
+        return from_status(None, error.body, ctx)
+    return None
+
+
+class OpenAIProvider(CloudProvider):
+    """``openai:MODEL`` on the OpenAI API."""
+
+    kind = "openai"
+    key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    curated = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-5-mini", "gpt-5", "o4-mini")
+    #: The request field that caps the reply length.
+    max_tokens_param = "max_completion_tokens"
+
+    def make_client(self, key: str | None) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(api_key=key or "missing", base_url=self.option("base_url"), max_retries=0,
+                                  timeout=openai.Timeout(self.timeout, connect=self.connect_timeout))
+
+    def map_sdk_error(self, error: BaseException, ctx: ErrorContext) -> ProviderError | None:
+        return _map_openai_error(error, ctx)
+
+    def request_args(self, request: ChatRequest) -> dict[str, Any]:
+        args: dict[str, Any] = {"model": request.model, "messages": openai_messages(request), "stream": True}
+        if self.option("stream_usage", True):
+            args["stream_options"] = {"include_usage": True}
+        if request.temperature is not None:
+            args["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            args[str(self.option("max_tokens_param", self.max_tokens_param))] = request.max_tokens
+        if request.extra:
+            args["extra_body"] = dict(request.extra)
+        return args
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        if self.key_env is not None:
+            self.require_key(request.model)
+        finish: str | None = None
+        usage: Usage | None = None
+        try:
+            stream = await self.client().chat.completions.create(**self.request_args(request))
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                    for choice in chunk.choices or ():
+                        if choice.index != 0:
+                            continue
+                        if choice.delta is not None and choice.delta.content:
+                            yield TextDelta(choice.delta.content)
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+        except ProviderError:
+            raise
+        except Exception as error:
+            mapped = self.map_error(error, request.model)
+            raise mapped from (None if mapped.kind == "auth" else error)
+        if finish is not None:  # a cut stream ends quietly: no finish reason, no Finished
+            yield Finished(usage=usage, finish_reason=finish)
+
+    async def fetch_models(self) -> list[str]:
+        names = [model.id async for model in self.client().models.list()]
+        return [n for n in names if not any(word in n for word in _NOT_CHAT)]
+
+    async def test_connection(self) -> None:
+        self._models = None
+        await self.list_models()
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """A named OpenAI-compatible server (Ollama, vLLM, llama.cpp server, LM Studio) from settings."""
+
+    kind = "openai-compatible"
+    key_env = None
+    base_url_env = None
+    curated = ()
+    max_tokens_param = "max_tokens"
+
+    def api_key(self) -> str | None:
+        return self.keys.get(self.name, env=self.option("api_key_env"))
+
+    def error_context(self, model: str = "") -> ErrorContext:
+        return ErrorContext(self.name, model, self.option("api_key_env"), self.base_url(), self.api_key())
+
+    def availability(self) -> Availability:
+        if not self.option("base_url"):
+            return Availability(False, f"provider {self.name!r} needs base_url = \"http://host:port/v1\" under "
+                                       f"[providers.{self.name}] in settings.toml")
+        return Availability(True)
+
+    def make_client(self, key: str | None) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(api_key=key or "not-needed", base_url=self.option("base_url"), max_retries=0,
+                                  timeout=openai.Timeout(self.timeout, connect=self.connect_timeout))
+
+    async def fetch_models(self) -> list[str]:
+        return [model.id async for model in self.client().models.list()]
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    """``azure:DEPLOYMENT`` on Azure OpenAI (the model name is the deployment name)."""
+
+    kind = "azure"
+    key_env = "AZURE_OPENAI_API_KEY"
+    base_url_env = None
+    curated = ()
+    max_tokens_param = "max_tokens"
+    default_api_version = "2024-10-21"
+
+    def endpoint(self) -> str | None:
+        return self.option("endpoint") or os.environ.get("AZURE_OPENAI_ENDPOINT")
+
+    def base_url(self) -> str | None:
+        return self.option("base_url") or self.endpoint()
+
+    def api_version(self) -> str:
+        return str(self.option("api_version") or os.environ.get("OPENAI_API_VERSION") or self.default_api_version)
+
+    def availability(self) -> Availability:
+        if not self.option("base_url") and not self.endpoint():
+            return Availability(False, "Azure OpenAI needs its endpoint: set endpoint = \"https://NAME.openai."
+                                       "azure.com\" under [providers.azure] or AZURE_OPENAI_ENDPOINT")
+        return super().availability()
+
+    def make_client(self, key: str | None) -> Any:
+        import openai
+
+        where: dict[str, Any] = ({"base_url": self.option("base_url")} if self.option("base_url")
+                                 else {"azure_endpoint": self.endpoint()})
+        return openai.AsyncAzureOpenAI(api_key=key or "missing", api_version=self.api_version(), max_retries=0,
+                                       timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
+                                       **where)
+
+    def curated_models(self) -> list[ModelInfo]:
+        names = list(self.option("deployments", [])) or list(self.option("models", []))
+        if self.option("deployment"):
+            names.insert(0, self.option("deployment"))
+        return [ModelInfo(self.name, str(n), str(n)) for n in dict.fromkeys(names)]
+
+    async def list_models(self) -> list[ModelInfo]:
+        """Deployments are named in settings (the API key cannot list them)."""
+        return self.curated_models()
+
+    async def fetch_models(self) -> list[str]:
+        return [model.id async for model in self.client().models.list()]
+
+    async def test_connection(self) -> None:
+        try:
+            await self.fetch_models()
+        except Exception as error:
+            raise self.map_error(error) from None
