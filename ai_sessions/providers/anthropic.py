@@ -19,7 +19,7 @@ from ..model import Usage
 from .base import ChatRequest, Finished, StreamItem, TextDelta
 from .cloud import CloudProvider
 from .history import anthropic_messages
-from .sdk_errors import ErrorContext, from_status
+from .sdk_errors import ErrorContext, from_connection_error, from_status
 
 #: The Messages API requires max_tokens; used when neither settings nor the session set one.
 DEFAULT_MAX_TOKENS = 4096
@@ -36,8 +36,7 @@ class AnthropicProvider(CloudProvider):
     kind = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
-    curated = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4-0",
-               "claude-3-5-haiku-latest")
+    curated = ("claude-sonnet-5", "claude-opus-5", "claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5")
 
     def make_client(self, key: str | None) -> Any:
         import anthropic
@@ -51,7 +50,7 @@ class AnthropicProvider(CloudProvider):
         if isinstance(error, anthropic.APITimeoutError):
             return from_status(408, None, ctx)
         if isinstance(error, anthropic.APIConnectionError):
-            return None
+            return from_connection_error(error, ctx)
         if isinstance(error, anthropic.APIStatusError):  # also `event: error` inside a 200 stream
             status = error.status_code if error.status_code >= 400 else None
             return from_status(status, error.body, ctx, headers=error.response.headers)

@@ -43,7 +43,8 @@ class GeminiProvider(CloudProvider):
     kind = "gemini"
     key_env = "GEMINI_API_KEY"
     base_url_env = "GOOGLE_GEMINI_BASE_URL"
-    curated = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-2.0-flash")
+    curated = ("gemini-3.5-flash", "gemini-3.1-pro-preview", "gemini-2.5-flash", "gemini-2.5-pro",
+               "gemini-2.5-flash-lite")
 
     def api_key(self) -> str | None:
         for env in KEY_ENVS:

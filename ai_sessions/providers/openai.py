@@ -28,7 +28,7 @@ from ..model import Usage
 from .base import Availability, ChatRequest, Finished, ModelInfo, StreamItem, TextDelta
 from .cloud import CloudProvider
 from .history import openai_messages
-from .sdk_errors import ErrorContext, from_status
+from .sdk_errors import ErrorContext, from_connection_error, from_status
 
 _NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "audio", "realtime", "transcribe", "moderation",
              "image", "davinci", "babbage", "search", "sora")
@@ -40,7 +40,7 @@ def _map_openai_error(error: BaseException, ctx: ErrorContext) -> ProviderError 
     if isinstance(error, openai.APITimeoutError):
         return from_status(408, None, ctx)
     if isinstance(error, openai.APIConnectionError):
-        return None  # the transport mapping names the base URL
+        return from_connection_error(error, ctx)
     if isinstance(error, openai.APIStatusError):
         return from_status(error.status_code, error.body, ctx, headers=error.response.headers)
     if isinstance(error, openai.APIError):  # an error event inside the stream
@@ -54,7 +54,7 @@ class OpenAIProvider(CloudProvider):
     kind = "openai"
     key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
-    curated = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-5-mini", "gpt-5", "o4-mini")
+    curated = ("gpt-5.5", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-4o", "gpt-4o-mini")
     #: The request field that caps the reply length.
     max_tokens_param = "max_completion_tokens"
 

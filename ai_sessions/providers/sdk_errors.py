@@ -185,7 +185,7 @@ def from_transport(error: BaseException, ctx: ErrorContext) -> ProviderError | N
         return ProviderTimeout(f"{ctx.provider} did not answer in time ({where})",
                                hint="regenerate to try again; raise `timeout` under "
                                     f"[providers.{ctx.provider}] for slow models", provider=ctx.provider)
-    if module in _TRANSPORT_MODULES or isinstance(error, ConnectionError | OSError):
+    if module in _TRANSPORT_MODULES or isinstance(error, OSError):
         return ConnectionFailed(f"connection to {ctx.provider} failed ({where}): {type(error).__name__}",
                                 hint="check the network and the provider's base_url, then regenerate",
                                 provider=ctx.provider)
@@ -195,3 +195,15 @@ def from_transport(error: BaseException, ctx: ErrorContext) -> ProviderError | N
                              hint="regenerate to try again; if it persists, check the server at "
                                   f"{where}", provider=ctx.provider)
     return None
+
+
+def from_connection_error(error: BaseException, ctx: ErrorContext) -> ProviderError:
+    """The error for an SDK's "connection error" wrapper: classified by what it wraps."""
+    cause = error.__cause__ or error.__context__
+    mapped = from_transport(cause, ctx) if cause is not None else None
+    if mapped is None or mapped.kind not in ("timeout", "connection"):
+        where = ctx.base_url or ctx.provider
+        mapped = ConnectionFailed(f"connection to {ctx.provider} failed ({where})",
+                                  hint="check the network and the provider's base_url, then regenerate",
+                                  provider=ctx.provider)
+    return mapped

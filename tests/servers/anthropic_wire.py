@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import KEY, Protocol, sse, word_count
+from .base import Protocol, sse, word_count
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
@@ -30,9 +30,9 @@ class AnthropicProtocol(Protocol):
             return "models"
         return None
 
-    def authorised(self, headers: dict[str, str], query: str) -> bool:
+    def authorised(self, headers: dict[str, str], query: str, key: str) -> bool:
         # the key comes as x-api-key (documented) or, from anthropic SDK 2.x, as a Bearer token
-        key_ok = headers.get("x-api-key") == KEY or headers.get("authorization") == f"Bearer {KEY}"
+        key_ok = headers.get("x-api-key") == key or headers.get("authorization") == f"Bearer {key}"
         return key_ok and bool(headers.get("anthropic-version"))
 
     def auth_error(self) -> tuple[int, dict[str, Any]]:

@@ -75,7 +75,7 @@ class Protocol:
         """``"stream"``, ``"models"`` or None (404)."""
         raise NotImplementedError
 
-    def authorised(self, headers: dict[str, str], query: str) -> bool:
+    def authorised(self, headers: dict[str, str], query: str, key: str) -> bool:
         raise NotImplementedError
 
     def auth_error(self) -> tuple[int, dict[str, Any]]:
@@ -141,7 +141,7 @@ class ProviderServer:
     """A running fake provider. ``url`` is ``http://127.0.0.1:PORT``."""
 
     protocol: Protocol
-    key: str = KEY
+    key: str | None = KEY  # None: no key needed
     model_names: list[str] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
@@ -247,7 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fault = state.next_fault(proto.last_user_text(body)) if route == "stream" else FAULTS["ok"]
         record.fault = fault.kind if fault.kind != "status" else str(fault.status)
-        if fault.kind == "bad_key" or not proto.authorised(headers, parts.query):
+        keyless = state.key is None
+        if fault.kind == "bad_key" or not (keyless or proto.authorised(headers, parts.query, str(state.key))):
             status, error = proto.auth_error()
             self._json(status, error)
             return

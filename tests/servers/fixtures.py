@@ -22,7 +22,7 @@ from .gemini_wire import GeminiProtocol
 from .openai_wire import OpenAIProtocol
 
 OPENAI_MODELS = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"]
-ANTHROPIC_MODELS = ["claude-sonnet-4-5", "claude-haiku-4-5"]
+ANTHROPIC_MODELS = ["claude-sonnet-4-6", "claude-haiku-4-5"]
 GEMINI_MODELS = ["gemini-2.5-flash", "gemini-2.5-pro"]
 TIMEOUT = 0.75
 

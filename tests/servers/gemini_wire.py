@@ -15,7 +15,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import KEY, Protocol, sse, word_count
+from .base import Protocol, sse, word_count
 
 STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
             429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
@@ -32,8 +32,8 @@ class GeminiProtocol(Protocol):
             return "models"
         return None
 
-    def authorised(self, headers: dict[str, str], query: str) -> bool:
-        return headers.get("x-goog-api-key") == KEY or parse_qs(query).get("key") == [KEY]
+    def authorised(self, headers: dict[str, str], query: str, key: str) -> bool:
+        return headers.get("x-goog-api-key") == key or parse_qs(query).get("key") == [key]
 
     def auth_error(self) -> tuple[int, dict[str, Any]]:
         return 400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",

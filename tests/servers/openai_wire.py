@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import KEY, Protocol, sse, word_count
+from .base import Protocol, sse, word_count
 
 CREATED = 1_700_000_000
 ROLES = {"system", "developer", "user", "assistant"}
@@ -31,8 +31,8 @@ class OpenAIProtocol(Protocol):
             return "models"
         return None
 
-    def authorised(self, headers: dict[str, str], query: str) -> bool:
-        return headers.get("authorization") == f"Bearer {KEY}" or headers.get("api-key") == KEY
+    def authorised(self, headers: dict[str, str], query: str, key: str) -> bool:
+        return headers.get("authorization") == f"Bearer {key}" or headers.get("api-key") == key
 
     def auth_error(self) -> tuple[int, dict[str, Any]]:
         return 401, {"error": {"message": "Incorrect API key provided: sk-test-****cdef. You can find your API "
