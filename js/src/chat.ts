@@ -1,0 +1,22 @@
+/** anywidget entry point of ai_sessions.ChatWidget. */
+
+import "./styles/chat.css";
+import type { RenderProps } from "./anywidget";
+import { ChatView } from "./chat_view";
+import { createMarkdown, type MarkdownRenderer } from "./markdown";
+import type { ChatTraits } from "./protocol";
+
+let md: MarkdownRenderer | null = null;
+
+function render({ model, el }: RenderProps<ChatTraits>): () => void {
+  md ??= createMarkdown(window);
+  const view = new ChatView(model, md);
+  el.classList.add("ais-root");
+  el.appendChild(view.el);
+  return () => {
+    view.dispose();
+    view.el.remove();
+  };
+}
+
+export default { render };

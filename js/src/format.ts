@@ -1,0 +1,104 @@
+/** Formatting of numbers, durations, times and model names for display. Pure functions. */
+
+import type { BatchData, ModelOption } from "./protocol";
+
+/** `0.4 s`, `12 s`, `2 min 05 s`, `1 h 02 min`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, seconds);
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 60) return `${Math.floor(s)} s`;
+  if (s < 3600) {
+    const m = Math.floor(s / 60);
+    return `${m} min ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
+  }
+  const h = Math.floor(s / 3600);
+  return `${h} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+}
+
+/** `1 token`, `1,234 tokens`. */
+export function formatTokens(n: number): string {
+  const count = Math.max(0, Math.round(n));
+  return `${count.toLocaleString("en-US")} ${count === 1 ? "token" : "tokens"}`;
+}
+
+/** Tokens per second, or null before there is a meaningful rate. */
+export function tokenRate(tokens: number, seconds: number): number | null {
+  if (tokens <= 0 || seconds <= 0.05) return null;
+  return tokens / seconds;
+}
+
+export function formatRate(rate: number | null): string {
+  if (rate === null) return "";
+  return `${rate < 10 ? rate.toFixed(1) : Math.round(rate)} tok/s`;
+}
+
+/** US dollars with enough digits to be useful for tiny amounts; `—` when unknown. */
+export function formatCost(cost: number | null | undefined): string {
+  if (cost === null || cost === undefined) return "—";
+  if (cost === 0) return "$0";
+  if (cost < 0.01) return `$${cost.toPrecision(2)}`;
+  return `$${cost.toFixed(2)}`;
+}
+
+/** `just now`, `5 s ago`, `3 min ago`, `2 h ago`, `4 d ago` (times in seconds since the epoch). */
+export function relativeTime(then: number, now: number): string {
+  const d = Math.max(0, now - then);
+  if (d < 5) return "just now";
+  if (d < 60) return `${Math.floor(d)} s ago`;
+  if (d < 3600) return `${Math.floor(d / 60)} min ago`;
+  if (d < 86400) return `${Math.floor(d / 3600)} h ago`;
+  return `${Math.floor(d / 86400)} d ago`;
+}
+
+/** The short name to show for `fullName` (`provider:model`), from the model list when it is there. */
+export function shortModelName(fullName: string, models: readonly ModelOption[] = []): string {
+  const known = models.find((m) => `${m.provider}:${m.name}` === fullName);
+  if (known) return known.short_name;
+  const colon = fullName.indexOf(":");
+  return colon >= 0 ? fullName.slice(colon + 1) : fullName;
+}
+
+export function providerOf(fullName: string): string {
+  const colon = fullName.indexOf(":");
+  return colon >= 0 ? fullName.slice(0, colon) : "";
+}
+
+export interface ReplyProgress {
+  state: "waiting" | "streaming";
+  elapsed: number;
+  tokens: number;
+  /** Seconds since the first token, for the rate. */
+  streamingFor: number;
+}
+
+/** The progress bar's text, e.g. `streaming · 3.2 s · 120 tokens · 37 tok/s`. */
+export function progressText(p: ReplyProgress): string {
+  if (p.state === "waiting") {
+    return `waiting for first token · ${formatDuration(p.elapsed)}`;
+  }
+  const parts = ["streaming", formatDuration(p.elapsed), formatTokens(p.tokens)];
+  const rate = formatRate(tokenRate(p.tokens, p.streamingFor));
+  if (rate) parts.push(rate);
+  return parts.join(" · ");
+}
+
+/** `batch 3/10 · 1 failed · now: item` for a batch run, or null when `batch` is empty. */
+export function batchText(batch: BatchData): string | null {
+  if (batch.total === undefined || batch.total === null) return null;
+  const parts = [`batch ${batch.completed ?? 0}/${batch.total}`];
+  if (batch.failed) parts.push(`${batch.failed} failed`);
+  if (batch.done) parts.push("done");
+  else if (batch.active) parts.push(`now: ${truncate(batch.active, 40)}`);
+  return parts.join(" · ");
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The part of an unavailability reason that fits in a menu (up to its first colon). */
+export function shortReason(reason: string | null): string {
+  if (!reason) return "unavailable";
+  const colon = reason.indexOf(":");
+  return truncate(colon > 0 ? reason.slice(0, colon) : reason, 60);
+}

@@ -1,0 +1,115 @@
+/**
+ * One message of the chat: role, model badge, status, body and its copy button.
+ * Assistant text is markdown, rendered block by block: a block is rendered once it is final, and only
+ * the tail is re-rendered while a reply streams.
+ */
+
+import { splitBlocks } from "./blocks";
+import { button, copyText, flash, h } from "./dom";
+import { shortModelName } from "./format";
+import type { MarkdownRenderer } from "./markdown";
+import type { MessageData, ModelOption } from "./protocol";
+
+const STATUS_LABEL: Record<string, string> = {
+  stopped: "stopped",
+  failed: "failed",
+  interrupted: "interrupted",
+  streaming: "streaming",
+  pending: "waiting for the kernel",
+};
+
+export class MessageView {
+  readonly el: HTMLElement;
+  private readonly badge: HTMLElement;
+  private readonly statusEl: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly errorEl: HTMLElement;
+  private blocks: { src: string; el: HTMLElement }[] = [];
+  private text = "";
+  private plainText: string | null = null;
+
+  constructor(
+    private readonly md: MarkdownRenderer,
+    role: "user" | "assistant",
+  ) {
+    this.badge = h("span", { class: "ais-badge" });
+    this.statusEl = h("span", { class: "ais-status" });
+    const who = h("span", { class: "ais-who", text: role === "user" ? "You" : "Assistant" });
+    const copy = button("Copy", "Copy message", () => {
+      void copyText(this.text).then((ok) => flash(copy, ok ? "Copied" : "Copy failed"));
+    }, "ais-copy-message ais-quiet");
+    const head = h("div", { class: "ais-message-head" }, who, this.badge, this.statusEl, h("span", { class: "ais-spacer" }), copy);
+    this.body = h("div", { class: "ais-message-body" });
+    this.errorEl = h("div", { class: "ais-error", attrs: { role: "note" } });
+    this.errorEl.hidden = true;
+    this.el = h("article", { class: `ais-message ais-${role}`, attrs: { "data-role": role } }, head, this.body, this.errorEl);
+  }
+
+  /** Show `message` with `text` as its content (the streamed text while streaming). */
+  update(message: Pick<MessageData, "role" | "status" | "model" | "error">, text: string, models: readonly ModelOption[]): void {
+    this.el.dataset.status = message.status;
+    this.el.setAttribute("aria-busy", String(message.status === "streaming"));
+    if (message.role === "assistant" && message.model) {
+      this.badge.hidden = false;
+      this.badge.textContent = shortModelName(message.model, models);
+      this.badge.title = message.model;
+    } else {
+      this.badge.hidden = true;
+    }
+    const label = STATUS_LABEL[message.status] ?? "";
+    this.statusEl.hidden = !label;
+    this.statusEl.textContent = label;
+    this.statusEl.className = `ais-status ais-status-${message.status}`;
+    this.errorEl.hidden = !message.error;
+    this.errorEl.textContent = message.error ? `Error: ${message.error}` : "";
+    if (message.role === "user") this.renderPlain(text);
+    else this.renderMarkdown(text, message.status === "streaming");
+  }
+
+  private renderPlain(text: string): void {
+    if (this.plainText === text) return;
+    this.plainText = this.text = text;
+    this.body.replaceChildren(h("div", { class: "ais-user-text", text }));
+  }
+
+  private renderMarkdown(text: string, streaming: boolean): void {
+    this.text = text;
+    this.body.classList.toggle("ais-typing", streaming && text === "");
+    const sources = text === "" ? [] : splitBlocks(text);
+    sources.forEach((src, i) => {
+      const block = this.blocks[i];
+      if (block && block.src === src) return;
+      const html = this.md.render(src);
+      if (block) {
+        block.el.innerHTML = html;
+        block.src = src;
+      } else {
+        const el = h("div", { class: "ais-block" });
+        el.innerHTML = html;
+        this.body.appendChild(el);
+        this.blocks.push({ src, el });
+      }
+    });
+    while (this.blocks.length > sources.length) this.blocks.pop()?.el.remove();
+  }
+}
+
+/** Handle clicks on buttons inside rendered markdown: copy a code block, load a blocked image. */
+export function onMarkdownClick(event: MouseEvent): void {
+  const target = event.target as HTMLElement | null;
+  const b = target?.closest<HTMLButtonElement>("button[data-ais-action]");
+  if (!b) return;
+  if (b.dataset.aisAction === "copy-code") {
+    const code = b.closest(".ais-code")?.querySelector("code")?.textContent ?? "";
+    void copyText(code).then((ok) => flash(b, ok ? "Copied" : "Copy failed"));
+  } else if (b.dataset.aisAction === "load-image") {
+    const img = b.parentElement?.querySelector<HTMLImageElement>("img[data-ais-src]");
+    const src = img?.getAttribute("data-ais-src");
+    if (img && src && /^https?:\/\//i.test(src)) {
+      img.referrerPolicy = "no-referrer";
+      img.src = src;
+      img.removeAttribute("data-ais-src");
+      b.remove();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The compact model selector: a native <select> (a combobox to assistive technology, fully keyboard
+ * operable) showing the short model name; the full name and provider on hover; models grouped by
+ * provider; providers that cannot be used are listed disabled with the reason.
+ */
+
+import { h } from "./dom";
+import { providerOf, shortModelName } from "./format";
+import { groupModels } from "./models";
+import type { ModelOption } from "./protocol";
+
+export class ModelSelect {
+  readonly el: HTMLSelectElement;
+  private models: readonly ModelOption[] = [];
+  private current = "";
+  private signature = "";
+
+  constructor(onChange: (model: string) => void) {
+    this.el = h("select", { class: "ais-model-select", attrs: { "aria-label": "Model" } });
+    this.el.addEventListener("change", () => {
+      if (this.el.value && this.el.value !== this.current) onChange(this.el.value);
+    });
+  }
+
+  /** Show `models` with `current` selected. */
+  update(models: readonly ModelOption[], current: string): void {
+    const signature = JSON.stringify([models, current]);
+    this.models = models;
+    this.current = current;
+    if (signature !== this.signature) {
+      this.signature = signature;
+      const groups = groupModels(models, current);
+      this.el.replaceChildren(
+        ...groups.map((g) => {
+          const group = h("optgroup");
+          group.label = g.label;
+          if (!g.available) group.title = g.reason ?? "unavailable";
+          for (const o of g.options) {
+            const option = h("option", { text: o.label, title: o.title });
+            option.value = o.value;
+            option.disabled = o.disabled;
+            group.appendChild(option);
+          }
+          return group;
+        }),
+      );
+    }
+    this.reset();
+  }
+
+  /** Show the session's model again (after a failed switch). */
+  reset(): void {
+    this.el.value = this.current;
+    const provider = providerOf(this.current);
+    const short = shortModelName(this.current, this.models);
+    this.el.title = `${this.current ? `${short} — ${provider} (${this.current})` : "no model"}. Change the model for the next replies.`;
+  }
+
+  set disabled(value: boolean) {
+    this.el.disabled = value;
+  }
+}

@@ -1,0 +1,46 @@
+/** Grouping the model list for the compact selector. Pure. */
+
+import { shortReason } from "./format";
+import type { ModelOption } from "./protocol";
+
+export interface ModelGroup {
+  provider: string;
+  available: boolean;
+  /** Shown as the group label: the provider, and why it cannot be used. */
+  label: string;
+  reason: string | null;
+  options: { value: string; label: string; title: string; disabled: boolean }[];
+}
+
+/**
+ * Models grouped by provider, usable providers first (in their given order), each model labelled
+ * with its short name. `current` is included even if the list does not offer it.
+ */
+export function groupModels(models: readonly ModelOption[], current: string): ModelGroup[] {
+  const groups = new Map<string, ModelGroup>();
+  const all = [...models];
+  if (current && !all.some((m) => `${m.provider}:${m.name}` === current)) {
+    const colon = current.indexOf(":");
+    const provider = colon >= 0 ? current.slice(0, colon) : "";
+    const name = colon >= 0 ? current.slice(colon + 1) : current;
+    all.unshift({ provider, name, short_name: name, available: true, reason: null });
+  }
+  for (const m of all) {
+    let group = groups.get(m.provider);
+    if (!group) {
+      group = {
+        provider: m.provider,
+        available: m.available,
+        reason: m.reason,
+        label: m.available ? m.provider : `${m.provider} — ${shortReason(m.reason)}`,
+        options: [],
+      };
+      groups.set(m.provider, group);
+    }
+    const value = `${m.provider}:${m.name}`;
+    const title = m.available ? `${m.name} (${m.provider})` : `${m.name} (${m.provider}): ${m.reason ?? "unavailable"}`;
+    group.options.push({ value, label: m.short_name || m.name, title, disabled: !m.available && value !== current });
+  }
+  const list = [...groups.values()];
+  return [...list.filter((g) => g.available), ...list.filter((g) => !g.available)];
+}
