@@ -5,7 +5,8 @@ auth, chunked SSE writing and fault injection. Every request is recorded, so tes
 and inspect the exact history each provider received.
 
 Faults apply to the next streaming requests in order (``server.fail("429", "ok")``) or to requests
-whose last user text contains ``[[tag]]`` (``server.fail("500", tag="p7")``).
+whose last user text contains ``[[tag]]`` (``server.fail("500", tag="p7")``; with several tags, the
+last one counts).
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class ProviderServer:
 
     def next_fault(self, last_text: str) -> Fault:
         with self.lock:
-            for tag in re.findall(r"\[\[(\w+)\]\]", last_text):
+            for tag in reversed(re.findall(r"\[\[(\w+)\]\]", last_text)):  # the newest prompt's tag first
                 queue = self.tagged.get(tag)
                 if queue:
                     return queue.popleft()
@@ -195,16 +196,23 @@ class ProviderServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small SSE writes must not wait for delayed ACKs
     server_state: ProviderServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
     def do_GET(self) -> None:
-        self._handle("GET")
+        self._safely("GET")
 
     def do_POST(self) -> None:
-        self._handle("POST")
+        self._safely("POST")
+
+    def _safely(self, method: str) -> None:
+        try:
+            self._handle(method)
+        except OSError:  # the client went away (a timeout, a stop): nothing to answer
+            self.close_connection = True
 
     # -- plumbing -------------------------------------------------------------------------------
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -304,7 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
                 for event in proto.end(model, body, len(pieces)):
                     self._chunk(event)
             self._chunk(b"")  # the last chunk: the body ends cleanly (a truncate fault ends here too)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             self.close_connection = True
 
     def _hold(self) -> None:
