@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import AiSessionsError, SessionNotFound, UnknownModel
 from .events import EventBus
@@ -22,6 +23,9 @@ from .providers.base import Availability, ModelInfo, Provider
 from .session import Session
 from .settings import LOCAL_MODEL, Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
+
+if TYPE_CHECKING:
+    from .widgets import HubPanel
 
 log = logging.getLogger(__name__)
 SCOPE_ENV = "JPY_SESSION_NAME"
@@ -168,6 +172,12 @@ class SessionHub:
         """Call ``callback(event)`` on each event of ``kind`` (``"*"`` for all), from the hub thread.
         Returns a function that unsubscribes."""
         return self.events.on(kind, callback)
+
+    def panel(self) -> HubPanel:
+        """The hub panel widget: every session of this notebook, with stop, close, delete and open."""
+        from .widgets import HubPanel
+
+        return HubPanel(hub=self)
 
     @property
     def usage(self) -> Usage:
