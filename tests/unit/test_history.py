@@ -1,0 +1,103 @@
+"""History translation (S5): property-based checks that every translation obeys its API's rules for
+any history, plus the fake servers' own request validators agreeing with them."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ai_sessions.providers.base import ChatRequest, ChatTurn
+from ai_sessions.providers.history import (
+    CONTINUE_TEXT,
+    alternating_turns,
+    anthropic_messages,
+    gemini_contents,
+    openai_messages,
+)
+from tests.servers.anthropic_wire import AnthropicProtocol
+from tests.servers.gemini_wire import GeminiProtocol
+from tests.servers.openai_wire import OpenAIProtocol
+
+texts = st.one_of(st.text(max_size=30), st.sampled_from(["", " ", "\n\t", "hello ", "  spaced  "]))
+turns = st.lists(st.builds(ChatTurn, st.sampled_from(["user", "assistant"]), texts), max_size=12)
+systems = st.one_of(st.none(), texts)
+requests = st.builds(lambda t, s: ChatRequest(model="m", turns=tuple(t), system=s), turns, systems)
+
+
+def _visible(request: ChatRequest) -> list[str]:
+    return [t.content.strip() for t in request.turns if t.content.strip()]
+
+
+def _in_order(pieces: list[str], text: str) -> bool:
+    position = 0
+    for piece in pieces:
+        found = text.find(piece, position)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+def _check_alternation(roles: list[str], user: str, other: str) -> None:
+    assert roles and roles[0] == user and roles[-1] == user
+    assert all(a != b for a, b in pairwise(roles))
+    assert set(roles) <= {user, other}
+
+
+@given(requests)
+def test_anthropic_messages_obey_the_messages_api_rules(chat):
+    system, messages = anthropic_messages(chat)
+    _check_alternation([m["role"] for m in messages], "user", "assistant")
+    assert all(isinstance(m["content"], str) and m["content"].strip() for m in messages)
+    assert all(m["content"] == m["content"].rstrip() for m in messages if m["role"] == "assistant")
+    assert system is None or system.strip()
+    if chat.system and chat.system.strip():
+        assert system == chat.system
+    assert _in_order(_visible(chat), "\n".join(m["content"] for m in messages))  # nothing lost, order kept
+    body = {"model": "m", "max_tokens": 10, "stream": True, "messages": messages,
+            **({"system": system} if system else {})}
+    assert AnthropicProtocol().validate(body) is None
+
+
+@given(requests)
+def test_gemini_contents_obey_the_gemini_rules(chat):
+    system, contents = gemini_contents(chat)
+    _check_alternation([c["role"] for c in contents], "user", "model")
+    assert all(len(c["parts"]) == 1 and c["parts"][0]["text"].strip() for c in contents)
+    assert _in_order(_visible(chat), "\n".join(c["parts"][0]["text"] for c in contents))
+    body = {"contents": contents, **({"systemInstruction": {"parts": [{"text": system}]}} if system else {})}
+    assert GeminiProtocol().validate(body) is None
+
+
+@given(requests)
+def test_openai_messages_put_the_system_prompt_first_and_keep_every_turn(chat):
+    messages = openai_messages(chat)
+    roles = [m["role"] for m in messages]
+    has_system = bool(chat.system and chat.system.strip())
+    assert (roles[0] == "system") is has_system and roles.count("system") == int(has_system)
+    assert roles[-1] == "user" and all(m["content"].strip() for m in messages)
+    turns_out = [m["content"] for m in messages if m["role"] != "system"]
+    assert [t for t in turns_out if t != CONTINUE_TEXT] == [t.content for t in chat.turns if t.content.strip()]
+    assert OpenAIProtocol().validate({"messages": messages, "stream": True}) is None
+
+
+def test_failed_reply_leaves_two_user_turns_that_are_merged_where_alternation_is_required():
+    request = ChatRequest("m", (ChatTurn("user", "a"), ChatTurn("user", "b")), system="sys")
+    assert anthropic_messages(request) == ("sys", [{"role": "user", "content": "a\n\nb"}])
+    assert gemini_contents(request) == ("sys", [{"role": "user", "parts": [{"text": "a\n\nb"}]}])
+    assert openai_messages(request) == [{"role": "system", "content": "sys"}, {"role": "user", "content": "a"},
+                                        {"role": "user", "content": "b"}]
+
+
+def test_history_starting_or_ending_with_the_assistant_gets_placeholder_user_turns():
+    turns = alternating_turns([ChatTurn("assistant", "partial answer  ")])
+    assert [(t.role, t.content) for t in turns] == [("user", CONTINUE_TEXT), ("assistant", "partial answer"),
+                                                    ("user", CONTINUE_TEXT)]
+
+
+def test_empty_system_prompt_is_left_out():
+    request = ChatRequest("m", (ChatTurn("user", "hi"),), system="  ")
+    assert anthropic_messages(request)[0] is None and gemini_contents(request)[0] is None
+    assert openai_messages(request) == [{"role": "user", "content": "hi"}]
