@@ -1,0 +1,50 @@
+"""Third-party providers register through the ``ai_sessions.providers`` entry point (P7): here a real
+installed distribution (a ``.dist-info`` on sys.path), exactly as pip would leave it."""
+
+from __future__ import annotations
+
+import textwrap
+
+from ai_sessions import MessageStatus
+from ai_sessions.providers import known_kinds
+from ai_sessions.providers.base import ProviderConfig
+from ai_sessions.settings import Settings
+
+PLUGIN = '''
+from ai_sessions.model import Usage
+from ai_sessions.providers.base import Finished, ModelInfo, Provider, TextDelta
+
+
+class EchoProvider(Provider):
+    """Replies with the last prompt, reversed."""
+
+    kind = "acme-echo"
+    key_env = None
+
+    def curated_models(self):
+        return [ModelInfo(self.name, "mirror", "mirror")]
+
+    async def stream(self, request):
+        text = request.turns[-1].content[::-1]
+        yield TextDelta(text)
+        yield Finished(usage=Usage(1, 1), finish_reason="stop")
+'''
+
+
+def test_entry_point_provider_is_found_and_used(make_hub, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    dist = site / "acme_echo-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (site / "acme_echo.py").write_text(PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-echo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(textwrap.dedent("""
+        [ai_sessions.providers]
+        acme-echo = acme_echo:EchoProvider
+    """))
+    monkeypatch.syspath_prepend(str(site))
+    assert "acme-echo" in known_kinds()
+
+    hub = make_hub(settings=Settings(providers={"acme": ProviderConfig("acme", "acme-echo")}))
+    assert [m.full_name for m in hub.models() if m.provider == "acme"] == ["acme:mirror"]
+    reply = hub.session("s", model="acme:mirror").send("stressed")
+    assert (reply.status, reply.content, reply.model) == (MessageStatus.COMPLETE, "desserts", "acme:mirror")
