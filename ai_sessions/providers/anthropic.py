@@ -19,7 +19,7 @@ from ..model import Usage
 from .base import ChatRequest, Finished, StreamItem, TextDelta
 from .cloud import CloudProvider
 from .history import anthropic_messages
-from .sdk_errors import ErrorContext, from_connection_error, from_status
+from .sdk_errors import ErrorContext, from_connection_error, from_status, timed_out
 
 #: The Messages API requires max_tokens; used when neither settings nor the session set one.
 DEFAULT_MAX_TOKENS = 4096
@@ -48,7 +48,7 @@ class AnthropicProvider(CloudProvider):
         import anthropic
 
         if isinstance(error, anthropic.APITimeoutError):
-            return from_status(408, None, ctx)
+            return timed_out(ctx)
         if isinstance(error, anthropic.APIConnectionError):
             return from_connection_error(error, ctx)
         if isinstance(error, anthropic.APIStatusError):  # also `event: error` inside a 200 stream

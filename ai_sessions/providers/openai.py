@@ -28,7 +28,7 @@ from ..model import Usage
 from .base import Availability, ChatRequest, Finished, ModelInfo, StreamItem, TextDelta
 from .cloud import CloudProvider
 from .history import openai_messages
-from .sdk_errors import ErrorContext, from_connection_error, from_status
+from .sdk_errors import ErrorContext, from_connection_error, from_status, timed_out
 
 _NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "audio", "realtime", "transcribe", "moderation",
              "image", "davinci", "babbage", "search", "sora")
@@ -38,7 +38,7 @@ def _map_openai_error(error: BaseException, ctx: ErrorContext) -> ProviderError 
     import openai
 
     if isinstance(error, openai.APITimeoutError):
-        return from_status(408, None, ctx)
+        return timed_out(ctx)
     if isinstance(error, openai.APIConnectionError):
         return from_connection_error(error, ctx)
     if isinstance(error, openai.APIStatusError):

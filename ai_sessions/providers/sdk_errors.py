@@ -157,6 +157,8 @@ def from_status(status: int | None, body: Any, ctx: ErrorContext, *, headers: An
     if status == 408:
         return ProviderTimeout(f"{ctx.provider} timed out handling the request (HTTP 408)",
                                hint="regenerate to try again", **common)
+    if status == 200:  # an error event inside a stream that named no known kind
+        status = common["status_code"] = None
     if status in (400, 413, 422):
         if status == 413 or code == "context_length_exceeded" or any(w in message.lower() for w in _CONTEXT_WORDS):
             return BadRequest(f"the conversation is too long for {where}{detail}",
@@ -164,10 +166,10 @@ def from_status(status: int | None, body: Any, ctx: ErrorContext, *, headers: An
                                    "with a larger context", **common)
         return BadRequest(f"{ctx.provider} rejected the request for {where} (HTTP {status}){detail}",
                           hint="check the model name and parameters (temperature, max_tokens)", **common)
-    if status == 409 or (status is not None and status >= 500):
-        return ProviderServerError(f"{ctx.provider} had a server error (HTTP {status}){detail}",
+    if status == 409 or (status is not None and status >= 500) or kind == "server_error":
+        return ProviderServerError(f"{ctx.provider} had a server error{f' (HTTP {status})' if status else ''}{detail}",
                                    hint="this is usually temporary: regenerate in a moment", **common)
-    return ProviderError(f"{ctx.provider} failed (HTTP {status}){detail}",
+    return ProviderError(f"{ctx.provider} failed{f' (HTTP {status})' if status else ''}{detail}",
                          hint="regenerate to try again; see the log for details", **common)
 
 
@@ -195,6 +197,13 @@ def from_transport(error: BaseException, ctx: ErrorContext) -> ProviderError | N
                              hint="regenerate to try again; if it persists, check the server at "
                                   f"{where}", provider=ctx.provider)
     return None
+
+
+def timed_out(ctx: ErrorContext) -> ProviderError:
+    """The error for a request that got no bytes within the configured timeout."""
+    error = from_transport(TimeoutError(), ctx)
+    assert error is not None
+    return error
 
 
 def from_connection_error(error: BaseException, ctx: ErrorContext) -> ProviderError:

@@ -17,6 +17,7 @@ from ai_sessions.providers.sdk_errors import (
     from_transport,
     gemini_retry_delay,
     retry_after,
+    timed_out,
 )
 
 CTX = ErrorContext("openai", "gpt-4o-mini", "OPENAI_API_KEY", "http://127.0.0.1:1/v1", "sk-secret-abcdef123456")
@@ -94,3 +95,13 @@ def test_raw_transport_errors(raw, kind):
 def test_other_exceptions_are_not_transport_errors():
     assert from_transport(KeyError("x"), CTX) is None
     assert from_transport(ValueError("bad value"), CTX) is None
+
+
+def test_unclassified_stream_error_has_no_http_status():
+    error = from_status(200, {"type": "error", "error": {"type": "mystery", "message": "odd"}}, CTX)
+    assert error.kind == "provider_error" and error.status_code is None and "HTTP" not in str(error)
+
+
+def test_timeout_names_the_setting_to_raise():
+    error = timed_out(CTX)
+    assert error.kind == "timeout" and "timeout" in error.hint and "[providers.openai]" in error.hint
