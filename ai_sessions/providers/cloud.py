@@ -46,6 +46,7 @@ class CloudProvider(Provider):
         self._client: Any = None
         self._client_id: tuple[Any, ...] | None = None
         self._models: tuple[float, list[ModelInfo]] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     # -- options ----------------------------------------------------------------------------------
     def option(self, name: str, default: Any = None) -> Any:
@@ -88,8 +89,10 @@ class CloudProvider(Provider):
             old = self._client
             self._client = self.make_client(key)
             self._client_id = identity
-            if old is not None:
-                asyncio.get_running_loop().create_task(self._close_client(old))
+            if old is not None:  # the key or loop changed: close the old client in the background
+                task = asyncio.get_running_loop().create_task(self._close_client(old))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
         return self._client
 
     @abc.abstractmethod
