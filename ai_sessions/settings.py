@@ -83,12 +83,12 @@ class Settings:
 
     def provider_config(self, name: str) -> ProviderConfig | None:
         """The config of provider ``name``: from settings, else the built-in one of that name."""
-        from .providers import BUILTIN_PROVIDERS
+        from .providers import BUILTIN_PROVIDERS, known_kinds
 
         if name in self.providers:
             return self.providers[name]
-        if name in BUILTIN_PROVIDERS:
-            return ProviderConfig(name=name, kind=name)
+        if name in BUILTIN_PROVIDERS or (name != "openai-compatible" and name in known_kinds()):
+            return ProviderConfig(name=name, kind=name)  # built-in, registered or plugin kind
         return None
 
 

@@ -48,3 +48,15 @@ def test_entry_point_provider_is_found_and_used(make_hub, tmp_path, monkeypatch)
     assert [m.full_name for m in hub.models() if m.provider == "acme"] == ["acme:mirror"]
     reply = hub.session("s", model="acme:mirror").send("stressed")
     assert (reply.status, reply.content, reply.model) == (MessageStatus.COMPLETE, "desserts", "acme:mirror")
+
+
+def test_entry_point_kind_works_without_a_settings_table(make_hub, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    dist = site / "acme_echo-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (site / "acme_echo.py").write_text(PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-echo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[ai_sessions.providers]\nacme-echo = acme_echo:EchoProvider\n")
+    monkeypatch.syspath_prepend(str(site))
+    reply = make_hub().session("s", model="acme-echo:mirror").send("live")
+    assert (reply.content, reply.model) == ("evil", "acme-echo:mirror")
