@@ -253,6 +253,24 @@ class SessionHub:
                                         availability.reason))
         return result
 
+    def refresh_models(self, timeout: float = 15.0) -> list[ModelInfo]:
+        """Ask every usable provider for its live model list (cached by the provider), then return
+        :meth:`models`. A provider that fails keeps its curated list; the failure is logged."""
+
+        async def refresh() -> None:
+            async def one(name: str) -> None:
+                try:
+                    instance = self._provider_instance(name)
+                    if instance is not None and instance.availability().ok:
+                        await instance.list_models()
+                except Exception as exc:
+                    log.info("could not list models of %s: %s", name, exc)
+
+            await asyncio.gather(*(one(name) for name in self.provider_names()))
+
+        self._loop.run(refresh(), timeout=timeout)
+        return self.models()
+
     def _provider_instance(self, name: str) -> Provider | None:
         with self._provider_lock:
             if name not in self._providers:

@@ -96,6 +96,10 @@ def test_lists_models_and_tests_the_connection(llama_hub):
     llama_hub._loop.run(provider.test_connection())
 
 
+def test_refresh_models_puts_the_live_list_in_the_selector(llama_hub):
+    assert "llama:smollm2" in [m.full_name for m in llama_hub.refresh_models() if m.available]
+
+
 def test_stop_mid_stream_keeps_partial_text_and_the_server_serves_on(llama_hub):
     session = llama_hub.session("s", model="llama:smollm2")
     first = threading.Event()
