@@ -5,6 +5,7 @@ import type { RenderProps } from "./anywidget";
 import { ChatView } from "./chat_view";
 import { createMarkdown, type MarkdownRenderer } from "./markdown";
 import type { ChatTraits } from "./protocol";
+import { watchTabClose } from "./tab_watch";
 
 let md: MarkdownRenderer | null = null;
 
@@ -13,7 +14,9 @@ function render({ model, el }: RenderProps<ChatTraits>): () => void {
   const view = new ChatView(model, md);
   el.classList.add("ais-root");
   el.appendChild(view.el);
+  const stopWatching = watchTabClose(el, () => view.dispose());
   return () => {
+    stopWatching();
     view.dispose();
     view.el.remove();
   };

@@ -50,6 +50,7 @@ export class ChatView {
   private stick = true;
   private actionError = "";
   private readonly untrack: () => void;
+  private disposed = false;
 
   constructor(
     private readonly model: AnyModel<ChatTraits>,
@@ -94,7 +95,7 @@ export class ChatView {
     this.subs.on("change:models", () => this.renderHeader());
     this.subs.on("change:model", () => this.renderHeader());
     this.subs.on("change:session_name", () => this.renderHeader());
-    this.subs.on("change:state", () => this.renderState());
+    this.subs.on("change:session_state", () => this.renderState());
     this.subs.on("change:notice", () => this.renderState());
     this.subs.on("change:progress", () => this.renderProgress());
     this.subs.on("change:batch", () => this.renderProgress());
@@ -113,7 +114,10 @@ export class ChatView {
     this.model.send({ type: "hello" } satisfies ViewMsg);
   }
 
+  /** Stop rendering and tell the kernel this view is gone (once). */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.subs.dispose();
     this.progress.dispose();
     this.untrack();
@@ -213,7 +217,7 @@ export class ChatView {
   }
 
   private isDead(): boolean {
-    const state = this.model.get("state");
+    const state = this.model.get("session_state");
     return state === "deleted" || state === "missing";
   }
 
@@ -226,7 +230,7 @@ export class ChatView {
   }
 
   private renderState(): void {
-    const state = this.model.get("state");
+    const state = this.model.get("session_state");
     const texts: string[] = [];
     if (state === "deleted") texts.push("This session was deleted.");
     else if (state === "missing") texts.push("This session does not exist (any more).");

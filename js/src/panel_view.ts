@@ -8,7 +8,7 @@ import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
 import { button, h } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
-import type { FinishedMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import type { FinishedMsg, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
 import { isOnScreen } from "./visibility";
 
 const STATUS_TEXT: Record<string, string> = {
@@ -40,7 +40,10 @@ export class PanelView {
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
       header, this.notices, table, this.empty);
     this.subs.on("change:sessions", () => this.render());
-    this.subs.on("msg:custom", ((msg: FinishedMsg) => this.onFinished(msg)) as (...args: never[]) => void);
+    this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
+      if (msg.type === "finished") this.onFinished(msg);
+      else if (msg.type === "notice") this.showNotice(msg.text);
+    }) as (...args: never[]) => void);
     this.timer = window.setInterval(() => this.render(), 15000);
     this.render();
   }
@@ -54,8 +57,14 @@ export class PanelView {
     this.model.send(msg);
   }
 
+  private showNotice(text: string): void {
+    const dismiss = button("×", "Dismiss notice", () => item.remove(), "ais-quiet");
+    const item = h("div", { class: "ais-panel-notice ais-status-failed" }, h("span", { text }), dismiss);
+    this.notices.appendChild(item);
+  }
+
   private onFinished(msg: FinishedMsg): void {
-    if (msg.type !== "finished" || isOnScreen(msg.session_id)) return;
+    if (isOnScreen(msg.session_id)) return;
     const verb = msg.status === "complete" ? "finished" : msg.status;
     const open = button("Open chat", `Open chat ${msg.name}`, () => {
       this.act({ type: "open", session_id: msg.session_id });

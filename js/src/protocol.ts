@@ -64,7 +64,7 @@ export interface ChatTraits {
   session_id: string;
   session_name: string;
   model: string;
-  state: "open" | "closed" | "deleted" | "missing";
+  session_state: "open" | "closed" | "deleted" | "missing";
   notice: string;
   messages: MessageData[];
   switches: SwitchData[];
@@ -127,6 +127,12 @@ export interface FinishedMsg {
   session_id: string;
   name: string;
   status: MessageStatus;
+}
+
+/** Kernel -> panel: an action failed. */
+export interface NoticeMsg {
+  type: "notice";
+  text: string;
 }
 
 export type PanelViewMsg =

@@ -1,0 +1,148 @@
+"""Browser tests: one real JupyterLab server per test session (127.0.0.1, temp root dir, token), driven by
+Playwright in Debian's Chromium. Kernels get their own data and config dirs, no keyring, and an
+``ai_sessions.toml`` that declares the local fake OpenAI-protocol server as provider ``fake``.
+
+Run: ``.venv/bin/python -m pytest tests/browser -m browser``. Screenshots land in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .fake_openai import FakeOpenAI
+from .lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_SECRET, ROOT, LabServer
+from .notebook import Notebook
+
+STARTUP_TIMEOUT_S = 60
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not Path(CHROMIUM).exists() or not (ROOT / "ai_sessions" / "static" / "chat.js").exists():
+        skip = pytest.mark.skip(reason="needs /usr/bin/chromium and the built JS (cd js && npm run build)")
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("lab")
+    root, settings = base / "root", base / "user-settings"
+    root.mkdir()
+    (root / "ai_sessions.toml").write_text(
+        f'[providers.fake]\nkind = "openai-compatible"\nbase_url = "{fake_openai.base}/v1"\n'
+        f'models = ["echo", "slow", "hostile"]\n', encoding="utf-8")
+    widgets_settings = settings / "@jupyter-widgets" / "jupyterlab-manager"
+    widgets_settings.mkdir(parents=True)
+    (widgets_settings / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
+    notifications = settings / "@jupyterlab" / "apputils-extension"
+    notifications.mkdir(parents=True)
+    (notifications / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    token, port = secrets.token_hex(16), _free_port()
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           "AI_SESSIONS_DATA_DIR": str(base / "data"), "AI_SESSIONS_CONFIG_DIR": str(base / "config"),
+           "AI_SESSIONS_NO_KEYRING": "1", "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
+           "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"), "JUPYTER_PLATFORM_DIRS": "1",
+           "OPENAI_API_KEY": FAKE_SECRET}
+    for name in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "AI_SESSIONS_SETTINGS",
+                 "JPY_SESSION_NAME"):
+        env.pop(name, None)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    log = (base / "server.log").open("w")
+    process = subprocess.Popen(
+        [str(jupyter), "lab", "--no-browser", "--expose-app-in-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
+         f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+         "--allow-root"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = LabServer(f"http://127.0.0.1:{port}", token, root, fake_openai)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:  # wait for the server to answer (it reports readiness only through HTTP)
+        try:
+            server.api("GET", "/api/status")
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                raise RuntimeError(f"JupyterLab did not start:\n{(base / 'server.log').read_text()}") from None
+            time.sleep(0.2)
+    yield server
+    for kernel in server.api("GET", "/api/kernels") or []:
+        server.api("DELETE", f"/api/kernels/{kernel['id']}")
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+    shutil.rmtree(base / "jupyter-runtime", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, lab: LabServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=lab.url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    context.close()
+
+
+@pytest.fixture
+def notebook(page: Any, lab: LabServer) -> Iterator[Callable[[str], Notebook]]:
+    """``notebook("name.ipynb")``: a new notebook open in the page; its kernel is shut down afterwards."""
+    opened: list[Notebook] = []
+
+    def open_notebook(name: str) -> Notebook:
+        nb = Notebook(page, lab, name).open()
+        opened.append(nb)
+        return nb
+
+    yield open_notebook
+    for nb in opened:
+        lab.shutdown_kernels_of(nb.name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
