@@ -1,0 +1,412 @@
+"""The ``%ai_session`` subcommands: each one a small function taking typed arguments parsed by argparse.
+
+``%ai_session help`` lists them; ``%ai_session NAME --help`` explains one. Errors raise
+:class:`~ai_sessions.errors.AiSessionsError` (shown as one line by the magic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import html
+import shlex
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .hub import SessionHub
+    from .session import Session
+
+DEFAULT_SESSION = "default"
+
+
+class HelpShown(Exception):
+    """``--help`` was printed: nothing else to do."""
+
+
+class MagicParser(argparse.ArgumentParser):
+    """An ArgumentParser that reports errors as one-line exceptions instead of exiting."""
+
+    def error(self, message: str) -> Any:
+        from .errors import AiSessionsError
+
+        raise AiSessionsError(f"{self.prog}: {message}", hint=f"see `{self.prog} --help`")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if message:
+            print(message, file=sys.stderr, end="")
+        raise HelpShown
+
+
+class MagicContext:
+    """What the subcommands share: the shell, the hub (made on first use) and the current session."""
+
+    def __init__(self, shell: Any, hub: SessionHub | None = None) -> None:
+        self.shell = shell
+        self._hub = hub
+        #: The session ``%%ai_session`` uses when the cell names none (set by ``new`` and ``use``).
+        self.current: str | None = None
+
+    @property
+    def hub(self) -> SessionHub:
+        if self._hub is None:
+            from .hub import hub
+
+            return hub()
+        return self._hub
+
+    def session(self, name: str | None) -> Session:
+        """The session ``name``, else the current one; raises SessionNotFound / AiSessionsError."""
+        if name:
+            return self.hub.get(name)
+        if self.current is None:
+            from .errors import AiSessionsError
+
+            raise AiSessionsError("no current session",
+                                  hint="name one, or pick it with `%ai_session use NAME` (or `new NAME`)")
+        return self.hub.get(self.current)
+
+    def cell_session(self, name: str | None, model: str | None) -> Session:
+        """The session of a ``%%ai_session`` cell: got or created, switched to ``model`` if given."""
+        from .errors import SessionNotFound
+
+        name = name or self.current or DEFAULT_SESSION
+        with fallback_notes():
+            if model:
+                check_model(self.hub, model)
+            try:
+                session = self.hub.get(name)
+            except SessionNotFound:
+                return self.hub.session(name, model=model)
+            if model and model != session.requested_model:
+                session.switch_model(model, reason="%%ai_session --model")
+            session._announce_fallback()
+        return session
+
+
+@contextlib.contextmanager
+def fallback_notes() -> Iterator[None]:
+    """Show each FallbackWarning raised inside as one ``note:`` line (no source-line noise)."""
+    from .hub import FallbackWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FallbackWarning)
+        try:
+            yield
+        finally:
+            notes = [w for w in caught if issubclass(w.category, FallbackWarning)]
+            others = [w for w in caught if not issubclass(w.category, FallbackWarning)]
+    for w in notes:
+        print(f"note: {w.message}", file=sys.stderr)
+    for w in others:
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def check_model(hub: SessionHub, model: str) -> None:
+    """Raise UnknownModel for a malformed name or a provider nobody declared (no silent fallback)."""
+    from .errors import UnknownModel
+    from .providers import split_model
+
+    provider, _ = split_model(model)
+    if hub.settings.provider_config(provider) is None:
+        known = ", ".join(hub.provider_names())
+        raise UnknownModel(f"unknown provider {provider!r} in {model!r} (known: {known})")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table shown as HTML in Jupyter and as aligned text elsewhere; ``rows`` holds the data."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    caption: str = ""
+
+    def __repr__(self) -> str:
+        cells = [self.columns, *[tuple("" if v is None else str(v) for v in row) for row in self.rows]]
+        widths = [max(len(str(r[i])) for r in cells) for i in range(len(self.columns))]
+        lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
+                       + "</tr>" for row in self.rows)
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# -- the command table ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
+    run: Callable[..., Any]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    return flags, options
+
+
+def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str, Any]]) -> Callable[..., Any]:
+    """Declare a subcommand: ``fn(ctx, **parsed_arguments)``."""
+
+    def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
+        COMMANDS[name] = Command(name, summary, arguments, fn)
+        return fn
+
+    return declare
+
+
+def parser() -> MagicParser:
+    top = MagicParser(prog="%ai_session", add_help=False)
+    subs = top.add_subparsers(dest="command", parser_class=MagicParser)
+    for cmd in COMMANDS.values():
+        sub = subs.add_parser(cmd.name, help=cmd.summary, description=cmd.summary, prog=f"%ai_session {cmd.name}")
+        for flags, options in cmd.arguments:
+            sub.add_argument(*flags, **options)
+    return top
+
+
+def run_line(ctx: MagicContext, line: str) -> Any:
+    """Parse one ``%ai_session`` line and run its subcommand."""
+    from .errors import AiSessionsError
+
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise AiSessionsError(f"cannot parse the line ({exc})", hint="check the quotes") from None
+    if not words or words[0] in ("-h", "--help"):
+        words = ["help"]
+    if words[0] not in COMMANDS:
+        raise AiSessionsError(f"unknown subcommand {words[0]!r}", hint="see `%ai_session help`")
+    options = vars(parser().parse_args(words))
+    cmd = COMMANDS[options.pop("command")]
+    with fallback_notes():
+        return cmd.run(ctx, **options)
+
+
+# -- sessions ---------------------------------------------------------------------------------------
+@command("new", "create a session and make it the current one",
+         arg("name"), arg("--model", help="provider:model, e.g. local:smollm2"),
+         arg("--system", help="system prompt"), arg("--temperature", type=float),
+         arg("--max-tokens", type=int, dest="max_tokens"))
+def cmd_new(ctx: MagicContext, name: str, model: str | None, system: str | None, temperature: float | None,
+            max_tokens: int | None) -> None:
+    from .errors import AiSessionsError
+
+    if any(info.name == name for info in ctx.hub.sessions()):
+        raise AiSessionsError(f"a session named {name!r} already exists",
+                              hint=f"use it with `%ai_session use {name}`, or pick another name")
+    if model:
+        check_model(ctx.hub, model)
+    session = ctx.hub.session(name, model=model, system_prompt=system, temperature=temperature,
+                              max_tokens=max_tokens)
+    ctx.current = session.name
+    print(f"created session {session.name!r} ({session.model}); it is now the current session")
+
+
+@command("list", "list this notebook's sessions (the current one marked *)",
+         arg("--all", action="store_true", dest="all_scopes", help="sessions of every notebook"))
+def cmd_list(ctx: MagicContext, all_scopes: bool) -> Table:
+    rows = []
+    for info in ctx.hub.sessions(all_scopes=all_scopes):
+        mark = "*" if info.name == ctx.current and info.scope == ctx.hub.scope else ""
+        tokens = info.usage.input_tokens + info.usage.output_tokens
+        cost = "" if info.cost is None else f"${info.cost:.4f}"
+        rows.append((mark, info.name, info.model, info.status, info.message_count, tokens, cost))
+    return Table(("", "name", "model", "status", "messages", "tokens", "cost"), tuple(rows))
+
+
+@command("use", "make NAME the session that %%ai_session cells use", arg("name"))
+def cmd_use(ctx: MagicContext, name: str) -> None:
+    session = ctx.hub.get(name)
+    ctx.current = session.name
+    print(f"%%ai_session now uses {session.name!r} ({session.model})")
+
+
+@command("model", "switch the current session (or --session NAME) to model M; the history is kept",
+         arg("model"), arg("--reason", help="recorded in the switch log"), arg("--session", help="session name"))
+def cmd_model(ctx: MagicContext, model: str, reason: str | None, session: str | None) -> None:
+    target = ctx.session(session)
+    check_model(ctx.hub, model)
+    switch = target.switch_model(model, reason=reason)
+    print(f"{target.name!r}: {switch.from_model} -> {switch.to_model} from message {switch.message_index + 1}")
+
+
+@command("chat", "show the chat widget of NAME (or of the current session)", arg("name", nargs="?"))
+def cmd_chat(ctx: MagicContext, name: str | None) -> Any:
+    return ctx.session(name).chat()
+
+
+@command("tab", "open NAME (or the current session) in a JupyterLab tab", arg("name", nargs="?"))
+def cmd_tab(ctx: MagicContext, name: str | None) -> Any:
+    return ctx.session(name).open_tab()
+
+
+@command("panel", "show the hub panel: every session of this notebook")
+def cmd_panel(ctx: MagicContext) -> Any:
+    return ctx.hub.panel()
+
+
+@command("close", "stop and release a session (its history stays)", arg("name"))
+def cmd_close(ctx: MagicContext, name: str) -> None:
+    session = ctx.hub.get(name)
+    ctx.hub.close(session.id)
+    print(f"closed {session.name!r}; `%ai_session use {session.name}` or a %%ai_session cell reopens it")
+
+
+@command("delete", "delete a session and its whole history", arg("name"))
+def cmd_delete(ctx: MagicContext, name: str) -> None:
+    session = ctx.hub.get(name)
+    count = len(session.messages)
+    ctx.hub.delete(session.id)
+    if ctx.current == session.name:
+        ctx.current = None
+    print(f"deleted {session.name!r} and its {count} messages")
+
+
+@command("fork", "copy the first N messages of NAME into a new session",
+         arg("name"), arg("--at", type=int, required=True, help="number of messages to keep"),
+         arg("--as", dest="new_name", help="name of the new session"))
+def cmd_fork(ctx: MagicContext, name: str, at: int, new_name: str | None) -> None:
+    fork = ctx.hub.get(name).fork(at=at, name=new_name)
+    print(f"forked {name!r} into {fork.name!r} with {len(fork.messages)} messages; "
+          f"`%ai_session use {fork.name}` to continue it")
+
+
+@command("export", "export NAME as markdown or json, shown or written to a file",
+         arg("name"), arg("--format", choices=("markdown", "json"), default="markdown"),
+         arg("--to", help="file to write"))
+def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None) -> Any:
+    from .errors import AiSessionsError
+
+    text = ctx.hub.get(name).export(format)
+    if to is None:
+        if format == "json":
+            print(text)
+            return None
+        from IPython.display import Markdown
+
+        return Markdown(text)
+    try:
+        Path(to).expanduser().write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise AiSessionsError(f"cannot write {to} ({exc.strerror})", hint="check the path") from None
+    print(f"wrote {name!r} as {format} to {to}")
+    return None
+
+
+# -- models and keys ----------------------------------------------------------------------------------
+@command("models", "models of every provider (or of PROVIDER): available, or why not",
+         arg("provider", nargs="?"))
+def cmd_models(ctx: MagicContext, provider: str | None) -> Table:
+    from .errors import UnknownModel
+
+    hub = ctx.hub
+    if provider is not None and hub.settings.provider_config(provider) is None:
+        raise UnknownModel(f"unknown provider {provider!r} (known: {', '.join(hub.provider_names())})")
+    rows = tuple((m.full_name, m.short_name, "yes" if m.available else "no", m.reason or "")
+                 for m in hub.models() if provider is None or m.provider == provider)
+    return Table(("model", "short name", "available", "why not"), rows)
+
+
+@command("keys", "API keys: list (masked), or `set`, `delete`, `test` PROVIDER",
+         arg("action", nargs="?", choices=("list", "set", "delete", "test"), default="list"),
+         arg("provider", nargs="?"), arg("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS))
+def cmd_keys(ctx: MagicContext, action: str, provider: str | None, extra: Sequence[str]) -> Any:
+    from .errors import AiSessionsError
+
+    if extra:
+        raise AiSessionsError("a key must never be written in a cell (it would stay in the history)",
+                              hint=f"run `%ai_session keys set {provider}` and paste the key at the prompt")
+    if action == "list":
+        return keys_list(ctx.hub)
+    if provider is None:
+        raise AiSessionsError(f"`keys {action}` needs a provider", hint=f"e.g. `%ai_session keys {action} openai`")
+    if ctx.hub.settings.provider_config(provider) is None:
+        raise AiSessionsError(f"unknown provider {provider!r}", hint=f"known: {', '.join(ctx.hub.provider_names())}")
+    {"set": keys_set, "delete": keys_delete, "test": keys_test}[action](ctx.hub, provider)
+    return None
+
+
+def _key_env(hub: SessionHub, provider: str) -> str | None:
+    from .providers import provider_class
+
+    config = hub.settings.provider_config(provider)
+    if config is None:
+        return None
+    try:
+        return provider_class(config.kind).key_env or config.options.get("api_key_env")
+    except Exception:
+        return None
+
+
+def keys_list(hub: SessionHub) -> Table:
+    rows = []
+    for name in hub.provider_names():
+        env = _key_env(hub, name)
+        info = hub.keys.source(name, env=env)
+        if info is not None:
+            rows.append((name, info.source, info.masked))
+        else:
+            rows.append((name, "-", "no key needed" if env is None else f"none (set {env} or `keys set {name}`)"))
+    return Table(("provider", "source", "key"), tuple(rows))
+
+
+def keys_set(hub: SessionHub, provider: str) -> None:
+    """Prompt for the key without echo; it goes to the keys file, never to the notebook or history."""
+    import getpass
+
+    from .keys import mask
+
+    key = getpass.getpass(f"API key for {provider} (hidden; Enter to cancel): ")
+    if not key.strip():
+        print("no key entered; nothing changed")
+        return
+    where = hub.keys.set(provider, key)
+    print(f"stored the key for {provider} ({mask(key.strip())}) in {where}")
+
+
+def keys_delete(hub: SessionHub, provider: str) -> None:
+    removed = hub.keys.delete(provider)
+    env = _key_env(hub, provider)
+    left = hub.keys.source(provider, env=env)
+    message = f"deleted the stored key for {provider}" if removed else f"no stored key for {provider}"
+    if left is not None:
+        message += f"; a key still comes from {left.source} (unset it there)"
+    print(message)
+
+
+def keys_test(hub: SessionHub, provider: str) -> None:
+    """Ask the provider for its models with the current key (one short request)."""
+    from .errors import AiSessionsError
+
+    availability = hub.provider_availability(provider)
+    if not availability.ok:
+        raise AiSessionsError(f"{provider} cannot be used: {availability.reason}")
+
+    async def probe() -> None:
+        await (await hub._provider(provider)).test_connection()
+
+    hub._loop.run(probe(), timeout=60)
+    print(f"{provider}: OK (the key works)")
+
+
+@command("help", "list the subcommands")
+def cmd_help(ctx: MagicContext) -> None:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["%ai_session SUBCOMMAND ... (add --help to any subcommand for its options)", ""]
+    lines += [f"  {name.ljust(width)}  {cmd.summary}" for name, cmd in COMMANDS.items()]
+    lines += ["", "%%ai_session [NAME] [--model M] [--format markdown|code|text] [--no-interpolate]",
+              "  the cell body is the prompt; {name} is filled from your variables;",
+              "  the reply streams into the output and is the cell's value (`_`)."]
+    print("\n".join(lines))

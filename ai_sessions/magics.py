@@ -1,0 +1,266 @@
+"""IPython magics: ``%ai_session`` (subcommands, see :mod:`ai_sessions.magic_commands`) and the
+``%%ai_session`` cell magic, whose body is the prompt.
+
+Loading is cheap: ``%load_ext ai_sessions`` imports IPython's magic machinery and this module only;
+the hub (store, thread), widgets and provider SDKs load on first use.
+
+>>> %load_ext ai_sessions                                   # doctest: +SKIP
+>>> %%ai_session analysis --format code                     # doctest: +SKIP
+... Write pandas code that plots {column} of df by month.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import string
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from .magic_commands import HelpShown, MagicContext, MagicParser, run_line
+
+if TYPE_CHECKING:
+    from .hub import SessionHub
+    from .model import Message
+    from .session import Session
+
+MAGIC_NAME = "ai_session"
+FORMATS = ("markdown", "code", "text")
+UPDATE_INTERVAL_S = 0.1  # at most ~10 output updates a second while a reply streams
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+
+
+@magics_class
+class AiSessionMagics(Magics):
+    """The ``%ai_session`` line magic and ``%%ai_session`` cell magic of one IPython shell."""
+
+    def __init__(self, shell: Any, hub: SessionHub | Callable[[], SessionHub] | None = None) -> None:
+        super().__init__(shell)
+        self.context = MagicContext(shell, hub)
+
+    @line_cell_magic
+    def ai_session(self, line: str, cell: str | None = None) -> Any:
+        """Chat sessions from magics; ``%ai_session help`` lists the subcommands.
+
+        ``%%ai_session [NAME] [--model M] [--format markdown|code|text] [--no-interpolate]``: the cell
+        body is the prompt, with ``{name}`` filled from your variables."""
+        from .errors import AiSessionsError
+
+        try:
+            if cell is None:
+                return run_line(self.context, line)
+            return run_cell(self.context, line, cell)
+        except HelpShown:
+            return None
+        except AiSessionsError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def register(ipython: Any, hub: SessionHub | Callable[[], SessionHub] | None = None) -> AiSessionMagics:
+    """Register the magics on ``ipython`` (``hub`` defaults to the kernel's hub, made on first use)."""
+    magics = AiSessionMagics(ipython, hub)
+    ipython.register_magics(magics)
+    return magics
+
+
+def unregister(ipython: Any) -> None:
+    """Remove the ``%ai_session`` magics from ``ipython``."""
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop(MAGIC_NAME, None)
+
+
+# -- the cell magic ------------------------------------------------------------------------------------
+def _cell_parser() -> MagicParser:
+    parser = MagicParser(prog="%%ai_session", description="Send the cell body as a prompt to a session.")
+    parser.add_argument("name", nargs="?", help="the session (default: the one chosen with `use`)")
+    parser.add_argument("--model", help="switch the session to this model first (the switch is logged)")
+    parser.add_argument("--format", choices=FORMATS, default="markdown",
+                        help="markdown (rendered), code (offered as the next cell) or text")
+    parser.add_argument("--no-interpolate", action="store_true", help="send {braces} as they are")
+    return parser
+
+
+def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
+    """Run one ``%%ai_session`` cell: interpolate, send, stream into the output, return the reply."""
+    args = _cell_parser().parse_args(shlex.split(line))
+    prompt = cell.strip()
+    if not prompt:
+        raise _error("the cell is empty", "write the prompt in the cell body below %%ai_session")
+    if not args.no_interpolate:
+        prompt = interpolate(prompt, ctx.shell.user_ns)
+    session = ctx.cell_session(args.name, args.model)
+    message = stream_reply(session, prompt, _view(ctx.shell, args.format))
+    reply = Reply(message.content, message)
+    if args.format == "code":
+        ctx.shell.set_next_input(extract_code(message.content), replace=False)
+    return reply
+
+
+def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
+    """Fill ``{name}`` (also ``{df.shape}``, ``{items[0]}``) from ``namespace``; ``{{`` is a literal brace."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise _error(f"the prompt has unbalanced braces ({exc})",
+                     "double literal braces ({{ and }}) or add --no-interpolate") from None
+    for field in fields:
+        root = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if not root or root.isdigit():
+            raise _error(f"the prompt has a placeholder {{{field}}} without a variable name",
+                         "write {variable}, double literal braces, or add --no-interpolate")
+        if root not in namespace:
+            raise _error(f"the prompt uses {{{field}}} but no variable {root!r} is defined",
+                         f"define {root} first, write {{{{{field}}}}} for literal braces, or add --no-interpolate")
+    try:
+        return template.format_map(namespace)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise _error(f"cannot fill the prompt's placeholders ({type(exc).__name__}: {exc})",
+                     "check the {expressions}, or add --no-interpolate") from None
+
+
+def extract_code(text: str) -> str:
+    """The code of a reply: its fenced blocks joined, else the whole text."""
+    blocks = [b.strip("\n") for b in _FENCE.findall(text)]
+    return "\n\n".join(blocks) if blocks else text.strip()
+
+
+# -- streaming into the cell output --------------------------------------------------------------------
+class Reply(str):
+    """The text of a ``%%ai_session`` reply (the cell's value, so ``_`` holds it); ``.message`` is the
+    stored :class:`~ai_sessions.model.Message`. Displaying it renders the markdown."""
+
+    message: Message
+
+    def __new__(cls, text: str, message: Message) -> Reply:
+        reply = super().__new__(cls, text)
+        reply.message = message
+        reply._streamed = True  # already shown while streaming: the cell's own display shows nothing
+        return reply
+
+    def _ipython_display_(self) -> None:
+        if self._streamed:
+            self._streamed = False
+            return
+        from IPython.display import Markdown, display
+
+        display(Markdown(str(self)))
+
+
+class _LiveText:
+    """Collects one session's reply text from hub events (callbacks run on the hub thread)."""
+
+    def __init__(self, session: Session) -> None:
+        from .model import EventKind
+
+        self._session_id = session.id
+        self._message_id: str | None = None
+        self._parts: list[str] = []
+        hub = session._hub
+        self._off = [hub.on(EventKind.REQUEST_STARTED, self._started), hub.on(EventKind.RESPONSE_DELTA, self._delta)]
+
+    def _started(self, event: Any) -> None:
+        if event.session_id == self._session_id and self._message_id is None:
+            self._message_id = event.payload.get("message_id")
+
+    def _delta(self, event: Any) -> None:
+        if event.session_id == self._session_id and event.payload.get("message_id") == self._message_id:
+            self._parts.append(event.payload["text"])
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def close(self) -> None:
+        for off in self._off:
+            off()
+
+
+class DisplayView:
+    """Shows a streaming reply as one output updated in place (Jupyter kernels)."""
+
+    def __init__(self, fmt: str) -> None:
+        from IPython.display import display
+
+        self.fmt = fmt
+        self._shown = "…"
+        self._handle = display(self._bundle("…"), raw=True, display_id=True)
+
+    def _bundle(self, text: str) -> dict[str, str]:
+        return {"text/plain": text} if self.fmt == "text" else {"text/markdown": text, "text/plain": text}
+
+    def update(self, text: str) -> None:
+        if text and text != self._shown:
+            self._shown = text
+            self._handle.update(self._bundle(text), raw=True)
+
+    def finish(self, text: str) -> None:
+        self.update(text or "*(empty reply)*")
+
+    def fail(self, text: str) -> None:
+        """The reply failed: keep its partial text, or remove the placeholder."""
+        if text:
+            self.update(text)
+        else:
+            self._handle.update({"text/plain": ""}, raw=True)
+
+
+class PrintView:
+    """Prints a streaming reply as it grows (terminal IPython)."""
+
+    def __init__(self) -> None:
+        self._printed = 0
+
+    def update(self, text: str) -> None:
+        if len(text) > self._printed:
+            print(text[self._printed:], end="", flush=True)
+            self._printed = len(text)
+
+    def finish(self, text: str) -> None:
+        self.update(text)
+        print()
+
+    def fail(self, text: str) -> None:
+        self.update(text)
+        if self._printed:
+            print()
+
+
+def _view(shell: Any, fmt: str) -> DisplayView | PrintView:
+    return DisplayView(fmt) if getattr(shell, "kernel", None) is not None else PrintView()
+
+
+def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView) -> Message:
+    """Send ``prompt`` on ``session`` and show the reply in ``view`` as it streams (≤10 updates/s).
+    A kernel interrupt stops the reply; its partial text is kept as ``stopped``."""
+    live = _LiveText(session)
+    try:
+        handle = session.submit(prompt)
+        while True:
+            try:
+                message = handle.result(timeout=UPDATE_INTERVAL_S)
+                break
+            except TimeoutError:
+                view.update(live.text)
+    except KeyboardInterrupt:
+        session.cancel()
+        view.finish(live.text + "\n\n*(stopped)*")
+        raise
+    except BaseException:
+        view.fail(live.text)
+        raise
+    finally:
+        live.close()
+    view.finish(message.content)
+    return message
+
+
+def _error(message: str, hint: str) -> Exception:
+    from .errors import AiSessionsError
+
+    return AiSessionsError(message, hint=hint)
+
+
+__all__ = ["AiSessionMagics", "Reply", "extract_code", "interpolate", "register", "unregister"]
