@@ -295,6 +295,30 @@ class Session:
 
         return open_tab(self)
 
+    # -- batch ------------------------------------------------------------------------------------
+    def map(self, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
+            attempts: int | None = None, progress: bool = True, **params: Any) -> Any:
+        """Run ``template`` (e.g. ``"Classify: {text}"``) over a list, a pandas Series or a DataFrame's rows
+        as independent requests, ``concurrency`` at a time, with retries and an inline progress bar.
+        Returns the replies in input order (None for a failed item): a list, or a Series for pandas input
+        (details in ``.attrs["batch"]``: ``failures``, ``retry()``). Items do not enter the history.
+
+        >>> s.map("Sentiment of: {text}", ["great", "awful"])      # doctest: +SKIP
+        """
+        from .batch import map_items
+
+        return map_items(self, template, items, concurrency=concurrency, include_history=include_history,
+                         attempts=attempts, progress=progress, **params)
+
+    def submit_map(self, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
+                   attempts: int | None = None, **params: Any) -> Any:
+        """Like :meth:`map`, in the background: returns a ``BatchHandle`` (``result()``, ``cancel()``,
+        ``progress``)."""
+        from .batch import submit_items
+
+        return submit_items(self, template, items, concurrency=concurrency, include_history=include_history,
+                            attempts=attempts, **params)
+
     # -- internals ------------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._status is SessionStatus.CLOSED:

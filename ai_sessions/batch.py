@@ -1,0 +1,395 @@
+"""Batch runs: one prompt template over many inputs, with bounded concurrency, retries, progress and
+results in input order (S12).
+
+>>> results = s.map("Classify the sentiment of: {text}", df["review"], concurrency=4)   # doctest: +SKIP
+>>> results.attrs["batch"].failures                                                       # doctest: +SKIP
+
+Each item is an independent request with the session's model, parameters and system prompt; items do
+not enter the session's history (``include_history=True`` sends the history as context). A failed item
+does not stop the batch: it is reported in ``failures`` and ``retry()`` runs it again. Interrupting the
+kernel stops the batch and returns what finished; the rest is marked ``cancelled`` (and retryable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+import string
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .batch_progress import UPDATE_INTERVAL_S, ProgressView, in_kernel
+from .errors import AiSessionsError, IncompleteReply
+from .model import EventKind, Usage
+from .providers.base import ChatTurn, Finished, TextDelta
+
+if TYPE_CHECKING:
+    from .session import Session
+
+log = logging.getLogger(__name__)
+ACTIVE_CHARS = 80
+
+
+@dataclass
+class BatchItem:
+    """One input of a batch and what became of it. ``status``: pending, running, ok, failed, cancelled."""
+
+    position: int
+    key: Any  #: the input's index label (Series / DataFrame) or its position
+    input: Any
+    prompt: str
+    status: str = "pending"
+    text: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    cost: float | None = None
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    concurrency: int = 4
+    include_history: bool = False
+    attempts: int | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class BatchResult(list):
+    """Reply texts in input order, ``None`` where an item failed; ``items`` has the details.
+
+    With a pandas Series or DataFrame as input, :meth:`Session.map` returns a Series (same index) and
+    this object is in its ``attrs["batch"]``.
+    """
+
+    def __init__(self, session: Session, items: list[BatchItem], options: BatchOptions,
+                 index: Any = None) -> None:
+        super().__init__(item.text for item in items)
+        self.session = session
+        self.items = items
+        self.options = options
+        self.index = index  # the pandas index of the input, or None for a list
+
+    @property
+    def failures(self) -> list[BatchItem]:
+        """Items that failed or were cancelled (``item.error`` says why)."""
+        return [item for item in self.items if not item.ok]
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for item in self.items:
+            if item.usage is not None:
+                total = total + item.usage
+        return total
+
+    @property
+    def cost(self) -> float | None:
+        costs = [item.cost for item in self.items if item.cost is not None]
+        return sum(costs) if costs else None
+
+    def retry(self, *, progress: bool = True) -> Any:
+        """Run the failed and cancelled items again; returns the results like ``map`` did."""
+        todo = self.failures
+        for item in todo:
+            item.status, item.error, item.error_kind = "pending", None, None
+        if todo:
+            execute(self.session, todo, self.options, progress=progress)
+        self[:] = [item.text for item in self.items]
+        return self.output()
+
+    def output(self) -> Any:
+        """This result as returned to the user: itself, or a pandas Series for pandas input."""
+        if self.index is None:
+            return self
+        import pandas as pd
+
+        series = pd.Series(list(self), index=self.index, dtype=object)
+        series.attrs["batch"] = self
+        return series
+
+    def summary(self) -> str:
+        failed = len(self.failures)
+        return f"{len(self.items) - failed}/{len(self.items)} done" + (f", {failed} failed" if failed else "")
+
+    # pandas copies ``attrs`` deeply when it propagates them: share this object instead
+    def __copy__(self) -> BatchResult:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BatchResult:
+        return self
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+def prepare(template: str, items: Any) -> tuple[list[BatchItem], Any]:
+    """Fill ``template`` for every input; returns the items and the pandas index (or None)."""
+    if not isinstance(template, str):
+        raise AiSessionsError("the template must be a string", hint='e.g. "Classify the sentiment of: {text}"')
+    if isinstance(items, str | bytes | Mapping):
+        raise AiSessionsError(f"map() needs a list, a pandas Series or a DataFrame, not a {type(items).__name__}",
+                              hint="wrap a single input in a list")
+    keys, inputs, index = _inputs(items)
+    fields = _fields(template)
+    batch_items = []
+    for position, (key, value) in enumerate(zip(keys, inputs, strict=True)):
+        batch_items.append(BatchItem(position, key, value, _fill(template, fields, value, key)))
+    return batch_items, index
+
+
+def _inputs(items: Any) -> tuple[list[Any], list[Any], Any]:
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(items, pandas.DataFrame):
+        rows = [row.to_dict() for _, row in items.iterrows()]
+        return list(items.index), rows, items.index
+    if pandas is not None and isinstance(items, pandas.Series):
+        return list(items.index), list(items), items.index
+    if not isinstance(items, Iterable):
+        raise AiSessionsError(f"map() needs a list, a pandas Series or a DataFrame, not a {type(items).__name__}")
+    values = list(items)
+    return list(range(len(values))), values, None
+
+
+def _fields(template: str) -> list[str]:
+    try:
+        return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as exc:
+        raise AiSessionsError(f"the template has unbalanced braces ({exc})",
+                              hint="write {{ and }} for literal braces") from None
+
+
+def _fill(template: str, fields: list[str], value: Any, key: Any) -> str:
+    try:
+        if isinstance(value, Mapping):
+            return template.format_map(value)
+        names = {_root(f) for f in fields} - {""}
+        positional = sum(1 for f in fields if _root(f) == "" or _root(f).isdigit())
+        if not fields:
+            raise AiSessionsError("the template has no {placeholder} for the input",
+                                  hint='e.g. "Classify the sentiment of: {text}"')
+        if len({n for n in names if not n.isdigit()}) > 1:
+            raise AiSessionsError(f"the template has several fields ({', '.join(sorted(names))}) but the inputs "
+                                  "are single values", hint="pass a DataFrame or dicts to fill several fields")
+        return template.format(*([value] * max(positional, 1)), **{n: value for n in names if not n.isdigit()})
+    except AiSessionsError:
+        raise
+    except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise AiSessionsError(f"cannot fill the template for input {key!r} ({type(exc).__name__}: {exc})",
+                              hint="check the template's {fields} against the inputs") from None
+
+
+def _root(field: str) -> str:
+    for i, ch in enumerate(field):
+        if ch in ".[":
+            return field[:i]
+    return field
+
+
+# -- running ------------------------------------------------------------------------------------------
+class BatchRun:
+    """Runs items on the hub loop. Counters are plain values, readable from any thread."""
+
+    def __init__(self, session: Session, items: list[BatchItem], options: BatchOptions) -> None:
+        if options.concurrency < 1:
+            raise AiSessionsError("concurrency must be at least 1")
+        self.session = session
+        self.items = items
+        self.options = options
+        self.total = len(items)
+        self.completed = 0
+        self.failed = 0
+        self.active = ""
+        self.started = time.monotonic()
+        self._tasks: list[asyncio.Future[Any]] = []
+        self._stopped = False
+        self._last_emit = 0.0
+        self._emit_handle: asyncio.TimerHandle | None = None
+
+    # -- any thread ---------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        done = self.completed + self.failed
+        return {"completed": self.completed, "failed": self.failed, "total": self.total,
+                "active": self.active, "done": done >= self.total}
+
+    def cancel(self) -> None:
+        """Stop the batch: running items are cancelled, pending ones never start."""
+        self.session._hub._loop.loop.call_soon_threadsafe(self._cancel_all)
+
+    # -- hub loop -----------------------------------------------------------------------------------
+    def _cancel_all(self) -> None:
+        self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+
+    async def run(self) -> None:
+        hub = self.session._hub
+        full_model = self.session.model
+        provider = await hub._provider(full_model.partition(":")[0])
+        base = self.session._request(full_model.partition(":")[2], dict(self.options.params))
+        history = base.turns if self.options.include_history else ()
+        semaphore = asyncio.Semaphore(self.options.concurrency)
+
+        async def one(item: BatchItem) -> None:
+            async with semaphore:
+                if self._stopped:
+                    return
+                request = dataclasses.replace(base, turns=(*history, ChatTurn("user", item.prompt)))
+                await self._run_item(item, provider, request, full_model)
+
+        self._publish()
+        self._tasks = [asyncio.ensure_future(one(item)) for item in self.items]
+        if self._stopped:
+            self._cancel_all()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for item in self.items:
+            if item.status in ("pending", "running"):
+                item.status, item.error, item.error_kind = "cancelled", "cancelled before it finished", "cancelled"
+                self.failed += 1
+        self.active = ""
+        self._publish(final=True)
+
+    async def _run_item(self, item: BatchItem, provider: Any, request: Any, full_model: str) -> None:
+        from .retry import MAX_ATTEMPTS, retrying
+
+        item.status, item.model = "running", full_model
+        self.active = item.prompt[:ACTIVE_CHARS]
+        self._publish()
+        parts: list[str] = []
+        finished: Finished | None = None
+        try:
+            async for attempt in retrying(lambda: not parts, attempts=self.options.attempts or MAX_ATTEMPTS):
+                with attempt:
+                    item.attempts += 1
+                    async for chunk in provider.stream(request):
+                        if isinstance(chunk, TextDelta):
+                            parts.append(chunk.text)
+                        elif isinstance(chunk, Finished):
+                            finished = chunk
+            if finished is None:
+                raise IncompleteReply("the reply stream ended before the provider said it was complete",
+                                      provider=full_model, hint="retry the failed items")
+        except AiSessionsError as error:
+            self._fail(item, str(error), getattr(error, "kind", "provider_error"))
+            return
+        except Exception as error:
+            log.exception("batch item %r failed unexpectedly", item.key)
+            self._fail(item, f"{type(error).__name__}: {error}", "provider_error")
+            return
+        item.text, item.usage = "".join(parts), finished.usage
+        item.cost = self.session._hub._cost(full_model, finished.usage)
+        item.status = "ok"
+        self.completed += 1
+        self._publish()
+
+    def _fail(self, item: BatchItem, error: str, kind: str) -> None:
+        item.status, item.error, item.error_kind = "failed", error, kind
+        self.failed += 1
+        self._publish()
+
+    def _publish(self, final: bool = False) -> None:
+        """Tell the session's widgets (session.updated with a ``batch`` payload), at most ~10 times a second."""
+        now = time.monotonic()
+        wait = self._last_emit + UPDATE_INTERVAL_S - now
+        if final or wait <= 0:
+            if self._emit_handle is not None:
+                self._emit_handle.cancel()
+                self._emit_handle = None
+            self._last_emit = now
+            self.session._emit(EventKind.SESSION_UPDATED, {"batch": self.snapshot()})
+        elif self._emit_handle is None:
+            def later() -> None:
+                self._emit_handle = None
+                self._publish()
+
+            self._emit_handle = asyncio.get_running_loop().call_later(wait, later)
+
+
+class BatchHandle:
+    """A batch running in the background (from :meth:`Session.submit_map`)."""
+
+    def __init__(self, run: BatchRun, future: concurrent.futures.Future[None], result: BatchResult) -> None:
+        self._run = run
+        self._future = future
+        self._result = result
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """``{completed, failed, total, active, done}`` now."""
+        return self._run.snapshot()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def cancel(self) -> None:
+        """Stop the batch; what finished is kept, the rest is marked cancelled."""
+        self._run.cancel()
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the batch and return its results (a list, or a Series for pandas input)."""
+        self._future.result(timeout)
+        self._result[:] = [item.text for item in self._result.items]
+        return self._result.output()
+
+    def __repr__(self) -> str:
+        p = self.progress
+        state = "" if self.done() else ", running"
+        return f"<BatchHandle {p['completed']}/{p['total']} done, {p['failed']} failed{state}>"
+
+
+# -- entry points ---------------------------------------------------------------------------------------
+def map_items(session: Session, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
+              attempts: int | None = None, progress: bool = True, **params: Any) -> Any:
+    """Run ``template`` over ``items`` and wait; see :meth:`Session.map`."""
+    batch_items, index = prepare(template, items)
+    options = BatchOptions(concurrency, include_history, attempts, params)
+    result = BatchResult(session, batch_items, options, index)
+    execute(session, batch_items, options, progress=progress)
+    result[:] = [item.text for item in batch_items]
+    return result.output()
+
+
+def submit_items(session: Session, template: str, items: Any, *, concurrency: int = 4,
+                 include_history: bool = False, attempts: int | None = None, **params: Any) -> BatchHandle:
+    """Start a batch in the background; see :meth:`Session.submit_map`."""
+    batch_items, index = prepare(template, items)
+    options = BatchOptions(concurrency, include_history, attempts, params)
+    session._check_open()
+    session._announce_fallback()
+    run = BatchRun(session, batch_items, options)
+    future = session._hub._loop.submit(run.run())
+    return BatchHandle(run, future, BatchResult(session, batch_items, options, index))
+
+
+def execute(session: Session, items: list[BatchItem], options: BatchOptions, *, progress: bool = True) -> None:
+    """Run ``items`` and wait, showing progress in the cell. A kernel interrupt stops the batch."""
+    session._check_open()
+    session._announce_fallback()
+    run = BatchRun(session, items, options)
+    view = ProgressView() if progress and in_kernel() else None
+    future = session._hub._loop.submit(run.run())
+    stopped = False
+    try:
+        while True:
+            try:
+                future.result(timeout=UPDATE_INTERVAL_S)
+                break
+            except TimeoutError:
+                if view is not None:
+                    view.update(run)
+    except KeyboardInterrupt:
+        stopped = True
+        run.cancel()
+        future.result(timeout=30)
+    if view is not None:
+        view.update(run, stopped=stopped)
+    if stopped:
+        log.warning("batch stopped: %d of %d done; retry() runs the rest", run.completed, run.total)
