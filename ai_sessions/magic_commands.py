@@ -286,17 +286,18 @@ def cmd_fork(ctx: MagicContext, name: str, at: int, new_name: str | None) -> Non
 @command("export", "export NAME as markdown or json, shown or written to a file",
          arg("name"), arg("--format", choices=("markdown", "json"), default="markdown"),
          arg("--to", help="file to write"))
-def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None) -> Any:
+def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None) -> None:
     from .errors import AiSessionsError
 
     text = ctx.hub.get(name).export(format)
     if to is None:
         if format == "json":
             print(text)
-            return None
-        from IPython.display import Markdown
+        else:
+            from IPython.display import display
 
-        return Markdown(text)
+            display({"text/markdown": text, "text/plain": text}, raw=True)
+        return None
     try:
         Path(to).expanduser().write_text(text, encoding="utf-8")
     except OSError as exc:

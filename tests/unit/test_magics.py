@@ -125,8 +125,9 @@ def test_fork_export_close_delete(ip, shub, tmp_path, capsys):
     target = tmp_path / "a.json"
     line(ip, f"export a --format json --to {target}")
     assert len(json.loads(target.read_text())["messages"]) == 4
-    markdown = line(ip, "export a")
-    assert "you said: two" in markdown.data
+    with capture_output() as shown:
+        line(ip, "export a")
+    assert "you said: two" in shown.outputs[0].data["text/markdown"]
     line(ip, "close a")
     assert all(s.name != "a" for s in shub.live_sessions())
     line(ip, "delete a")
