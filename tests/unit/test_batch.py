@@ -231,3 +231,28 @@ def test_map_on_the_embedded_model(make_hub):
                                                      ["I love it", "I hate it"], concurrency=2)
     assert len(results) == 2 and all(isinstance(r, str) and r for r in results)
     assert {item.model for item in results.items} == {"local:smollm2"}
+
+
+def test_the_chat_widget_progress_bar_follows_a_background_batch(shub):
+    widgets = pytest.importorskip("ai_sessions.widgets", reason="build the JS bundle first")
+    ProbeProvider.GATE = gate = asyncio.Event()
+    s = shub.session("a")
+    widget = widgets.ChatWidget(session=s)
+    seen: list[dict] = []
+    changed = threading.Condition()
+
+    def on_batch(change: dict) -> None:
+        with changed:
+            seen.append(dict(change["new"]))
+            changed.notify_all()
+
+    widget.observe(on_batch, names="batch")
+    handle = s.submit_map("{x}", ["a", "b", "c"], concurrency=2)
+    with changed:
+        assert changed.wait_for(lambda: any(b.get("total") == 3 for b in seen), 10)
+    assert seen[-1]["done"] is False and seen[-1]["completed"] == 0
+    shub._loop.loop.call_soon_threadsafe(gate.set)
+    handle.result(10)
+    with changed:
+        assert changed.wait_for(lambda: seen[-1] == {}, 10)  # the bar goes away when the batch is done
+    widget.close()
