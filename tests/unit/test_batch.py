@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from ai_sessions import EventKind
@@ -24,6 +23,7 @@ from ai_sessions.providers import register
 from ai_sessions.providers.base import Availability, ChatRequest, Finished, Provider, ProviderConfig, TextDelta
 from ai_sessions.settings import Defaults, Settings
 from tests.scripted import SCRIPTS, Script
+from tests.unit.test_magics import ipython_shell
 
 
 class ProbeProvider(Provider):
@@ -207,10 +207,10 @@ def test_progress_label():
     assert progress_label(2, 0, 10, 5, stopped=True).endswith("stopped: retry() runs the rest")
 
 
-def test_progress_view_updates_one_output_in_place(shub):
+def test_progress_view_updates_one_output_in_place(shub, tmp_path, monkeypatch):
     run = BatchRun(shub.session("a"), [], BatchOptions())
     run.total = 4
-    InteractiveShell.instance()  # display() publishes through the shell
+    ipython_shell(tmp_path, monkeypatch)  # display() publishes through the shell
     with capture_output() as captured:
         view = ProgressView()
         view.update(run)

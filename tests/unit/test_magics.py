@@ -16,6 +16,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from traitlets.config import Config
 
 from ai_sessions import MessageStatus, Role
 from ai_sessions.errors import AuthError
@@ -36,9 +37,19 @@ def shub(make_hub):
     return make_hub(settings=settings)
 
 
+def ipython_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> InteractiveShell:
+    """The process's IPython shell, made (once) with its profile in a temp dir and history in memory."""
+    if not InteractiveShell.initialized():
+        monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+        config = Config()
+        config.HistoryManager.hist_file = ":memory:"
+        return InteractiveShell.instance(config=config)
+    return InteractiveShell.instance()
+
+
 @pytest.fixture
-def ip(shub):
-    shell = InteractiveShell.instance()
+def ip(shub, tmp_path, monkeypatch):
+    shell = ipython_shell(tmp_path, monkeypatch)
     magics = register(shell, hub=shub)
     shell.user_ns.pop("topic", None)
     yield shell
@@ -66,7 +77,7 @@ def test_load_ext_is_fast_and_imports_nothing_heavy(tmp_path):
         "                'pandas', 'ipywidgets', 'anywidget', 'tenacity', 'httpx', 'numpy'})\n"
         "print(t, heavy, h._hub is None, 'ai_session' in ip.magics_manager.magics['cell'])\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IPYTHONDIR": str(tmp_path / "ipython")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
                          check=True, timeout=60).stdout.split(" ", 1)
     seconds, rest = float(out[0]), out[1].strip()
@@ -348,10 +359,10 @@ def test_fallback_is_one_note_line(ip, capsys):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs the local extra")
-def test_cell_magic_on_the_embedded_model(make_hub, capsys):
+def test_cell_magic_on_the_embedded_model(make_hub, capsys, tmp_path, monkeypatch):
     hub = make_hub()  # default settings: local:smollm2
     hub.session("local", max_tokens=8)
-    shell = InteractiveShell.instance()
+    shell = ipython_shell(tmp_path, monkeypatch)
     register(shell, hub=hub)
     try:
         reply = shell.run_cell_magic("ai_session", "local", "Say hello.")
