@@ -209,13 +209,16 @@ class Store:
     @_on_store_thread
     def list_sessions(self, scope: str | None = None) -> list[SessionSummary]:
         """Sessions (of ``scope``, or all) with message counts and usage, most recent first."""
-        where, args = ("WHERE s.scope = ?", (scope,)) if scope is not None else ("", ())
+        # Totals per session first (an index-ordered scan of this scope's messages), then the join: grouping
+        # the joined rows instead sorts every message in a temp B-tree (2.4x slower with 50,000 messages).
+        where, inner, args = (("WHERE s.scope = ?1", "WHERE session_id IN (SELECT id FROM sessions WHERE scope = ?1) ",
+                               (scope,)) if scope is not None else ("", "", ()))
         rows = self._connection().execute(
-            f"SELECT {_PREFIXED_SESSION_COLUMNS}, count(m.id), "
-            "coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0), sum(m.cost), "
-            "max(s.updated_at, coalesce(max(m.created_at), 0)) "
-            f"FROM sessions s LEFT JOIN messages m ON m.session_id = s.id {where} "
-            "GROUP BY s.id ORDER BY 14 DESC", args).fetchall()
+            f"SELECT {_PREFIXED_SESSION_COLUMNS}, coalesce(t.n, 0), coalesce(t.tin, 0), coalesce(t.tout, 0), "
+            "t.cost, max(s.updated_at, coalesce(t.last, 0)) FROM sessions s LEFT JOIN "
+            "(SELECT session_id, count(*) AS n, sum(input_tokens) AS tin, sum(output_tokens) AS tout, "
+            f"sum(cost) AS cost, max(created_at) AS last FROM messages {inner}GROUP BY session_id) t "
+            f"ON t.session_id = s.id {where} ORDER BY 14 DESC", args).fetchall()
         return [SessionSummary(_session_from_row(r[:9]), *r[9:]) for r in rows]
 
     @_on_store_thread
