@@ -176,14 +176,21 @@ def parser() -> MagicParser:
     return top
 
 
+def split_line(line: str) -> list[str]:
+    """The words of a magic's line, shell-style (quotes group words)."""
+    from .errors import AiSessionsError
+
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise AiSessionsError(f"cannot parse the line ({exc})", hint="check the quotes") from None
+
+
 def run_line(ctx: MagicContext, line: str) -> Any:
     """Parse one ``%ai_session`` line and run its subcommand."""
     from .errors import AiSessionsError
 
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise AiSessionsError(f"cannot parse the line ({exc})", hint="check the quotes") from None
+    words = split_line(line)
     if not words or words[0] in ("-h", "--help"):
         words = ["help"]
     if words[0] not in COMMANDS:

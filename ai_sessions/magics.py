@@ -12,7 +12,6 @@ the hub (store, thread), widgets and provider SDKs load on first use.
 from __future__ import annotations
 
 import re
-import shlex
 import string
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from .magic_commands import HelpShown, MagicContext, MagicParser, run_line
+from .magic_commands import HelpShown, MagicContext, MagicParser, run_line, split_line
 
 if TYPE_CHECKING:
     from .hub import SessionHub
@@ -85,7 +84,7 @@ def _cell_parser() -> MagicParser:
 
 def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
     """Run one ``%%ai_session`` cell: interpolate, send, stream into the output, return the reply."""
-    args = _cell_parser().parse_args(shlex.split(line))
+    args = _cell_parser().parse_args(split_line(line))
     prompt = cell.strip()
     if not prompt:
         raise _error("the cell is empty", "write the prompt in the cell body below %%ai_session")
@@ -93,7 +92,7 @@ def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
         prompt = interpolate(prompt, ctx.shell.user_ns)
     session = ctx.cell_session(args.name, args.model)
     message = stream_reply(session, prompt, _view(ctx.shell, args.format))
-    reply = Reply(message.content, message)
+    reply = Reply(message.content, message, shown_in=ctx.shell.execution_count)
     if args.format == "code":
         ctx.shell.set_next_input(extract_code(message.content), replace=False)
     return reply
@@ -134,19 +133,20 @@ class Reply(str):
 
     message: Message
 
-    def __new__(cls, text: str, message: Message) -> Reply:
+    def __new__(cls, text: str, message: Message, shown_in: int | None = None) -> Reply:
         reply = super().__new__(cls, text)
         reply.message = message
-        reply._streamed = True  # already shown while streaming: the cell's own display shows nothing
+        reply._shown_in = shown_in  # the execution that already showed it while it streamed
         return reply
 
     def _ipython_display_(self) -> None:
-        if self._streamed:
-            self._streamed = False
-            return
-        from IPython.display import Markdown, display
+        from IPython import get_ipython
+        from IPython.display import display
 
-        display(Markdown(str(self)))
+        shell = get_ipython()
+        if shell is not None and self._shown_in == shell.execution_count:
+            return  # the %%ai_session cell's own value: its output already shows the reply
+        display({"text/markdown": str(self), "text/plain": str(self)}, raw=True)
 
 
 class _LiveText:

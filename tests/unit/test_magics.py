@@ -255,6 +255,8 @@ def test_a_missing_variable_is_a_clear_error_and_no_interpolate_sends_braces(ip,
     assert cell(ip, "a --no-interpolate", 'Parse {"a": 1}') == 'you said: Parse {"a": 1}'
     with pytest.raises(UsageError, match="unbalanced braces"):
         cell(ip, "a", "Parse {oops")
+    with pytest.raises(UsageError, match="check the quotes"):
+        cell(ip, "'a", "hi")
 
 
 def test_model_option_switches_the_session_and_is_logged(ip, shub):
@@ -292,7 +294,8 @@ def test_the_reply_streams_into_one_updated_output_in_a_kernel(ip, monkeypatch):
     assert reply == "you said: hi"
     with capture_output() as shown:
         reply._ipython_display_()  # the displayhook of the magic's own cell: already shown
-        reply._ipython_display_()  # `_` shown later
+        ip.execution_count += 1
+        reply._ipython_display_()  # `_` shown in a later cell
     assert [o.data.get("text/markdown") for o in shown.outputs] == ["you said: hi"]
 
 
