@@ -374,3 +374,18 @@ def test_cell_magic_on_the_embedded_model(make_hub, capsys, tmp_path, monkeypatc
     assert reply and reply.message.model == "local:smollm2"
     assert reply.message.status is MessageStatus.COMPLETE
     assert reply in capsys.readouterr().out  # streamed to the terminal as it came
+
+
+def test_chat_tab_and_panel_return_widgets(ip, shub):
+    widgets = pytest.importorskip("ai_sessions.widgets", reason="build the JS bundle first")
+    line(ip, "new a")
+    chat = line(ip, "chat")
+    assert isinstance(chat, widgets.ChatWidget) and chat.session_id == shub.get("a").id
+    assert repr(line(ip, "chat a")) == "ChatWidget(session='a')"  # deterministic for nbval
+    tab = line(ip, "tab a")
+    assert tab.is_open and tab.name == "a"
+    tab.close()
+    panel = line(ip, "panel")
+    assert isinstance(panel, widgets.HubPanel)
+    for widget in (chat, panel):
+        widget.close()
