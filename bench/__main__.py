@@ -1,0 +1,71 @@
+"""``python -m bench`` runs every figure and writes bench/results.md; ``--smoke`` runs tiny sizes (seconds)
+and writes nothing unless ``--out`` is given; ``--only 1,3`` picks figures."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .common import ROOT, Row, Sizes, machine_info
+from .results import write_results
+
+FIGURES = {
+    "1": ("bench.streaming", "Streaming overhead"),
+    "2": ("bench.comm", "Comm traffic"),
+    "3": ("bench.concurrency", "Concurrency"),
+    "4": ("bench.startup", "Start-up"),
+    "5": ("bench.store_bench", "Store"),
+    "6": ("bench.switch", "Model switch"),
+    "7": ("bench.browser", "Browser"),
+}
+
+
+def run_figures(sizes: Sizes, only: list[str] | None = None, log: bool = True) -> dict[str, list[Row]]:
+    """Rows per figure number; a figure that crashes yields one failed row saying why."""
+    results: dict[str, list[Row]] = {}
+    for number, (module, title) in FIGURES.items():
+        if only and number not in only:
+            continue
+        began = time.monotonic()
+        if log:
+            print(f"[bench] figure {number}: {title} ...", file=sys.stderr, flush=True)
+        try:
+            rows = importlib.import_module(module).run(sizes)
+        except Exception as exc:
+            traceback.print_exc()
+            rows = [Row(f"{number} {title}", None, None, "", "—", False,
+                        note=f"the benchmark crashed: {type(exc).__name__}: {exc}")]
+        results[number] = rows
+        if log:
+            print(f"[bench] figure {number} done in {time.monotonic() - began:.1f} s", file=sys.stderr, flush=True)
+            for row in rows:
+                state = {True: "pass", False: "FAIL", None: "-"}[row.passed]
+                print(f"    {state:4} {row.figure}: ours {row.ours} baseline {row.baseline}", file=sys.stderr)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that every figure runs")
+    parser.add_argument("--only", default="", help="comma-separated figure numbers, e.g. 1,3")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the Markdown table")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sizes = Sizes(smoke=args.smoke)
+    only = [x.strip() for x in args.only.split(",") if x.strip()] or None
+    began = time.monotonic()
+    results = run_figures(sizes, only)
+    out = args.out or (None if args.smoke else ROOT / "bench" / "results.md")
+    if out is not None:
+        write_results(out, results, machine_info(), time.monotonic() - began, smoke=args.smoke)
+        print(f"[bench] wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Writing bench/results.md: one table row per figure, machine info, then the hand-written notes
+(bench/notes.md: what was profiled and changed, and why a budget is missed)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from .common import ROOT, Row
+
+NOTES = ROOT / "bench" / "notes.md"
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if unit == "messages" or (float(value).is_integer() and abs(value) >= 10):
+        text = f"{value:,.0f}"
+    elif abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}".strip()
+
+
+def verdict(row: Row) -> str:
+    return {True: "pass", False: "**FAIL**", None: "report"}[row.passed]
+
+
+def table(results: dict[str, list[Row]]) -> list[str]:
+    lines = ["| Figure | Ours | Baseline | Ratio | Budget | Result | How measured |",
+             "| --- | ---: | ---: | ---: | --- | --- | --- |"]
+    for rows in results.values():
+        for row in rows:
+            base = fmt(row.baseline, row.unit)
+            if row.baseline_label and row.baseline is not None:
+                base = f"{base} ({row.baseline_label})"
+            elif row.baseline_label:
+                base = row.baseline_label
+            ratio = "—" if row.ratio is None else f"{row.ratio:.3f}"
+            note = row.note.replace("|", "\\|")
+            lines.append(f"| {row.figure} | {fmt(row.ours, row.unit)} | {base} | {ratio} | {row.budget} | "
+                         f"{verdict(row)} | {note} |")
+    return lines
+
+
+def write_results(path: Path, results: dict[str, list[Row]], machine: dict[str, str], seconds: float,
+                  smoke: bool = False) -> None:
+    rows = [r for rs in results.values() for r in rs]
+    passed = sum(r.passed is True for r in rows)
+    failed = sum(r.passed is False for r in rows)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmark results" + (" (smoke sizes: not meaningful)" if smoke else ""),
+        "",
+        f"Written by `make bench` (`python -m bench`) on {stamp} in {seconds:.0f} s. Every figure is measured "
+        "side by side with its baseline in the same run, repeated, median quoted.",
+        f"{passed} budgets met, {failed} missed, {len(rows) - passed - failed} figures reported without a budget.",
+        "",
+        *table(results),
+        "",
+        "## Machine",
+        "",
+        *[f"- {key}: {value}" for key, value in machine.items()],
+        "",
+    ]
+    if NOTES.is_file():
+        lines += [NOTES.read_text().rstrip(), ""]
+    path.write_text("\n".join(lines))
