@@ -344,13 +344,13 @@ class SessionHub:
                            Usage(row.input_tokens, row.output_tokens), row.cost, row.last_activity, live is not None)
 
     def _emit(self, event: Event) -> None:
-        if event.kind in _PERSISTED_KINDS:
+        if event.kind in _PERSISTED_KINDS and "batch" not in event.payload:  # batch progress is transient
             self._store.defer(self._store.add_event, event)
         self.events.emit(event)
 
     def _notify_fallback(self, session: Session, model: str, reason: str) -> None:
         message = f"session {session.name!r}: {reason}; using {model} instead"
-        log.warning(message)
+        log.info(message)  # the warning below is what the user sees; logging it too would show it twice
         warnings.warn(FallbackWarning(message), stacklevel=4)
         self._emit(Event(EventKind.SESSION_UPDATED, session.id, {"fallback": {"model": model, "reason": reason}}))
 
@@ -388,5 +388,20 @@ def hub() -> SessionHub:
     with _hub_lock:
         if _hub is None or _hub._closed:
             _hub = SessionHub()
-            atexit.register(_hub.shutdown)  # a reply streaming at exit is stored as stopped
+            _at_exit(_hub.shutdown)
         return _hub
+
+
+def _at_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` at interpreter exit *before* thread pools shut down, so a reply streaming at
+    exit can still be stored as stopped. ``threading._register_atexit`` is what concurrent.futures
+    uses for its own pools; callbacks run newest first."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(callback)
+            return
+    except RuntimeError:  # already shutting down
+        return
+    atexit.register(callback)
+

@@ -108,7 +108,11 @@ class Store:
             assert self._conn is not None
             self._conn.close()
             self._conn = None
-        self._executor.submit(shut).result()
+
+        try:
+            self._executor.submit(shut).result()
+        except RuntimeError:  # the interpreter is exiting and the pool is gone; WAL keeps what was committed
+            return
         self._executor.shutdown(wait=True)
 
     def defer(self, fn: Callable[..., T], *args: Any) -> Future[T]:

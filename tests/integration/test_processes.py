@@ -126,3 +126,25 @@ def test_two_processes_write_one_store_without_loss(tmp_path):
             f"{t} shared {i}" for t in "ab" for i in range(40)}
     finally:
         store.close()
+
+
+@needs_local
+def test_exit_during_a_reply_stores_it_as_stopped_cleanly(tmp_path):
+    proc = run_python("""
+        import threading, ai_sessions
+        hub = ai_sessions.hub()
+        first = threading.Event()
+        hub.on("llm.response.delta", lambda e: first.set())
+        hub.session("bye", max_tokens=3000).submit("Write a long essay about sampling.")
+        assert first.wait(60)
+    """, tmp_path)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Exception ignored" not in err and "Traceback" not in err, err
+    store = Store(tmp_path / "data" / "sessions.db")
+    try:
+        [summary] = store.list_sessions()
+        reply = store.load_messages(summary.record.id)[-1]
+    finally:
+        store.close()
+    assert reply.status is MessageStatus.STOPPED and reply.content
