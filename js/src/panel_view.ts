@@ -33,7 +33,9 @@ export class PanelView {
       this.summary, h("span", { class: "ais-spacer" }), refresh);
     this.notices = h("div", { class: "ais-panel-notices", attrs: { role: "status", "aria-live": "polite" } });
     const columns = ["Session", "Model", "Status", "Messages", "Last activity", "Tokens", "Cost", "Actions"];
-    const head = h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { text: c, attrs: { scope: "col" } }))));
+    const numeric = new Set(["Messages", "Tokens", "Cost"]);
+    const head = h("thead", {}, h("tr", {}, ...columns.map((c) =>
+      h("th", { text: c, class: numeric.has(c) ? "ais-num" : "", attrs: { scope: "col" } }))));
     this.body = h("tbody");
     const table = h("table", { class: "ais-panel-table", attrs: { "aria-label": "Sessions" } }, head, this.body);
     this.empty = h("p", { class: "ais-panel-empty", text: "No sessions yet: hub().session(\"name\").chat() starts one." });

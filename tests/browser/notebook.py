@@ -22,7 +22,7 @@ _FIND_PANEL = """
 """
 
 _RUN = """
-async ([path, code]) => {
+async ([path, code, wait]) => {
   const find = FIND_PANEL;
   const app = window.jupyterapp;
   const panel = find(path);
@@ -32,7 +32,8 @@ async ([path, code]) => {
   nb.activeCellIndex = nb.widgets.length - 1;
   const index = nb.activeCellIndex;
   nb.activeCell.model.sharedModel.setSource(code);
-  await app.commands.execute('notebook:run-cell-and-insert-below');
+  const done = app.commands.execute('notebook:run-cell-and-insert-below');
+  if (wait) await done;
   return index;
 }
 """.replace("FIND_PANEL", _FIND_PANEL.strip())
@@ -58,10 +59,14 @@ class Notebook:
             f"() => ({_FIND_PANEL})({self.name!r}).sessionContext.session?.kernel?.status === 'idle'")
         return self
 
-    def run(self, code: str) -> Any:
-        """Run ``code`` in the last cell and wait for it to finish; returns the cell's locator."""
-        index = self.page.evaluate(_RUN, [self.name, code])
+    def run(self, code: str, *, wait: bool = True) -> Any:
+        """Run ``code`` in the last cell (and wait for it to finish); returns the cell's locator."""
+        index = self.page.evaluate(_RUN, [self.name, code, wait])
         return self.cell(index)
+
+    def interrupt(self) -> None:
+        self.page.evaluate(f"async () => {{ const p = ({_FIND_PANEL})({self.name!r});"
+                           " await p.sessionContext.session.kernel.interrupt(); }")
 
     def cell(self, index: int) -> Any:
         return self.page.locator(f"#{self.panel_id} .jp-Cell").nth(index)

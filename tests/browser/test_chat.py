@@ -104,6 +104,32 @@ def test_progress_stop_and_model_switch(page, lab, notebook):
     shot(chat, "chat-switched")
 
 
+def test_chat_updates_while_a_cell_runs(page, lab, notebook):
+    nb = notebook("busy.ipynb")
+    _, chat = chat_cell(nb, 'import ai_sessions\ns = ai_sessions.hub().session("busy", model="fake:slow")\ns.chat()')
+    running = nb.run('s.send("Keep going")', wait=False)  # blocks the kernel until interrupted
+    running.locator(".jp-InputPrompt", has_text="[*]").wait_for()
+    reply = chat.locator('[data-role="assistant"][data-status="streaming"]')
+    reply.get_by_text("tick 5").wait_for()  # streamed from the hub thread while the cell runs
+    assert running.locator(".jp-InputPrompt", has_text="[*]").count() == 1
+    nb.interrupt()  # interrupting the kernel stops the reply and keeps its text
+    chat.locator('[data-role="assistant"][data-status="stopped"]').wait_for()
+    running.locator(".jp-InputPrompt", has_text=re.compile(r"\[\d+\]")).wait_for()  # the cell has ended
+    # a batch run (the batch contract's events, emitted here by hand) shows in the same bar
+    nb.run('from ai_sessions import Event, EventKind\n'
+           'batch = {"completed": 3, "failed": 1, "total": 10, "active": "row 5", "done": False}\n'
+           'ai_sessions.hub()._emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": batch}))')
+    progress = chat.get_by_role("progressbar", name="Reply progress")
+    progress.wait_for()
+    page.wait_for_function("() => document.querySelector('.ais-chat [role=progressbar]')"
+                           ".getAttribute('aria-valuetext') === 'batch 3/10 · 1 failed · now: row 5'")
+    assert progress.get_attribute("aria-valuenow") == "4" and progress.get_attribute("aria-valuemax") == "10"
+    shot(chat, "chat-batch")
+    nb.run('batch.update(completed=9, done=True)\n'
+           'ai_sessions.hub()._emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": batch}))')
+    progress.wait_for(state="hidden")
+
+
 def test_cells_and_tab_stay_in_step(page, lab, notebook):
     nb = notebook("tabs.ipynb")
     _, first = chat_cell(nb, 'import ai_sessions\ns = ai_sessions.hub().session("shared", model="fake:echo")\ns.chat()')
