@@ -4,6 +4,7 @@ Models (the ``model`` of the request picks the behaviour):
 
 - ``hostile``: streams markdown full of XSS attempts and a remote image pointing back at this server;
 - ``slow``: streams ``tick N`` every 40 ms until the client goes away (for Stop and the progress bar);
+- ``steady``: like ``echo``, after a 150 ms pause (so a batch of them takes visible time);
 - anything else: streams ``Echo: <last user message>`` in a few chunks.
 
 Every GET is recorded in ``requests`` (so a test can tell whether the browser fetched an image).
@@ -49,7 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.record(self.path)
         if self.path.startswith("/v1/models"):
             self._json({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
-                                                   for m in ("echo", "slow", "hostile")]})
+                                                   for m in ("echo", "steady", "slow", "hostile")]})
             return
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
@@ -80,6 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
                 text = hostile_markdown(self.server.base)
                 pieces = [text[i:i + 40] for i in range(0, len(text), 40)]
             else:
+                if model == "steady":
+                    self.server.closing.wait(0.15)
                 last = next((m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"), "")
                 pieces = ["Echo: ", str(last)[:200]]
             for piece in pieces:

@@ -128,6 +128,13 @@ def test_chat_updates_while_a_cell_runs(page, lab, notebook):
     nb.run('batch.update(completed=9, done=True)\n'
            'ai_sessions.hub()._emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": batch}))')
     progress.wait_for(state="hidden")
+    # and a real batch run over the fake server
+    page.evaluate(WATCH_PROGRESS)
+    cell = nb.run('s.switch_model("fake:steady")\n'
+                  'print(s.submit_map("Say {x}", ["one", "two", "three"], concurrency=1).result(30))')
+    assert nb.output_text(cell).strip() == "['Echo: Say one', 'Echo: Say two', 'Echo: Say three']"
+    progress.wait_for(state="hidden")
+    assert any(state.startswith("batch ") for state in page.evaluate("window.__progress"))
 
 
 def test_cells_and_tab_stay_in_step(page, lab, notebook):
