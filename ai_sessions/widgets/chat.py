@@ -157,6 +157,9 @@ class ChatWidget(anywidget.AnyWidget):
         self.model = session.model
         reason = session.fallback_reason
         self.notice = f"Replies come from {session.model}: {reason}" if reason else ""
+        self._refresh_models()
+
+    def _refresh_models(self) -> None:
         try:
             self.models = [{"provider": m.provider, "name": m.name, "short_name": m.short_name,
                             "available": m.available, "reason": m.reason} for m in self._hub.models()]
@@ -260,6 +263,8 @@ class ChatWidget(anywidget.AnyWidget):
                 self._live_session().clear()
             elif kind == "switch_model":
                 self._live_session().switch_model(str(content.get("model", "")), reason="chosen in the chat")
+            elif kind == "refresh_models":
+                self._feed.run_soon(self._refresh_models)
             elif kind == "hello":
                 self._feed.run_soon(self._resend)
             elif kind == "view":

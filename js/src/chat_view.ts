@@ -58,7 +58,10 @@ export class ChatView {
   ) {
     this.subs = new Subscriptions(model);
     this.title = h("span", { class: "ais-title" });
-    this.select = new ModelSelect((m) => this.act({ type: "switch_model", model: m, client_id: uniqueId("switch") }));
+    this.select = new ModelSelect(
+      (m) => this.act({ type: "switch_model", model: m, client_id: uniqueId("switch") }),
+      () => this.act({ type: "refresh_models" }),
+    );
     this.progress = new ProgressView();
     this.regenerate = button("↻ Regenerate", "Regenerate", () => this.act({ type: "regenerate", client_id: uniqueId("regen") }), "ais-quiet");
     this.clear = button("Clear", "Clear", () => this.askClear(), "ais-quiet");

@@ -15,8 +15,9 @@ export class ModelSelect {
   private current = "";
   private signature = "";
 
-  constructor(onChange: (model: string) => void) {
+  constructor(onChange: (model: string) => void, onOpen: () => void) {
     this.el = h("select", { class: "ais-model-select", attrs: { "aria-label": "Model" } });
+    this.el.addEventListener("focus", onOpen); // keys may have been set since: ask for a fresh list
     this.el.addEventListener("change", () => {
       if (this.el.value && this.el.value !== this.current) onChange(this.el.value);
     });

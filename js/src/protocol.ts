@@ -100,6 +100,7 @@ export type ViewMsg =
   | { type: "clear"; client_id: string }
   | { type: "switch_model"; model: string; client_id: string }
   | { type: "hello" }
+  | { type: "refresh_models" }
   | { type: "view"; open: boolean };
 
 /** One row of HubPanel's `sessions` trait. */

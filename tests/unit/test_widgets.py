@@ -339,3 +339,15 @@ def test_import_ai_sessions_does_not_load_widgets():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_fallback_is_explained_in_the_chat(shub):
+    with pytest.warns(UserWarning):
+        s = shub.session("cloud", model="openai:gpt-4o")  # no key in the test environment
+    w = ChatWidget(session=s)
+    assert w.model == "scripted:m1"
+    assert w.notice.startswith("Replies come from scripted:m1: no API key for openai")
+    openai = [m for m in w.models if m["provider"] == "openai"]
+    assert openai and not any(m["available"] for m in openai)
+    assert all("no API key" in (m["reason"] or "") for m in openai)
+    w.close()
