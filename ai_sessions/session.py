@@ -77,6 +77,7 @@ class Session:
         self._reply_task: asyncio.Task[Any] | None = None  # the stream being consumed
         self._outer_task: asyncio.Task[Any] | None = None  # the whole reply, incl. storing the result
         self._stop_requested = False
+        self._finishing = False
         self._warned: set[str] = set()
 
     # -- read-only views ----------------------------------------------------------------------
@@ -203,23 +204,18 @@ class Session:
     def cancel(self, wait: float = 5.0) -> bool:
         """Stop the reply in flight, keeping its partial text as ``stopped``. Returns whether one was
         running. Waits up to ``wait`` seconds for the stopped reply to be stored."""
-        done = concurrent.futures.Future()
-
-        def request_stop() -> None:
-            task, outer = self._reply_task, self._outer_task
-            if task is None or task.done() or outer is None:
-                done.set_result(False)
-                return
-            self._stop_requested = True
-            task.cancel()
-            outer.add_done_callback(lambda _: done.set_result(True))
-
         if self._hub._loop.in_loop_thread():
-            request_stop()
-            return bool(done.result(0)) if done.done() else True
-        self._hub._loop.loop.call_soon_threadsafe(request_stop)
+            return self._stop()
+
+        async def stop() -> bool:  # queued after any reply submitted before, so it sees that reply
+            outer = self._outer_task
+            if outer is None or not self._stop():
+                return False
+            await asyncio.wait([outer])
+            return True
+
         try:
-            return done.result(wait)
+            return self._hub._loop.submit(stop()).result(wait)
         except concurrent.futures.TimeoutError:
             return True
 
@@ -358,37 +354,50 @@ class Session:
         if self._status is SessionStatus.STREAMING:
             raise SessionBusy(f"session {self.name!r} is already replying")
         self._check_open()
-        store = self._hub._store
         self._status = SessionStatus.STREAMING
         self._outer_task = asyncio.current_task()
+        self._stop_requested = self._finishing = False
+        turn = asyncio.ensure_future(self._turn(prompt, params, on_delta))
         try:
-            if prompt is None:
-                await self._drop_last_reply()
-            else:
-                user = Message(new_id(), self.id, 0, Role.USER, prompt)
-                user = await asyncio.wrap_future(store.defer(store.append_message, user))
-                self._messages.append(user)
-                self._emit(EventKind.MESSAGE_USER, user.to_dict())
-            full_model, _ = self._hub.resolve_model(self._record.model)
-            request = self._request(full_model.partition(":")[2], params)
-            reply = Message(new_id(), self.id, 0, Role.ASSISTANT, "", model=full_model,
-                            status=MessageStatus.STREAMING)
-            reply = await asyncio.wrap_future(store.defer(store.append_message, reply))
-            self._messages.append(reply)
-            self._stop_requested = False
-            self._reply_task = asyncio.ensure_future(self._stream_into(reply, full_model, request, on_delta))
-            try:
-                return await asyncio.shield(self._reply_task)
-            except asyncio.CancelledError:
-                # our caller was cancelled (kernel interrupt): stop the stream, keep the partial text
-                self._stop_requested = True
-                self._reply_task.cancel()
-                await asyncio.gather(self._reply_task, return_exceptions=True)
-                raise
+            return await asyncio.shield(turn)
+        except asyncio.CancelledError:
+            # our caller was cancelled (kernel interrupt): stop the reply; what is being stored still is
+            self._stop()
+            await asyncio.gather(turn, return_exceptions=True)
+            raise
         finally:
             self._reply_task = self._outer_task = None
             if self._status is SessionStatus.STREAMING:
                 self._status = SessionStatus.IDLE
+
+    def _stop(self) -> bool:
+        """(hub loop) Ask the reply in flight to stop; False if none runs. Before the stream starts this
+        only sets a flag (the user message and the empty reply are stored, then the reply ends as
+        stopped); once the final state is being stored, the reply finishes as it is."""
+        if self._outer_task is None or self._outer_task.done():
+            return False
+        self._stop_requested = True
+        if self._reply_task is not None and not self._finishing:
+            self._reply_task.cancel()
+        return True
+
+    async def _turn(self, prompt: str | None, params: dict[str, Any], on_delta: Any) -> Message:
+        store = self._hub._store
+        if prompt is None:
+            await self._drop_last_reply()
+        else:
+            user = Message(new_id(), self.id, 0, Role.USER, prompt)
+            user = await asyncio.wrap_future(store.defer(store.append_message, user))
+            self._messages.append(user)
+            self._emit(EventKind.MESSAGE_USER, user.to_dict())
+        full_model, _ = self._hub.resolve_model(self._record.model)
+        request = self._request(full_model.partition(":")[2], params)
+        reply = Message(new_id(), self.id, 0, Role.ASSISTANT, "", model=full_model,
+                        status=MessageStatus.STREAMING)
+        reply = await asyncio.wrap_future(store.defer(store.append_message, reply))
+        self._messages.append(reply)
+        self._reply_task = asyncio.ensure_future(self._stream_into(reply, full_model, request, on_delta))
+        return await self._reply_task
 
     async def _drop_last_reply(self) -> None:
         while self._messages and self._messages[-1].role is Role.ASSISTANT:
@@ -417,6 +426,8 @@ class Session:
         from .retry import retrying  # tenacity is imported on first use, not at `import ai_sessions`
 
         try:
+            if self._stop_requested:  # stopped before the provider was asked
+                raise asyncio.CancelledError
             provider = await self._hub._provider(full_model.partition(":")[0])
             last_checkpoint = time.monotonic()
             async for attempt in retrying(lambda: not parts):
@@ -467,6 +478,7 @@ class Session:
         return message
 
     async def _finish(self, message: Message, kind: EventKind, started: float) -> None:
+        self._finishing = True  # a stop request from now on must not interrupt storing the final state
         store = self._hub._store
         await asyncio.wrap_future(store.defer(store.update_message, message))
         payload = {**message.to_dict(), "elapsed": time.monotonic() - started}

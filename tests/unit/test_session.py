@@ -185,3 +185,73 @@ def test_interrupt_during_send_stops_reply_and_propagates(shub):
         s.send("go")
     reply = s.messages[-1]
     assert reply.status is MessageStatus.STOPPED and reply.content == "kept"
+
+
+def _block_store(hub):
+    """Hold the store thread until the returned ``release`` event is set (writes queue behind it)."""
+    blocked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        blocked.set()
+        release.wait(30)
+
+    hub._store.defer(hold)
+    assert blocked.wait(10)
+    return release
+
+
+def test_cancel_right_after_submit_stops_before_the_provider_is_called(shub):
+    s = shub.session("a", model="scripted:never")
+    handle = s.submit("question")
+    assert s.cancel() is True
+    reply = handle.result(10)
+    assert reply.status is MessageStatus.STOPPED and reply.content == ""
+    assert "never" not in SCRIPTS  # the provider was not asked
+    stored = shub._store.load_messages(s.id)
+    assert [(m.role, m.content, m.status) for m in stored] == [
+        (Role.USER, "question", MessageStatus.COMPLETE), (Role.ASSISTANT, "", MessageStatus.STOPPED)]
+    assert s.messages == tuple(stored)
+
+
+def test_interrupt_while_the_user_message_is_stored_keeps_it(shub):
+    s = shub.session("a", model="scripted:m")
+    finished = threading.Event()
+    shub.on(EventKind.MESSAGE_ASSISTANT, lambda e: finished.set())
+    release = _block_store(shub)
+    future = shub._loop.submit(s._reply("question", {}))  # what send() does; a kernel interrupt cancels it
+    future.cancel()
+    shub._loop.run(asyncio.sleep(0))  # the cancellation has reached the reply
+    release.set()
+    assert finished.wait(10)
+    messages = shub._store.load_messages(s.id)
+    assert [(m.role, m.content, m.status) for m in messages] == [
+        (Role.USER, "question", MessageStatus.COMPLETE), (Role.ASSISTANT, "", MessageStatus.STOPPED)]
+
+
+def test_cancel_while_the_complete_reply_is_stored_keeps_it_complete(shub, monkeypatch):
+    gate = asyncio.Event()
+    SCRIPTS["m"] = Script(chunks=["Hello", " world"], gate=gate)
+    s = shub.session("a", model="scripted:m")
+    store = shub._store
+    queued = threading.Event()
+    real_defer = store.defer
+
+    def defer(fn, *args):
+        if args and getattr(args[0], "role", None) is Role.ASSISTANT and args[0].status is MessageStatus.COMPLETE:
+            queued.set()
+        return real_defer(fn, *args)
+
+    monkeypatch.setattr(store, "defer", defer)
+    last_delta = threading.Event()
+    shub.on(EventKind.RESPONSE_DELTA, lambda e: e.payload["text"] == " world" and last_delta.set())
+    handle = s.submit("hi")
+    assert last_delta.wait(10)
+    release = _block_store(shub)
+    shub._loop.loop.call_soon_threadsafe(gate.set)
+    assert queued.wait(10)  # the final state waits behind the blocked store
+    s.cancel(wait=0)
+    shub._loop.run(asyncio.sleep(0))  # the stop request has run
+    release.set()
+    reply = handle.result(10)
+    assert reply.status is MessageStatus.COMPLETE and reply.content == "Hello world"
+    assert store.load_messages(s.id)[-1].status is MessageStatus.COMPLETE
