@@ -335,6 +335,8 @@ class BatchHandle:
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the batch and return its results (a list, or a Series for pandas input)."""
+        if not self._future.done():
+            self._run.session._hub._loop.refuse_wait("BatchHandle.result()")
         self._future.result(timeout)
         self._result[:] = [item.text for item in self._result.items]
         return self._result.output()
@@ -371,6 +373,7 @@ def submit_items(session: Session, template: str, items: Any, *, concurrency: in
 
 def execute(session: Session, items: list[BatchItem], options: BatchOptions, *, progress: bool = True) -> None:
     """Run ``items`` and wait, showing progress in the cell. A kernel interrupt stops the batch."""
+    session._hub._loop.refuse_wait("map()")
     session._check_open()
     session._announce_fallback()
     run = BatchRun(session, items, options)

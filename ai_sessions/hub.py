@@ -268,7 +268,7 @@ class SessionHub:
 
             await asyncio.gather(*(one(name) for name in self.provider_names()))
 
-        self._loop.run(refresh(), timeout=timeout)
+        self._loop.run(refresh(), timeout=timeout, what="refresh_models()")
         return self.models()
 
     def _provider_instance(self, name: str) -> Provider | None:

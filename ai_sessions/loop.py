@@ -36,11 +36,23 @@ class HubLoop:
         """Schedule ``coro`` on the loop; returns at once."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    def refuse_wait(self, what: str) -> None:
+        """Raise a clear error if the hub thread itself is about to wait for hub work (a deadlock):
+        event callbacks run on that thread."""
+        if self.in_loop_thread():
+            from .errors import AiSessionsError
+
+            raise AiSessionsError(f"{what} waits for the hub, so it cannot run inside an event callback "
+                                  "(callbacks run on the hub thread)",
+                                  hint="start the work with session.submit(...) / submit_map(...) and do not "
+                                       "wait for it there")
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, what: str = "this call") -> T:
         """Run ``coro`` on the loop and wait for it. A KeyboardInterrupt (kernel interrupt) while
         waiting cancels it, waits for it to clean up, then propagates."""
         if self.in_loop_thread():
-            raise RuntimeError("HubLoop.run called from the hub thread; await the coroutine instead")
+            coro.close()
+            self.refuse_wait(what)
         began, settled = threading.Event(), threading.Event()
 
         async def tracked() -> T:

@@ -46,6 +46,8 @@ class ReplyHandle:
 
     def result(self, timeout: float | None = None) -> Message:
         """Wait for the reply; raises the provider error if it failed."""
+        if not self._future.done():
+            self.session._hub._loop.refuse_wait("ReplyHandle.result()")
         return self._future.result(timeout)
 
     def done(self) -> bool:
@@ -154,7 +156,7 @@ class Session:
         (its partial text is kept as ``stopped``). Raises :class:`ProviderError` on failure."""
         self._check_open()
         self._announce_fallback()
-        return self._hub._loop.run(self._reply(prompt, params))
+        return self._hub._loop.run(self._reply(prompt, params), what="send()")
 
     def submit(self, prompt: str, **params: Any) -> ReplyHandle:
         """Start a reply in the background and return a handle at once."""
@@ -194,7 +196,7 @@ class Session:
     def regenerate(self, **params: Any) -> Message:
         """Drop the last reply and ask again (also retries a failed reply)."""
         self._check_open()
-        return self._hub._loop.run(self._reply(None, params))
+        return self._hub._loop.run(self._reply(None, params), what="regenerate()")
 
     def submit_regenerate(self, **params: Any) -> ReplyHandle:
         """Like :meth:`regenerate`, in the background."""
@@ -258,9 +260,14 @@ class Session:
     # -- lifecycle ------------------------------------------------------------------------------
     def clear(self) -> None:
         """Delete this session's messages (the session and its settings stay)."""
+        if self._hub._loop.in_loop_thread() and self._status is SessionStatus.STREAMING:
+            raise SessionBusy(f"session {self.name!r} cannot be cleared from an event callback while it replies",
+                              hint="call session.cancel() there and clear once the reply has ended")
         self.cancel()
 
         def apply() -> None:
+            if self._status is SessionStatus.STREAMING:  # the provider did not stop within cancel()'s wait
+                raise SessionBusy(f"session {self.name!r} is still stopping its reply; nothing was cleared")
             self._hub._store.delete_messages(self.id)
             self._messages.clear()
             self._emit(EventKind.SESSION_UPDATED, {"cleared": True})

@@ -255,3 +255,47 @@ def test_cancel_while_the_complete_reply_is_stored_keeps_it_complete(shub, monke
     reply = handle.result(10)
     assert reply.status is MessageStatus.COMPLETE and reply.content == "Hello world"
     assert store.load_messages(s.id)[-1].status is MessageStatus.COMPLETE
+
+
+def test_waiting_for_a_reply_inside_an_event_callback_is_a_clear_error_not_a_deadlock(shub):
+    from ai_sessions.errors import AiSessionsError
+
+    s = shub.session("a", model="scripted:m")
+    other = shub.session("b", model="scripted:m")
+    errors: list[Exception] = []
+
+    def follow_up(event):
+        if event.session_id != s.id:
+            return
+        for call in (lambda: other.send("more"), lambda: other.submit("more").result(5),
+                     lambda: other.map("{x}", [1], progress=False)):
+            try:
+                call()
+            except Exception as exc:
+                errors.append(exc)
+
+    shub.on(EventKind.MESSAGE_ASSISTANT, follow_up)
+    assert s.send("hi").status is MessageStatus.COMPLETE
+    assert [type(e) for e in errors] == [AiSessionsError] * 3
+    assert all("event callback" in str(e) and "submit" in str(e) for e in errors)
+
+
+def test_clear_inside_an_event_callback_while_streaming_is_refused_cleanly(shub):
+    from ai_sessions.errors import SessionBusy as Busy
+
+    SCRIPTS["m"] = Script(chunks=["a", "b"])
+    s = shub.session("a", model="scripted:m")
+    errors: list[Exception] = []
+
+    def clear_now(event):
+        if event.payload["text"] == "a":
+            try:
+                s.clear()
+            except Exception as exc:
+                errors.append(exc)
+
+    shub.on(EventKind.RESPONSE_DELTA, clear_now)
+    reply = s.send("hi")
+    assert [type(e) for e in errors] == [Busy]
+    assert reply.status is MessageStatus.COMPLETE and reply.content == "ab"
+    assert [m.content for m in shub._store.load_messages(s.id)] == ["hi", "ab"]
