@@ -80,6 +80,7 @@ class Session:
         self._outer_task: asyncio.Task[Any] | None = None  # the whole reply, incl. storing the result
         self._stop_requested = False
         self._finishing = False
+        self._final_events: list[tuple[EventKind, dict[str, Any]]] = []
         self._warned: set[str] = set()
 
     # -- read-only views ----------------------------------------------------------------------
@@ -376,6 +377,10 @@ class Session:
             self._reply_task = self._outer_task = None
             if self._status is SessionStatus.STREAMING:
                 self._status = SessionStatus.IDLE
+            # the reply's final events go out once the session is idle, so a listener can send at once
+            final, self._final_events = self._final_events, []
+            for kind, payload in final:
+                self._emit(kind, payload)
 
     def _stop(self) -> bool:
         """(hub loop) Ask the reply in flight to stop; False if none runs. Before the stream starts this
@@ -489,5 +494,4 @@ class Session:
         store = self._hub._store
         await asyncio.wrap_future(store.defer(store.update_message, message))
         payload = {**message.to_dict(), "elapsed": time.monotonic() - started}
-        self._emit(kind, payload)
-        self._emit(EventKind.MESSAGE_ASSISTANT, message.to_dict())
+        self._final_events = [(kind, payload), (EventKind.MESSAGE_ASSISTANT, message.to_dict())]  # see _reply

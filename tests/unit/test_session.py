@@ -299,3 +299,17 @@ def test_clear_inside_an_event_callback_while_streaming_is_refused_cleanly(shub)
     assert [type(e) for e in errors] == [Busy]
     assert reply.status is MessageStatus.COMPLETE and reply.content == "ab"
     assert [m.content for m in shub._store.load_messages(s.id)] == ["hi", "ab"]
+
+
+def test_a_listener_of_the_final_event_can_send_again_at_once(shub):
+    s = shub.session("a", model="scripted:m")
+    handles = []
+
+    def follow_up(event):
+        if not handles:
+            handles.append(s.submit("and then?"))
+
+    shub.on(EventKind.MESSAGE_ASSISTANT, follow_up)
+    s.send("hi")
+    assert handles[0].result(10).status is MessageStatus.COMPLETE
+    assert [m.content for m in s.messages] == ["hi", "Hello world", "and then?", "Hello world"]
