@@ -370,6 +370,9 @@ class SessionHub:
         except Exception:
             log.exception("closing providers failed")
         self._loop.stop()
+        for session in list(self._sessions.values()):
+            session._status = SessionStatus.CLOSED  # a kept reference says so instead of waiting forever
+        self._sessions.clear()
         self._store.close()
 
 

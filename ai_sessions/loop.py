@@ -22,6 +22,7 @@ class HubLoop:
 
     def __init__(self, name: str = "ai_sessions-hub") -> None:
         self.loop = asyncio.new_event_loop()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -33,8 +34,17 @@ class HubLoop:
         return threading.current_thread() is self._thread
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Schedule ``coro`` on the loop; returns at once."""
+        """Schedule ``coro`` on the loop; returns at once. Raises once the loop was stopped (the work
+        would never run)."""
+        self._refuse_stopped(coro)
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def _refuse_stopped(self, coro: Coroutine[Any, Any, Any]) -> None:
+        if self._stopped:
+            coro.close()
+            from .errors import AiSessionsError
+
+            raise AiSessionsError("the hub was shut down", hint="get a new one with ai_sessions.hub()")
 
     def refuse_wait(self, what: str) -> None:
         """Raise a clear error if the hub thread itself is about to wait for hub work (a deadlock):
@@ -53,6 +63,7 @@ class HubLoop:
         if self.in_loop_thread():
             coro.close()
             self.refuse_wait(what)
+        self._refuse_stopped(coro)
         began, settled = threading.Event(), threading.Event()
 
         async def tracked() -> T:
@@ -96,5 +107,6 @@ class HubLoop:
             self.submit(cancel_all()).result(STOP_WAIT_S)
         except Exception:
             pass
+        self._stopped = True
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(STOP_WAIT_S)

@@ -242,6 +242,7 @@ class Session:
 
     def configure(self, *, system_prompt: str | None = None, **params: Any) -> None:
         """Set per-session ``system_prompt``, ``temperature`` or ``max_tokens`` (persisted)."""
+        self._check_open()
         unknown = set(params) - set(_PARAMS)
         if unknown:
             raise AiSessionsError(f"unknown parameter(s): {', '.join(sorted(unknown))}",
@@ -261,6 +262,7 @@ class Session:
     # -- lifecycle ------------------------------------------------------------------------------
     def clear(self) -> None:
         """Delete this session's messages (the session and its settings stay)."""
+        self._check_open()
         if self._hub._loop.in_loop_thread() and self._status is SessionStatus.STREAMING:
             raise SessionBusy(f"session {self.name!r} cannot be cleared from an event callback while it replies",
                               hint="call session.cancel() there and clear once the reply has ended")

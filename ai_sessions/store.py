@@ -49,7 +49,7 @@ def _on_store_thread(method: Callable[P, T]) -> Callable[P, T]:
     def run(self: Store, *args: Any, **kwargs: Any) -> T:
         if threading.current_thread() is self._thread:
             return method(self, *args, **kwargs)
-        return self._executor.submit(method, self, *args, **kwargs).result()
+        return self.defer(method, self, *args, **kwargs).result()
 
     return run  # type: ignore[return-value]
 
@@ -115,9 +115,12 @@ class Store:
             return
         self._executor.shutdown(wait=True)
 
-    def defer(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+    def defer(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
         """Queue ``fn(*args)`` on the store thread without waiting (writes stay in order)."""
-        return self._executor.submit(fn, *args)
+        try:
+            return self._executor.submit(fn, *args, **kwargs)
+        except RuntimeError:  # the pool was shut down by close() or at interpreter exit
+            raise _closed_error() from None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -132,7 +135,7 @@ class Store:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise StoreError("the session store is closed", hint="create a new hub with ai_sessions.hub()")
+            raise _closed_error()
         return self._conn
 
     def _migrate(self) -> None:
@@ -307,6 +310,11 @@ _SESSION_COLUMNS = "id, name, scope, model, params, system_prompt, created_at, u
 _PREFIXED_SESSION_COLUMNS = ", ".join(f"s.{c}" for c in _SESSION_COLUMNS.split(", "))
 _MESSAGE_COLUMNS = ("id, session_id, seq, role, content, model, status, input_tokens, output_tokens, cost, "
                     "error, error_kind, created_at, completed_at")
+
+
+def _closed_error() -> StoreError:
+    return StoreError("the session store is closed (its hub was shut down)",
+                      hint="get a new hub with ai_sessions.hub()")
 
 
 def _session_from_row(row: tuple[Any, ...]) -> SessionRecord:

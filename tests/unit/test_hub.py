@@ -160,3 +160,36 @@ def test_malformed_model_name_is_a_clear_error(shub):
 def test_bad_session_name(shub):
     with pytest.raises(AiSessionsError, match="bad session name"):
         shub.session("  ")
+
+
+def test_using_a_hub_and_its_sessions_after_shutdown_is_a_clear_error(shub):
+    from ai_sessions.errors import SessionClosed, StoreError
+
+    s = shub.session("a", model="scripted:m")
+    s.send("hi")
+    shub.shutdown()
+    assert s.status.value == "closed"
+    with pytest.raises(SessionClosed):
+        s.send("again")
+    with pytest.raises(SessionClosed):
+        s.configure(temperature=0.5)
+    with pytest.raises(StoreError, match="closed"):
+        shub.session("b")
+    with pytest.raises(AiSessionsError, match="shut down"):
+        shub.refresh_models()
+
+
+def test_a_closed_session_object_cannot_overwrite_the_reopened_one(shub):
+    from ai_sessions.errors import SessionClosed
+
+    old = shub.session("a", model="scripted:m")
+    old.send("hi")
+    shub.close("a")
+    new = shub.session("a")
+    new.switch_model("scripted:other")
+    with pytest.raises(SessionClosed):
+        old.configure(temperature=0.1)
+    with pytest.raises(SessionClosed):
+        old.clear()
+    assert len(new.messages) == 2
+    assert shub._store.find_session(shub.scope, "a").model == "scripted:other"

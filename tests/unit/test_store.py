@@ -74,3 +74,13 @@ def test_seq_is_assigned_by_the_store(tmp_path):
         assert duplicate.id == record.id
     finally:
         store.close()
+
+
+def test_a_closed_store_says_so(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.list_sessions()
+    with pytest.raises(StoreError, match="closed"):
+        store.defer(store.list_sessions)
+    store.close()  # twice is fine
