@@ -227,10 +227,12 @@ class SessionHub:
                                        f"[providers.{provider_name}] in settings.toml")
         try:
             instance = self._provider_instance(provider_name)
-        except (ImportError, UnknownModel) as exc:
-            return Availability(False, f"provider {provider_name!r} cannot load: {exc}")
-        assert instance is not None
-        return instance.availability()
+            assert instance is not None
+            return instance.availability()
+        except Exception as exc:  # a broken plugin or keys file must mean "unusable, here is why", not a crash
+            detail = str(exc) if isinstance(exc, AiSessionsError | ImportError) else f"{type(exc).__name__}: {exc}"
+            log.debug("provider %s is unusable", provider_name, exc_info=True)
+            return Availability(False, f"provider {provider_name!r} cannot load: {detail}")
 
     def provider_names(self) -> list[str]:
         from .providers import BUILTIN_PROVIDERS

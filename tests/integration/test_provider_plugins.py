@@ -60,3 +60,33 @@ def test_entry_point_kind_works_without_a_settings_table(make_hub, tmp_path, mon
     monkeypatch.syspath_prepend(str(site))
     reply = make_hub().session("s", model="acme-echo:mirror").send("live")
     assert (reply.content, reply.model) == ("evil", "acme-echo:mirror")
+
+
+def test_a_plugin_that_fails_to_construct_falls_back_with_its_reason(make_hub):
+    import warnings
+
+    from ai_sessions import FallbackWarning
+    from ai_sessions.providers import _registered, register
+    from ai_sessions.providers.base import Provider
+
+    class Broken(Provider):
+        kind = "broken"
+
+        def __init__(self, config, keys):
+            raise ValueError("needs region=")
+
+        async def stream(self, request):  # pragma: no cover - never constructed
+            yield None
+
+    register("broken", Broken)
+    try:
+        hub = make_hub(settings=Settings(providers={"acme": ProviderConfig("acme", "broken")}))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            s = hub.session("s", model="acme:any")
+        assert s.model == "local:smollm2"
+        assert "needs region=" in s.fallback_reason and "acme" in s.fallback_reason
+        assert any(issubclass(w.category, FallbackWarning) for w in caught)
+        assert hub.models()  # listing models still works
+    finally:
+        _registered.pop("broken", None)
