@@ -23,6 +23,9 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[str, list[Callback]] = {}
+        #: Per kind, its callbacks then the "*" ones, rebuilt on (un)subscribe: emit runs once per streamed
+        #: token, so it takes no lock and builds no list (replacing the dict is atomic for readers).
+        self._routes: dict[EventKind, tuple[Callback, ...]] = {}
         self._lock = threading.Lock()
 
     def on(self, kind: EventKind | str, callback: Callback) -> Callable[[], None]:
@@ -30,19 +33,23 @@ class EventBus:
         key = _key(kind)
         with self._lock:
             self._subscribers.setdefault(key, []).append(callback)
+            self._reroute()
 
         def unsubscribe() -> None:
             with self._lock:
                 callbacks = self._subscribers.get(key, [])
                 if callback in callbacks:
                     callbacks.remove(callback)
+                    self._reroute()
 
         return unsubscribe
 
+    def _reroute(self) -> None:
+        every = self._subscribers.get(ALL, [])
+        self._routes = {kind: (*self._subscribers.get(kind.value, ()), *every) for kind in EventKind}
+
     def emit(self, event: Event) -> None:
-        with self._lock:
-            callbacks = [*self._subscribers.get(event.kind.value, ()), *self._subscribers.get(ALL, ())]
-        for callback in callbacks:
+        for callback in self._routes.get(event.kind, ()):
             try:
                 callback(event)
             except Exception:
