@@ -116,7 +116,9 @@ def machine_info() -> dict[str, str]:
     except ImportError:
         pass
     info = {"cpu": cpu, "cores": str(os.cpu_count()), "memory": memory,
-            "os": f"{platform.system()} {platform.release()}", "python": sys.version.split()[0]}
+            "os": f"{platform.system()} {platform.release()}", "python": sys.version.split()[0],
+            "load average at the end (1, 5, 15 min; other work on the machine skews absolute figures)":
+                ", ".join(f"{x:.1f}" for x in os.getloadavg())}
     for module in ("openai", "anthropic", "google.genai", "ipykernel", "anywidget", "ipywidgets"):
         try:
             mod = __import__(module, fromlist=["__version__"])

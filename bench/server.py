@@ -64,6 +64,7 @@ def start_server(protocol: str) -> Any:
     server = ProviderServer(_protocol(protocol))
     base = server._httpd.RequestHandlerClass
     server._httpd.RequestHandlerClass = type("BenchHandler", (base,), {"_stream": _bench_stream})
+    server._httpd.socket.listen(512)  # socketserver's backlog of 5 refuses many clients connecting at once
     return server
 
 

@@ -79,7 +79,7 @@ def once(python: Path | str, code: str, env: dict[str, str]) -> float:
 
 def run(sizes: Sizes) -> list[Row]:
     repeats = sizes.pick(9, 2)
-    base_python, why = baseline_python(install=not sizes.smoke)
+    base_python, why = (None, "not measured in smoke runs") if sizes.smoke else baseline_python(install=True)
     with isolated_env() as tmp:
         home = tmp / "home"
         home.mkdir()

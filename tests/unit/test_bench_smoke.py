@@ -1,0 +1,63 @@
+"""The benchmark suite's smoke mode: every figure runs at tiny sizes and yields well-formed rows.
+
+Budgets are not asserted here (timings at tiny sizes on a shared CI machine mean nothing); `make bench`
+measures them. This only proves that `python -m bench` still works.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("anywidget")
+pytest.importorskip("ai_sessions.widgets", reason="build the JS bundle first (cd js && npm run build)")
+
+from bench.__main__ import FIGURES, run_figures
+from bench.common import Row, Sizes
+from bench.results import write_results
+
+SMOKE_BUDGET_S = 30
+
+
+@pytest.fixture(scope="module")
+def smoke() -> tuple[dict[str, list[Row]], float]:
+    began = time.monotonic()
+    results = run_figures(Sizes(smoke=True), log=False)
+    return results, time.monotonic() - began
+
+
+def test_every_figure_runs_quickly(smoke):
+    results, seconds = smoke
+    assert set(results) == set(FIGURES)
+    assert seconds < SMOKE_BUDGET_S, f"the smoke run took {seconds:.1f} s"
+
+
+@pytest.mark.parametrize("number", sorted(FIGURES))
+def test_figure_rows_are_well_formed(smoke, number):
+    rows = smoke[0][number]
+    assert rows, f"figure {number} produced no row"
+    for row in rows:
+        assert row.figure.startswith(number), row.figure
+        assert "crashed" not in row.note, row.note
+        assert row.budget and row.note
+        if row.passed is None and row.ours is None:  # skipped (e.g. no browser here): says why
+            assert "unavailable" in row.note or "skipped" in row.note, row.note
+            continue
+        assert row.ours is not None and math.isfinite(row.ours) and row.ours >= 0, row
+        if row.baseline is not None:
+            assert math.isfinite(row.baseline) and row.baseline >= 0, row
+        assert row.passed in (True, False, None)
+
+
+def test_results_table_lists_every_row(smoke, tmp_path: Path):
+    results, seconds = smoke
+    out = tmp_path / "results.md"
+    write_results(out, results, {"cpu": "test"}, seconds, smoke=True)
+    text = out.read_text()
+    assert "| Figure | Ours | Baseline | Ratio | Budget | Result |" in text
+    for rows in results.values():
+        for row in rows:
+            assert row.figure in text
