@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from .errors import AiSessionsError, SessionNotFound, UnknownModel
 from .events import EventBus
-from .export import message_from_export, parse_export
+from .export import messages_from_export, parse_export, switches_from_export
 from .keys import KeyStore
-from .model import Event, EventKind, MessageStatus, ModelSwitch, SessionRecord, SessionStatus, Usage, new_id, now
+from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id
 from .providers import provider_class, split_model
 from .providers.base import Availability, ModelInfo, Provider
 from .session import Session
@@ -151,20 +151,22 @@ class SessionHub:
     def import_session(self, text: str, name: str | None = None) -> Session:
         """Create a session in this notebook from ``session.export("json")`` text."""
         meta, items, switches = parse_export(text)
-        name = name or meta["name"]
+        name = name or meta.get("name")
+        if not isinstance(name, str):
+            raise AiSessionsError("the export names no session", hint="pass name='...' to import_session")
+        _check_name(name)
         if self._store.find_session(self.scope, name) is not None:
             raise AiSessionsError(f"a session named {name!r} already exists here",
                                   hint="pass name='...' to import it under another name")
-        record = SessionRecord(new_id(), name, self.scope, meta.get("model") or self.settings.defaults.model,
+        session_id = new_id()
+        messages = messages_from_export(items, session_id)  # checked before anything is stored
+        model_switches = switches_from_export(switches, session_id)
+        record = SessionRecord(session_id, name, self.scope, meta.get("model") or self.settings.defaults.model,
                                meta.get("params") or {}, meta.get("system_prompt"))
         record = self._store.create_session(record)
-        messages = [message_from_export(m, record.id, i + 1) for i, m in enumerate(items)]
-        messages = [m.with_(status=MessageStatus.INTERRUPTED) if m.status is MessageStatus.STREAMING else m
-                    for m in messages]
         self._store.copy_messages(messages)
-        for s in switches:
-            self._store.add_switch(ModelSwitch(record.id, s["from"], s["to"], s["message_index"], s.get("reason"),
-                                               s.get("created_at") or now()))
+        for switch in model_switches:
+            self._store.add_switch(switch)
         self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "imported": True}))
         return self._adopt(record)
 

@@ -193,3 +193,24 @@ def test_a_closed_session_object_cannot_overwrite_the_reopened_one(shub):
         old.clear()
     assert len(new.messages) == 2
     assert shub._store.find_session(shub.scope, "a").model == "scripted:other"
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.pop("session"),
+    lambda d: d["session"].update(params="x"),
+    lambda d: d["messages"][0].update(role="system"),
+    lambda d: d["messages"][0].update(status="weird"),
+    lambda d: d["messages"][0].pop("role"),
+    lambda d: d["messages"][1].update(usage={"tokens": 3}),
+    lambda d: d["model_switches"][0].pop("to"),
+    lambda d: d.update(messages="hi"),
+])
+def test_importing_a_damaged_export_is_one_clear_error_and_creates_nothing(shub, change):
+    s = shub.session("orig")
+    s.send("hi")
+    s.switch_model("scripted:other")
+    data = json.loads(s.export("json"))
+    change(data)
+    with pytest.raises(AiSessionsError, match="export"):
+        shub.import_session(json.dumps(data), name="copy")
+    assert [info.name for info in shub.sessions()] == ["orig"]
