@@ -328,11 +328,14 @@ def cmd_models(ctx: MagicContext, provider: str | None) -> Table:
 
 
 @command("keys", "API keys: list (masked), or `set`, `delete`, `test` PROVIDER",
-         arg("action", nargs="?", choices=("list", "set", "delete", "test"), default="list"),
+         arg("action", nargs="?", default="list", help="list, set, delete or test"),
          arg("provider", nargs="?"), arg("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS))
 def cmd_keys(ctx: MagicContext, action: str, provider: str | None, extra: Sequence[str]) -> Any:
     from .errors import AiSessionsError
 
+    if action not in ("list", "set", "delete", "test"):  # not echoed: it may be a pasted key
+        raise AiSessionsError("`keys` takes list, set, delete or test",
+                              hint="e.g. `%ai_session keys set openai`, then paste the key at the prompt")
     if extra:
         raise AiSessionsError("a key must never be written in a cell (it would stay in the history)",
                               hint=f"run `%ai_session keys set {provider}` and paste the key at the prompt")

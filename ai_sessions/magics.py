@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import string
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,11 @@ def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
     message = stream_reply(session, prompt, _view(ctx.shell, args.format))
     reply = Reply(message.content, message, shown_in=ctx.shell.execution_count)
     if args.format == "code":
-        ctx.shell.set_next_input(extract_code(message.content), replace=False)
+        code = extract_code(message.content)
+        if code:
+            ctx.shell.set_next_input(code, replace=False)
+        else:
+            print("note: the reply has no code block, so no cell was added", file=sys.stderr)
     return reply
 
 
@@ -121,9 +126,16 @@ def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
 
 
 def extract_code(text: str) -> str:
-    """The code of a reply: its fenced blocks joined, else the whole text."""
+    """The code of a reply: its fenced blocks joined, else the whole text if it is Python, else ""."""
     blocks = [b.strip("\n") for b in _FENCE.findall(text)]
-    return "\n\n".join(blocks) if blocks else text.strip()
+    if blocks:
+        return "\n\n".join(blocks)
+    code = text.strip()
+    try:
+        compile(code, "<reply>", "exec")
+    except (SyntaxError, ValueError):
+        return ""
+    return code
 
 
 # -- streaming into the cell output --------------------------------------------------------------------

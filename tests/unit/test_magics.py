@@ -192,6 +192,13 @@ def test_keys_test_reports_ok_or_why_not(ip, capsys):
         line(ip, "keys test openai")
 
 
+def test_a_key_typed_in_place_of_the_action_is_not_echoed(ip):
+    with pytest.raises(UsageError) as info:
+        line(ip, "keys sk-pasted-abcdefghijklmnop")
+    assert "abcdefghijklmnop" not in str(info.value)
+    assert "list, set, delete or test" in str(info.value)
+
+
 # -- errors are one line ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "expected"), [
     ("use nope", "no session named 'nope'"),
@@ -277,9 +284,20 @@ def test_format_code_offers_the_code_as_the_next_cell(ip, monkeypatch):
     assert offered == [("import pandas as pd\ndf = pd.read_csv('x')", False)]
 
 
+@pytest.mark.parametrize("chunks", [["I cannot help with that."], [""]])
+def test_format_code_without_code_offers_no_cell_and_says_so(ip, monkeypatch, capsys, chunks):
+    SCRIPTS["echo"] = Script(chunks=chunks)
+    offered: list[str] = []
+    monkeypatch.setattr(ip, "set_next_input", lambda text, replace=False: offered.append(text))
+    cell(ip, "a --format code", "write code")
+    assert offered == []
+    assert "no code" in capsys.readouterr().err
+
+
 def test_extract_code_joins_blocks_or_takes_the_text():
     assert extract_code("a\n```py\nx = 1\n```\nb\n```\ny = 2\n```") == "x = 1\n\ny = 2"
     assert extract_code("  print(1)\n") == "print(1)"
+    assert extract_code("Sorry, I can't.") == ""
 
 
 def test_the_reply_streams_into_one_updated_output_in_a_kernel(ip, monkeypatch):
