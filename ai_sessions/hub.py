@@ -20,7 +20,7 @@ from .keys import KeyStore
 from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id
 from .providers import provider_class, split_model
 from .providers.base import Availability, ModelInfo, Provider
-from .session import Session
+from .session import Session, check_params
 from .settings import LOCAL_MODEL, Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
 
@@ -104,6 +104,7 @@ class SessionHub:
             requested = model or self.settings.defaults.model
             self.resolve_model(requested, strict=True)
             params = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
+            check_params(params)
             record = SessionRecord(new_id(), name, scope, requested, params, system_prompt)
             record = self._store.create_session(record)
             session = self._adopt(record)

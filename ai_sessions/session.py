@@ -37,6 +37,18 @@ CHECKPOINT_S = 2.0
 _PARAMS = ("temperature", "max_tokens")
 
 
+def check_params(params: dict[str, Any]) -> None:
+    """Refuse a ``temperature`` outside 0..2 or a ``max_tokens`` that is not a positive integer (None is
+    fine: the default applies)."""
+    temperature, max_tokens = params.get("temperature"), params.get("max_tokens")
+    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)
+                                    or not 0 <= temperature <= 2):
+        raise AiSessionsError(f"temperature {temperature!r} is not a number between 0 and 2",
+                              hint="e.g. temperature=0.2 (lower is more focused)")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise AiSessionsError(f"max_tokens {max_tokens!r} is not a positive integer", hint="e.g. max_tokens=1024")
+
+
 class ReplyHandle:
     """A reply running in the background (from :meth:`Session.submit`)."""
 
@@ -247,6 +259,7 @@ class Session:
         if unknown:
             raise AiSessionsError(f"unknown parameter(s): {', '.join(sorted(unknown))}",
                                   hint=f"settable: system_prompt, {', '.join(_PARAMS)}")
+        check_params(params)
 
         def apply() -> None:
             changes: dict[str, Any] = {"params": {**self._record.params, **params}, "updated_at": now()}

@@ -214,3 +214,15 @@ def test_importing_a_damaged_export_is_one_clear_error_and_creates_nothing(shub,
     with pytest.raises(AiSessionsError, match="export"):
         shub.import_session(json.dumps(data), name="copy")
     assert [info.name for info in shub.sessions()] == ["orig"]
+
+
+@pytest.mark.parametrize("params", [{"temperature": 9}, {"temperature": "hot"}, {"max_tokens": -5},
+                                    {"max_tokens": 1.5}, {"max_tokens": True}])
+def test_out_of_range_parameters_are_refused_where_they_are_set(shub, params):
+    with pytest.raises(AiSessionsError, match=r"temperature|max_tokens"):
+        shub.session("new", **params)
+    assert shub.sessions() == []
+    s = shub.session("a")
+    with pytest.raises(AiSessionsError, match=r"temperature|max_tokens"):
+        s.configure(**params)
+    assert s.params == {}
