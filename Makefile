@@ -31,7 +31,8 @@ js-test: setup-dev
 test: setup-dev chromium
 	$(BIN)/ruff check ai_sessions tests bench
 	cd js && npm test
-	AI_SESSIONS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests --ignore=tests/browser
+	AI_SESSIONS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser
 	$(BIN)/python -m pytest -q -p no:randomly --nbval notebooks/ --nbval-current-env -c notebooks/pytest.ini
 
 bench: setup-dev

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 
 import pytest
@@ -144,7 +145,9 @@ def test_async_stream_yields_deltas(shub):
     async def collect():
         return [text async for text in s.stream("hi")]
 
-    assert asyncio.run(collect()) == ["a", "b", "c"]
+    # a loop of its own, in a thread: like a notebook's loop, and immune to any loop the test process runs
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, collect()).result(30) == ["a", "b", "c"]
     assert s.messages[-1].content == "abc"
 
 
@@ -313,3 +316,15 @@ def test_a_listener_of_the_final_event_can_send_again_at_once(shub):
     s.send("hi")
     assert handles[0].result(10).status is MessageStatus.COMPLETE
     assert [m.content for m in s.messages] == ["hi", "Hello world", "and then?", "Hello world"]
+
+
+@pytest.mark.parametrize("prompt", [123, None, ["a"], ""])
+def test_a_prompt_that_is_not_text_is_refused_before_anything_is_stored(shub, prompt):
+    from ai_sessions.errors import AiSessionsError
+
+    s = shub.session("a", model="scripted:m")
+    with pytest.raises(AiSessionsError, match="prompt"):
+        s.send(prompt)
+    with pytest.raises(AiSessionsError, match="prompt"):
+        s.submit(prompt)
+    assert s.messages == () and s.status.value == "idle"
