@@ -102,7 +102,8 @@ def run(sizes: Sizes) -> list[Row]:
                                 ("load_ext", "`%load_ext ai_sessions`", LOAD_EXT_BUDGET_MS)):
         ours = median(times[name])
         base = median(times[f"base_{name}"]) if times[f"base_{name}"] else None
-        what = "import jupyter_ai_magics" if name == "import" else "%load_ext jupyter_ai_magics"
+        what = ("import jupyter_ai_magics`, which defers its work to `%load_ext" if name == "import"
+                else "%load_ext jupyter_ai_magics")
         rows.append(Row(f"4 Start-up: {title}", ours, base, "ms", f"≤ {budget:g} ms", ours <= budget,
                         note=f"fresh process each, median of {repeats}; {note_base} (`{what}`)",
                         baseline_label=label if base is not None else "baseline unavailable"))
