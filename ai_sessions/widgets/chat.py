@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import time
 from typing import Any
 
 import anywidget
@@ -80,6 +81,7 @@ class ChatWidget(anywidget.AnyWidget):
         self._session: Session | None = None
         self._unlisten: Any = None
         self._flush_handle: Any = None
+        self._last_flush = 0.0  # time.monotonic() of the last flush
         self._seq = 0
         self._sent: dict[str, int] = {}
         self._pending_batch: dict[str, Any] | None = None
@@ -220,8 +222,15 @@ class ChatWidget(anywidget.AnyWidget):
                     self._sync_messages(session)
 
     def _schedule_flush(self) -> None:
-        if self._flush_handle is None:
-            self._flush_handle = self._feed.call_later(FLUSH_INTERVAL_S, self._flush)
+        """Throttle with a leading edge: the first text after a quiet spell goes out at once (a busy
+        loop could delay a timer), later text at most every ``FLUSH_INTERVAL_S``."""
+        if self._flush_handle is not None:
+            return
+        wait = FLUSH_INTERVAL_S - (time.monotonic() - self._last_flush)
+        if wait <= 0:
+            self._flush()
+        else:
+            self._flush_handle = self._feed.call_later(wait, self._flush)
 
     def _cancel_flush(self) -> None:
         handle, self._flush_handle = self._flush_handle, None
@@ -231,6 +240,7 @@ class ChatWidget(anywidget.AnyWidget):
     def _flush(self) -> None:
         """Send the reply text appended since the last flush, as one custom message (hub thread)."""
         self._flush_handle = None
+        self._last_flush = time.monotonic()
         if self._unlisten is None:
             return
         live = self._feed.live(self.session_id)

@@ -19,8 +19,6 @@ from bench.__main__ import FIGURES, run_figures
 from bench.common import Row, Sizes
 from bench.results import write_results
 
-SMOKE_BUDGET_S = 30
-
 
 @pytest.fixture(scope="module")
 def smoke() -> tuple[dict[str, list[Row]], float]:
@@ -29,10 +27,9 @@ def smoke() -> tuple[dict[str, list[Row]], float]:
     return results, time.monotonic() - began
 
 
-def test_every_figure_runs_quickly(smoke):
-    results, seconds = smoke
+def test_every_figure_runs(smoke):
+    results, _seconds = smoke
     assert set(results) == set(FIGURES)
-    assert seconds < SMOKE_BUDGET_S, f"the smoke run took {seconds:.1f} s"
 
 
 @pytest.mark.parametrize("number", sorted(FIGURES))

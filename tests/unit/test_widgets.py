@@ -156,7 +156,11 @@ def test_a_widget_opened_mid_reply_catches_up(shub):
     late = ChatWidget(session=s)
     rec = Recorder(late)
     assert late.progress.get("state") == "streaming"
-    rec.wait(lambda: any(d["text"] == "early text" and d["offset"] == 0 for d in rec.of("delta")), "catch-up")
+    def caught_up() -> bool:  # the late view's deltas rebuild the whole text from offset 0
+        deltas = rec.of("delta")
+        return bool(deltas) and deltas[0]["offset"] == 0 and "".join(d["text"] for d in deltas) == "early text"
+
+    rec.wait(caught_up, "catch-up")
     shub._loop.loop.call_soon_threadsafe(gate.set)
     handle.result(TIMEOUT)
     first.close()
