@@ -19,6 +19,8 @@ import { displayText, mergeDelta, streamEnded, type StreamText } from "./stream"
 import { trackVisibility } from "./visibility";
 
 const STICK_PX = 48;
+/** Messages at the end of the log rendered at once; older ones render as they scroll into view. */
+const EAGER_MESSAGES = 40;
 
 interface Pending {
   clientId: string;
@@ -44,6 +46,9 @@ export class ChatView {
   private readonly send: HTMLButtonElement;
   private readonly stop: HTMLButtonElement;
   private readonly views = new Map<string, MessageView>();
+  /** Renders deferred markdown as messages near the visible part of the log (null without IntersectionObserver). */
+  private readonly lazyRender: IntersectionObserver | null;
+  private readonly deferredViews = new WeakMap<Element, MessageView>();
   private readonly dividers = new Map<string, HTMLElement>();
   private readonly pending: Pending[] = [];
   private stream: StreamText | null = null;
@@ -77,6 +82,14 @@ export class ChatView {
       this.stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICK_PX;
     });
     this.log.addEventListener("click", onMarkdownClick);
+    this.lazyRender = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        this.lazyRender?.unobserve(entry.target);
+        this.deferredViews.get(entry.target)?.renderDeferred();
+        this.deferredViews.delete(entry.target);
+      }
+    }, { root: this.log, rootMargin: "800px 0px" });
 
     this.input = h("textarea", {
       class: "ais-input",
@@ -121,6 +134,7 @@ export class ChatView {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.lazyRender?.disconnect();
     this.subs.dispose();
     this.progress.dispose();
     this.untrack();
@@ -286,11 +300,18 @@ export class ChatView {
     messages.forEach((m, i) => {
       for (const s of byIndex.get(i) ?? []) order.push(this.divider(s, seenDividers));
       let view = this.views.get(m.id);
+      const fresh = !view;
       if (!view) {
         view = new MessageView(this.md, m.role);
         this.views.set(m.id, view);
       }
-      view.update(m, displayText(m, this.stream), models);
+      // a long history shows its last messages rendered at once, older ones when they scroll into view
+      const lazy = fresh && this.lazyRender !== null && i < messages.length - EAGER_MESSAGES;
+      view.update(m, displayText(m, this.stream), models, lazy);
+      if (view.isDeferred && this.lazyRender && !this.deferredViews.has(view.el)) {
+        this.deferredViews.set(view.el, view);
+        this.lazyRender.observe(view.el);
+      }
       seenMessages.add(m.id);
       order.push(view.el);
     });
@@ -299,6 +320,7 @@ export class ChatView {
     }
     for (const [id, view] of this.views) {
       if (!seenMessages.has(id)) {
+        this.lazyRender?.unobserve(view.el);
         view.el.remove();
         this.views.delete(id);
       }

@@ -27,6 +27,8 @@ export class MessageView {
   private blocks: { src: string; el: HTMLElement }[] = [];
   private text = "";
   private plainText: string | null = null;
+  /** Markdown not rendered yet: the message is off screen and shows as plain text until it scrolls in. */
+  private deferred: string | null = null;
 
   constructor(
     private readonly md: MarkdownRenderer,
@@ -46,7 +48,12 @@ export class MessageView {
   }
 
   /** Show `message` with `text` as its content (the streamed text while streaming). */
-  update(message: Pick<MessageData, "role" | "status" | "model" | "error">, text: string, models: readonly ModelOption[]): void {
+  update(
+    message: Pick<MessageData, "role" | "status" | "model" | "error">,
+    text: string,
+    models: readonly ModelOption[],
+    lazy = false,
+  ): void {
     this.el.dataset.status = message.status;
     this.el.setAttribute("aria-busy", String(message.status === "streaming"));
     if (message.role === "assistant" && message.model) {
@@ -63,7 +70,28 @@ export class MessageView {
     this.errorEl.hidden = !message.error;
     this.errorEl.textContent = message.error ? `Error: ${message.error}` : "";
     if (message.role === "user") this.renderPlain(text);
+    else if (lazy && message.status !== "streaming" && this.blocks.length === 0) this.defer(text);
     else this.renderMarkdown(text, message.status === "streaming");
+  }
+
+  /** Whether markdown waits for `renderDeferred` (the log calls it when the message nears the view). */
+  get isDeferred(): boolean {
+    return this.deferred !== null;
+  }
+
+  /** Render markdown that `update(..., lazy)` put off. */
+  renderDeferred(): void {
+    if (this.deferred === null) return;
+    const text = this.deferred;
+    this.deferred = null;
+    this.body.replaceChildren();
+    this.renderMarkdown(text, false);
+  }
+
+  private defer(text: string): void {
+    if (this.deferred === text) return;
+    this.deferred = this.text = text;
+    this.body.replaceChildren(h("div", { class: "ais-deferred", text }));
   }
 
   private renderPlain(text: string): void {
@@ -73,6 +101,10 @@ export class MessageView {
   }
 
   private renderMarkdown(text: string, streaming: boolean): void {
+    if (this.deferred !== null) {
+      this.deferred = null;
+      this.body.replaceChildren();
+    }
     this.text = text;
     this.body.classList.toggle("ais-typing", streaming && text === "");
     const sources = text === "" ? [] : splitBlocks(text);
