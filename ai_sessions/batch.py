@@ -210,6 +210,7 @@ class BatchRun:
         self.active = ""
         self.started = time.monotonic()
         self._tasks: list[asyncio.Future[Any]] = []
+        self._run_task: asyncio.Task[None] | None = None
         self._stopped = False
         self._last_emit = 0.0
         self._emit_handle: asyncio.TimerHandle | None = None
@@ -225,12 +226,18 @@ class BatchRun:
         self.session._hub._loop.loop.call_soon_threadsafe(self._cancel_all)
 
     # -- hub loop -----------------------------------------------------------------------------------
+    async def settled(self) -> None:
+        """Wait until :meth:`run` has ended, if it started (scheduled before this, it has)."""
+        if self._run_task is not None:
+            await asyncio.wait([self._run_task])
+
     def _cancel_all(self) -> None:
         self._stopped = True
         for task in self._tasks:
             task.cancel()
 
     async def run(self) -> None:
+        self._run_task = asyncio.current_task()
         hub = self.session._hub
         full_model = self.session.model
         provider = await hub._provider(full_model.partition(":")[0])
@@ -378,9 +385,9 @@ def execute(session: Session, items: list[BatchItem], options: BatchOptions, *, 
     session._announce_fallback()
     run = BatchRun(session, items, options)
     view = ProgressView() if progress and in_kernel() else None
-    future = session._hub._loop.submit(run.run())
     stopped = False
     try:
+        future = session._hub._loop.submit(run.run())  # an interrupt may land in here, once it is queued
         while True:
             try:
                 future.result(timeout=UPDATE_INTERVAL_S)
@@ -391,7 +398,7 @@ def execute(session: Session, items: list[BatchItem], options: BatchOptions, *, 
     except KeyboardInterrupt:
         stopped = True
         run.cancel()
-        future.result(timeout=30)
+        session._hub._loop.submit(run.settled()).result(timeout=30)
     if view is not None:
         view.update(run, stopped=stopped)
     if stopped:

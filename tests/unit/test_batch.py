@@ -256,3 +256,22 @@ def test_the_chat_widget_progress_bar_follows_a_background_batch(shub):
     with changed:
         assert changed.wait_for(lambda: seen[-1] == {}, 10)  # the bar goes away when the batch is done
     widget.close()
+
+
+def test_an_interrupt_while_the_batch_is_being_started_still_stops_it(shub, monkeypatch):
+    from ai_sessions.loop import HubLoop
+
+    s = shub.session("a", model="interrupting:x")
+    real_submit = HubLoop.submit
+
+    def submit_then_interrupt(self, coro):
+        future = real_submit(self, coro)
+        monkeypatch.setattr(HubLoop, "submit", real_submit)
+        os.kill(os.getpid(), signal.SIGINT)  # the kernel interrupt lands before submit() returns
+        return future
+
+    monkeypatch.setattr(HubLoop, "submit", submit_then_interrupt)
+    InterruptOnThird.calls = -100  # this provider does not interrupt by itself here
+    results = s.map("{x}", ["a", "b"])
+    assert {item.status for item in results.items} <= {"ok", "cancelled"}
+    assert all(item.status == "cancelled" for item in results.failures)
