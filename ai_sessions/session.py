@@ -49,6 +49,13 @@ def check_params(params: dict[str, Any]) -> None:
         raise AiSessionsError(f"max_tokens {max_tokens!r} is not a positive integer", hint="e.g. max_tokens=1024")
 
 
+def _check_prompt(prompt: Any) -> None:
+    if not isinstance(prompt, str) or not prompt.strip():
+        got = "an empty prompt" if isinstance(prompt, str) else f"a {type(prompt).__name__}"
+        raise AiSessionsError(f"the prompt must be non-empty text, not {got}",
+                              hint="e.g. s.send(f\"Describe this table:\\n{df.head().to_string()}\")")
+
+
 class ReplyHandle:
     """A reply running in the background (from :meth:`Session.submit`)."""
 
@@ -167,18 +174,21 @@ class Session:
     def send(self, prompt: str, **params: Any) -> Message:
         """Send ``prompt`` and wait for the whole reply. Interrupting the kernel stops the reply
         (its partial text is kept as ``stopped``). Raises :class:`ProviderError` on failure."""
+        _check_prompt(prompt)
         self._check_open()
         self._announce_fallback()
         return self._hub._loop.run(self._reply(prompt, params), what="send()")
 
     def submit(self, prompt: str, **params: Any) -> ReplyHandle:
         """Start a reply in the background and return a handle at once."""
+        _check_prompt(prompt)
         self._check_open()
         self._announce_fallback()
         return ReplyHandle(self, self._hub._loop.submit(self._reply(prompt, params)))
 
     async def stream(self, prompt: str, **params: Any) -> AsyncIterator[str]:
         """Yield the reply's text as it arrives (``async for text in s.stream("...")``)."""
+        _check_prompt(prompt)
         self._check_open()
         self._announce_fallback()
         caller = asyncio.get_running_loop()
