@@ -94,7 +94,7 @@ class SessionHub:
         scope = scope or self.scope
         name = name or self._next_name(scope)
         _check_name(name)
-        for live in self._sessions.values():
+        for live in list(self._sessions.values()):  # snapshot: the hub thread may change it
             if live.name == name and live.scope == scope:
                 if model and model != live.requested_model:
                     live.switch_model(model, reason="requested by hub.session()")
@@ -118,7 +118,7 @@ class SessionHub:
 
     def get(self, name_or_id: str) -> Session:
         """A session of this notebook by name, or any session by id; raises :class:`SessionNotFound`."""
-        for live in self._sessions.values():
+        for live in list(self._sessions.values()):  # snapshot: the hub thread may change it
             if live.id == name_or_id or (live.name == name_or_id and live.scope == self.scope):
                 return live
         record = self._store.find_session(self.scope, name_or_id) or self._store.get_session(name_or_id)
@@ -302,7 +302,7 @@ class SessionHub:
 
     # -- internals ------------------------------------------------------------------------------
     def _adopt(self, record: SessionRecord) -> Session:
-        for live in self._sessions.values():
+        for live in list(self._sessions.values()):  # snapshot: the hub thread may change it
             if live.id == record.id:
                 return live
         session = Session(self, record, self._store.load_messages(record.id), self._store.load_switches(record.id))

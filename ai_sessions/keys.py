@@ -132,6 +132,7 @@ class KeyStore:
 
     # -- internals ----------------------------------------------------------------------------
     def _file_keys(self) -> dict[str, str]:
+        self._make_private()
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -148,6 +149,19 @@ class KeyStore:
             raise AiSessionsError(f"keys file {self.path} must hold a JSON object",
                                   hint="delete it and set keys again")
         return {str(k): str(v) for k, v in data.items()}
+
+    def _make_private(self) -> None:
+        """A keys file others can read (made by hand, or copied) is narrowed to mode 600, once, with a warning."""
+        try:
+            mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        except OSError:
+            return
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            try:
+                os.chmod(self.path, stat.S_IRUSR | stat.S_IWUSR)
+                log.warning("keys file %s was readable by others (mode %o); changed it to 600", self.path, mode)
+            except OSError:
+                log.warning("keys file %s is readable by others (mode %o): run chmod 600 on it", self.path, mode)
 
     def _write(self, keys: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -114,3 +114,13 @@ def test_keyring_backend_refused_when_unusable(tmp_path):
     keys = KeyStore(tmp_path / "keys.json", use_keyring=False)
     with pytest.raises(AiSessionsError, match="no usable OS keyring"):
         keys.set("openai", CANARY, backend="keyring")
+
+
+def test_keys_file_readable_by_others_is_narrowed_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"openai": CANARY}))
+    os.chmod(path, 0o644)
+    with caplog.at_level(logging.WARNING, logger="ai_sessions.keys"):
+        assert KeyStore(path, use_keyring=False).get("openai") == CANARY
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "readable by others" in caplog.text and CANARY not in caplog.text
