@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .batch_progress import UPDATE_INTERVAL_S, ProgressView, in_kernel
-from .errors import AiSessionsError, IncompleteReply
+from .consume import consume
+from .errors import AiSessionsError
 from .model import EventKind, Usage
-from .providers.base import ChatTurn, Finished, TextDelta
+from .providers.base import ChatTurn
 
 if TYPE_CHECKING:
     from .session import Session
@@ -265,25 +266,18 @@ class BatchRun:
         self._publish(final=True)
 
     async def _run_item(self, item: BatchItem, provider: Any, request: Any, full_model: str) -> None:
-        from .retry import MAX_ATTEMPTS, retrying
-
         item.status, item.model = "running", full_model
         self.active = item.prompt[:ACTIVE_CHARS]
         self._publish()
         parts: list[str] = []
-        finished: Finished | None = None
+
+        def count_attempt() -> None:
+            item.attempts += 1
+
         try:
-            async for attempt in retrying(lambda: not parts, attempts=self.options.attempts or MAX_ATTEMPTS):
-                with attempt:
-                    item.attempts += 1
-                    async for chunk in provider.stream(request):
-                        if isinstance(chunk, TextDelta):
-                            parts.append(chunk.text)
-                        elif isinstance(chunk, Finished):
-                            finished = chunk
-            if finished is None:
-                raise IncompleteReply("the reply stream ended before the provider said it was complete",
-                                      provider=full_model, hint="retry the failed items")
+            finished = await consume(provider, request, full_model=full_model, on_text=parts.append,
+                                     attempts=self.options.attempts, on_attempt=count_attempt,
+                                     incomplete_hint="retry the failed items")
         except AiSessionsError as error:
             self._fail(item, str(error), getattr(error, "kind", "provider_error"))
             return

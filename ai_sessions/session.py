@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from . import export as export_mod
-from .errors import AiSessionsError, IncompleteReply, ProviderError, SessionBusy, SessionClosed
+from .consume import consume
+from .errors import AiSessionsError, ProviderError, SessionBusy, SessionClosed
 from .model import (
     Event,
     EventKind,
@@ -27,7 +28,7 @@ from .model import (
     new_id,
     now,
 )
-from .providers.base import ChatRequest, ChatTurn, Finished, TextDelta
+from .providers.base import ChatRequest, ChatTurn
 
 if TYPE_CHECKING:
     from .hub import SessionHub
@@ -451,7 +452,6 @@ class Session:
         store = self._hub._store
         index = len(self._messages) - 1
         parts: list[str] = []
-        finished: Finished | None = None
         started = time.monotonic()
         self._emit(EventKind.REQUEST_STARTED, {"message_id": reply.id, "model": full_model})
 
@@ -460,31 +460,23 @@ class Session:
             self._messages[index] = message
             return message
 
-        from .retry import retrying  # tenacity is imported on first use, not at `import ai_sessions`
+        last_checkpoint = time.monotonic()
+
+        def on_text(text: str) -> None:
+            nonlocal last_checkpoint
+            parts.append(text)
+            self._emit(EventKind.RESPONSE_DELTA, {"message_id": reply.id, "text": text})
+            if on_delta is not None:
+                on_delta(text)
+            if time.monotonic() - last_checkpoint > CHECKPOINT_S:
+                last_checkpoint = time.monotonic()
+                store.defer(store.update_message, update())
 
         try:
             if self._stop_requested:  # stopped before the provider was asked
                 raise asyncio.CancelledError
             provider = await self._hub._provider(full_model.partition(":")[0])
-            last_checkpoint = time.monotonic()
-            async for attempt in retrying(lambda: not parts):
-                with attempt:
-                    async for item in provider.stream(request):
-                        if isinstance(item, TextDelta):
-                            if not item.text:
-                                continue
-                            parts.append(item.text)
-                            self._emit(EventKind.RESPONSE_DELTA, {"message_id": reply.id, "text": item.text})
-                            if on_delta is not None:
-                                on_delta(item.text)
-                            if time.monotonic() - last_checkpoint > CHECKPOINT_S:
-                                last_checkpoint = time.monotonic()
-                                store.defer(store.update_message, update())
-                        elif isinstance(item, Finished):
-                            finished = item
-            if finished is None:
-                raise IncompleteReply("the reply stream ended before the provider said it was complete",
-                                      provider=full_model, hint="regenerate the reply to try again")
+            finished = await consume(provider, request, full_model=full_model, on_text=on_text)
         except asyncio.CancelledError:
             message = update(status=MessageStatus.STOPPED, completed_at=now())
             await self._finish(message, EventKind.RESPONSE_COMPLETED, started)
