@@ -461,13 +461,26 @@ class Session:
             return message
 
         last_checkpoint = time.monotonic()
+        # Text that arrives in one burst (one network read) goes out as one delta event: the event
+        # path costs microseconds per call, and an SDK can hand over hundreds of pieces per read.
+        unsent: list[str] = []
+        loop = asyncio.get_running_loop()
+
+        def send_deltas() -> None:
+            if not unsent:
+                return
+            text, pieces = "".join(unsent), len(unsent)
+            unsent.clear()
+            self._emit(EventKind.RESPONSE_DELTA, {"message_id": reply.id, "text": text, "pieces": pieces})
+            if on_delta is not None:
+                on_delta(text)
 
         def on_text(text: str) -> None:
             nonlocal last_checkpoint
             parts.append(text)
-            self._emit(EventKind.RESPONSE_DELTA, {"message_id": reply.id, "text": text})
-            if on_delta is not None:
-                on_delta(text)
+            unsent.append(text)
+            if len(unsent) == 1:
+                loop.call_soon(send_deltas)  # runs when the stream next waits for the network
             if time.monotonic() - last_checkpoint > CHECKPOINT_S:
                 last_checkpoint = time.monotonic()
                 store.defer(store.update_message, update())
@@ -476,7 +489,10 @@ class Session:
             if self._stop_requested:  # stopped before the provider was asked
                 raise asyncio.CancelledError
             provider = await self._hub._provider(full_model.partition(":")[0])
-            finished = await consume(provider, request, full_model=full_model, on_text=on_text)
+            try:
+                finished = await consume(provider, request, full_model=full_model, on_text=on_text)
+            finally:
+                send_deltas()  # every delta event precedes the reply's final events
         except asyncio.CancelledError:
             message = update(status=MessageStatus.STOPPED, completed_at=now())
             await self._finish(message, EventKind.RESPONSE_COMPLETED, started)

@@ -149,7 +149,7 @@ class HubFeed:
                 reply = LiveReply(payload["message_id"], None, event.time, whole=False)
                 self._live[sid] = reply
             reply.parts.append(payload["text"])
-            reply.tokens += 1
+            reply.tokens += payload.get("pieces", 1)
             if reply.first_token_at is None:
                 reply.first_token_at = event.time or time.time()
         elif event.kind in _ENDS:
