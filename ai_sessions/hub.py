@@ -78,6 +78,7 @@ class SessionHub:
         self._sessions: dict[str, Session] = {}
         self._providers: dict[str, Provider] = {}
         self._provider_lock = threading.Lock()
+        self._adopt_lock = threading.Lock()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -302,12 +303,15 @@ class SessionHub:
 
     # -- internals ------------------------------------------------------------------------------
     def _adopt(self, record: SessionRecord) -> Session:
-        for live in list(self._sessions.values()):  # snapshot: the hub thread may change it
-            if live.id == record.id:
+        """The one live Session of ``record`` (two threads asking at once get the same object)."""
+        with self._adopt_lock:
+            live = self._sessions.get(record.id)
+            if live is not None:
                 return live
-        session = Session(self, record, self._store.load_messages(record.id), self._store.load_switches(record.id))
-        self._sessions[record.id] = session
-        return session
+            session = Session(self, record, self._store.load_messages(record.id),
+                              self._store.load_switches(record.id))
+            self._sessions[record.id] = session
+            return session
 
     def _close_live(self, session: Session) -> None:
         session._status = SessionStatus.CLOSED

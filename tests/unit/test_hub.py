@@ -226,3 +226,20 @@ def test_out_of_range_parameters_are_refused_where_they_are_set(shub, params):
     with pytest.raises(AiSessionsError, match=r"temperature|max_tokens"):
         s.configure(**params)
     assert s.params == {}
+
+
+def test_threads_opening_one_session_at_once_share_one_object(shub):
+    import concurrent.futures
+    import threading
+
+    record = shub.session("shared")
+    shub._loop.call(shub._close_live, record)  # not live any more: the next calls load it from the store
+    barrier = threading.Barrier(8)
+
+    def open_it():
+        barrier.wait()
+        return shub.get("shared")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        sessions = list(pool.map(lambda _: open_it(), range(8)))
+    assert len({id(s) for s in sessions}) == 1
