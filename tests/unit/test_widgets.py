@@ -156,6 +156,7 @@ def test_a_widget_opened_mid_reply_catches_up(shub):
     late = ChatWidget(session=s)
     rec = Recorder(late)
     assert late.progress.get("state") == "streaming"
+    view_msg(late, {"type": "hello"})  # what a newly rendered view says first: it gets the text so far
     def caught_up() -> bool:  # the late view's deltas rebuild the whole text from offset 0
         deltas = rec.of("delta")
         return bool(deltas) and deltas[0]["offset"] == 0 and "".join(d["text"] for d in deltas) == "early text"
