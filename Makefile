@@ -12,7 +12,7 @@ $(BIN)/python:
 # The main job: JupyterLab on the example notebooks; with no API key the chats use the embedded model.
 lab: $(BIN)/python
 	$(BIN)/pip install -q -e ".[local,lab]"
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 setup-dev: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
