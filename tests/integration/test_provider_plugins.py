@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from ai_sessions import MessageStatus
 from ai_sessions.providers import known_kinds
 from ai_sessions.providers.base import ProviderConfig
@@ -31,7 +33,9 @@ class EchoProvider(Provider):
 '''
 
 
-def test_entry_point_provider_is_found_and_used(make_hub, tmp_path, monkeypatch):
+@pytest.fixture
+def installed_plugin(tmp_path, monkeypatch):
+    """A real installed distribution (a .dist-info on sys.path) declaring the entry point."""
     site = tmp_path / "site"
     dist = site / "acme_echo-0.1.dist-info"
     dist.mkdir(parents=True)
@@ -42,51 +46,16 @@ def test_entry_point_provider_is_found_and_used(make_hub, tmp_path, monkeypatch)
         acme-echo = acme_echo:EchoProvider
     """))
     monkeypatch.syspath_prepend(str(site))
-    assert "acme-echo" in known_kinds()
 
+
+def test_entry_point_provider_is_found_and_used(make_hub, installed_plugin):
+    assert "acme-echo" in known_kinds()
     hub = make_hub(settings=Settings(providers={"acme": ProviderConfig("acme", "acme-echo")}))
     assert [m.full_name for m in hub.models() if m.provider == "acme"] == ["acme:mirror"]
     reply = hub.session("s", model="acme:mirror").send("stressed")
     assert (reply.status, reply.content, reply.model) == (MessageStatus.COMPLETE, "desserts", "acme:mirror")
 
 
-def test_entry_point_kind_works_without_a_settings_table(make_hub, tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    dist = site / "acme_echo-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (site / "acme_echo.py").write_text(PLUGIN)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-echo\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[ai_sessions.providers]\nacme-echo = acme_echo:EchoProvider\n")
-    monkeypatch.syspath_prepend(str(site))
+def test_entry_point_kind_works_without_a_settings_table(make_hub, installed_plugin):
     reply = make_hub().session("s", model="acme-echo:mirror").send("live")
     assert (reply.content, reply.model) == ("evil", "acme-echo:mirror")
-
-
-def test_a_plugin_that_fails_to_construct_falls_back_with_its_reason(make_hub):
-    import warnings
-
-    from ai_sessions import FallbackWarning
-    from ai_sessions.providers import _registered, register
-    from ai_sessions.providers.base import Provider
-
-    class Broken(Provider):
-        kind = "broken"
-
-        def __init__(self, config, keys):
-            raise ValueError("needs region=")
-
-        async def stream(self, request):  # pragma: no cover - never constructed
-            yield None
-
-    register("broken", Broken)
-    try:
-        hub = make_hub(settings=Settings(providers={"acme": ProviderConfig("acme", "broken")}))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            s = hub.session("s", model="acme:any")
-        assert s.model == "local:smollm2"
-        assert "needs region=" in s.fallback_reason and "acme" in s.fallback_reason
-        assert any(issubclass(w.category, FallbackWarning) for w in caught)
-        assert hub.models()  # listing models still works
-    finally:
-        _registered.pop("broken", None)
