@@ -16,7 +16,6 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
-import string
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -28,6 +27,7 @@ from .consume import consume
 from .errors import AiSessionsError
 from .model import EventKind, Usage
 from .providers.base import ChatTurn
+from .templates import field_root, placeholder_fields
 
 if TYPE_CHECKING:
     from .session import Session
@@ -140,7 +140,7 @@ def prepare(template: str, items: Any) -> tuple[list[BatchItem], Any]:
         raise AiSessionsError(f"map() needs a list, a pandas Series or a DataFrame, not a {type(items).__name__}",
                               hint="wrap a single input in a list")
     keys, inputs, index = _inputs(items)
-    fields = _fields(template)
+    fields = placeholder_fields(template)
     batch_items = []
     for position, (key, value) in enumerate(zip(keys, inputs, strict=True)):
         batch_items.append(BatchItem(position, key, value, _fill(template, fields, value, key)))
@@ -160,20 +160,12 @@ def _inputs(items: Any) -> tuple[list[Any], list[Any], Any]:
     return list(range(len(values))), values, None
 
 
-def _fields(template: str) -> list[str]:
-    try:
-        return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
-    except ValueError as exc:
-        raise AiSessionsError(f"the template has unbalanced braces ({exc})",
-                              hint="write {{ and }} for literal braces") from None
-
-
 def _fill(template: str, fields: list[str], value: Any, key: Any) -> str:
     try:
         if isinstance(value, Mapping):
             return template.format_map(value)
-        names = {_root(f) for f in fields} - {""}
-        positional = sum(1 for f in fields if _root(f) == "" or _root(f).isdigit())
+        names = {field_root(f) for f in fields} - {""}
+        positional = sum(1 for f in fields if field_root(f) == "" or field_root(f).isdigit())
         if not fields:
             raise AiSessionsError("the template has no {placeholder} for the input",
                                   hint='e.g. "Classify the sentiment of: {text}"')
@@ -186,13 +178,6 @@ def _fill(template: str, fields: list[str], value: Any, key: Any) -> str:
     except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
         raise AiSessionsError(f"cannot fill the template for input {key!r} ({type(exc).__name__}: {exc})",
                               hint="check the template's {fields} against the inputs") from None
-
-
-def _root(field: str) -> str:
-    for i, ch in enumerate(field):
-        if ch in ".[":
-            return field[:i]
-    return field
 
 
 # -- running ------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ the hub (store, thread), widgets and provider SDKs load on first use.
 from __future__ import annotations
 
 import re
-import string
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -105,13 +104,11 @@ def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
 
 def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
     """Fill ``{name}`` (also ``{df.shape}``, ``{items[0]}``) from ``namespace``; ``{{`` is a literal brace."""
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        raise _error(f"the prompt has unbalanced braces ({exc})",
-                     "double literal braces ({{ and }}) or add --no-interpolate") from None
+    from .templates import field_root, placeholder_fields
+
+    fields = placeholder_fields(template, hint="double literal braces ({{ and }}) or add --no-interpolate")
     for field in fields:
-        root = re.split(r"[.\[]", field, maxsplit=1)[0]
+        root = field_root(field)
         if not root or root.isdigit():
             raise _error(f"the prompt has a placeholder {{{field}}} without a variable name",
                          "write {variable}, double literal braces, or add --no-interpolate")
