@@ -13,11 +13,6 @@ browser tests' harness, tests/browser), with kernels streaming from the bench's 
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,50 +121,12 @@ def skip_reason() -> str | None:
 @contextmanager
 def jupyterlab(base: Path, env: dict[str, str]) -> Iterator[Any]:
     """A JupyterLab server on 127.0.0.1 (as the browser tests start it); yields a tests/browser LabServer."""
-    from tests.browser.lab import LabServer
+    from tests.browser.lab import run_lab
 
     root = base / "root"
     root.mkdir(parents=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    token = secrets.token_hex(16)
-    log = (base / "server.log").open("w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--expose-app-in-browser",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.user_settings_dir={base / 'settings'}", f"--LabApp.workspaces_dir={base / 'workspaces'}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly", "--allow-root"],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT,
-        env={**env, "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
-             "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"), "JUPYTER_PLATFORM_DIRS": "1"})
-    server = LabServer(f"http://127.0.0.1:{port}", token, root, None)  # type: ignore[arg-type]
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                server.api("GET", "/api/status")
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(base / 'server.log').read_text()}") from None
-                time.sleep(0.2)
+    with run_lab(base, root, env) as server:
         yield server
-    finally:
-        try:
-            for kernel in server.api("GET", "/api/kernels") or []:
-                server.api("DELETE", f"/api/kernels/{kernel['id']}")
-        except OSError:
-            pass
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        shutil.rmtree(base / "jupyter-runtime", ignore_errors=True)
 
 
 def _clear_outputs(page: Any) -> None:

@@ -92,11 +92,7 @@ def _bench_stream(self: Any, proto: Any, model: str, body: Any, fault: Any, reco
     events = _events(proto, model, body, tokens)
     starts = len(proto.start(model, body))
     try:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._begin_sse()
         began = time.monotonic()
         for i, event in enumerate(events):
             token = i - starts

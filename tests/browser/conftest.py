@@ -9,12 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +16,7 @@ from typing import Any
 import pytest
 
 from .fake_openai import FakeOpenAI
-from .lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_SECRET, ROOT, LabServer
+from .lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_SECRET, ROOT, LabServer, run_lab
 from .notebook import Notebook
 
 STARTUP_TIMEOUT_S = 60
@@ -36,12 +30,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for item in items:
             if "browser" in item.keywords:
                 item.add_marker(skip)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -66,47 +54,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> It
     notifications.mkdir(parents=True)
     (notifications / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    token, port = secrets.token_hex(16), _free_port()
     env = {**os.environ,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "AI_SESSIONS_DATA_DIR": str(base / "data"), "AI_SESSIONS_CONFIG_DIR": str(base / "config"),
-           "AI_SESSIONS_NO_KEYRING": "1", "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
-           "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"), "JUPYTER_PLATFORM_DIRS": "1",
-           "OPENAI_API_KEY": FAKE_SECRET}
+           "AI_SESSIONS_NO_KEYRING": "1", "OPENAI_API_KEY": FAKE_SECRET}
     for name in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "AI_SESSIONS_SETTINGS",
                  "JPY_SESSION_NAME"):
         env.pop(name, None)
-    jupyter = Path(sys.executable).parent / "jupyter"
-    log = (base / "server.log").open("w")
-    process = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--expose-app-in-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-         "--allow-root"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LabServer(f"http://127.0.0.1:{port}", token, root, fake_openai)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:  # wait for the server to answer (it reports readiness only through HTTP)
-        try:
-            server.api("GET", "/api/status")
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError(f"JupyterLab did not start:\n{(base / 'server.log').read_text()}") from None
-            time.sleep(0.2)
-    yield server
-    for kernel in server.api("GET", "/api/kernels") or []:
-        server.api("DELETE", f"/api/kernels/{kernel['id']}")
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-    shutil.rmtree(base / "jupyter-runtime", ignore_errors=True)
+    with run_lab(base, root, env, fake_openai, settings, STARTUP_TIMEOUT_S) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import json
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,3 +58,51 @@ class LabServer:
         for session in self.api("GET", "/api/sessions") or []:
             if session["path"] == path:
                 self.api("DELETE", f"/api/sessions/{session['id']}")
+
+
+@contextmanager
+def run_lab(base: Path, root: Path, env: dict[str, str], fake: FakeOpenAI | None = None,
+            settings: Path | None = None, startup_timeout: float = 60) -> Iterator[LabServer]:
+    """A JupyterLab server on 127.0.0.1 with its own config, runtime and workspace dirs under ``base``,
+    serving ``root``; its kernels are shut down and the server stopped on exit."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = secrets.token_hex(16)
+    log = (base / "server.log").open("w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--expose-app-in-browser",
+         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         f"--LabApp.user_settings_dir={settings or base / 'settings'}",
+         f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+         "--allow-root"],
+        cwd=root, stdout=log, stderr=subprocess.STDOUT,
+        env={**env, "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
+             "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"), "JUPYTER_PLATFORM_DIRS": "1"})
+    server = LabServer(f"http://127.0.0.1:{port}", token, root, fake)  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:  # the server reports readiness only through HTTP
+            try:
+                server.api("GET", "/api/status")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start:\n{(base / 'server.log').read_text()}") from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        try:
+            for kernel in server.api("GET", "/api/kernels") or []:
+                server.api("DELETE", f"/api/kernels/{kernel['id']}")
+        except OSError:
+            pass
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        shutil.rmtree(base / "jupyter-runtime", ignore_errors=True)

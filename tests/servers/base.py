@@ -226,6 +226,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
+    def _begin_sse(self) -> None:
+        """Answer 200 with an event stream sent in chunked transfer encoding."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
@@ -286,11 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
         record.reply = text
         pieces = split(text)
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self._begin_sse()
             for event in proto.start(model, body):
                 self._chunk(event)
             cut_at = fault.after if fault.kind != "ok" else len(pieces)
