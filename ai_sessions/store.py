@@ -85,13 +85,15 @@ class Store:
                              hint="check the directory exists and is writable, or set AI_SESSIONS_DATA_DIR"
                              ) from None
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            _configure(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if _is_busy(exc):
+                raise StoreError(
+                    f"the session store {self.path} stayed locked by another process for "
+                    f"{BUSY_TIMEOUT_MS // 1000} s",
+                    hint="another kernel or script holds a long write on it: let it finish or stop it, "
+                         "then try again") from None
             raise StoreError(
                 f"the session store {self.path} is not a readable SQLite database ({exc})",
                 hint=f"it was left untouched: move it aside (e.g. mv {self.path} {self.path}.bad) "
@@ -310,6 +312,31 @@ _SESSION_COLUMNS = "id, name, scope, model, params, system_prompt, created_at, u
 _PREFIXED_SESSION_COLUMNS = ", ".join(f"s.{c}" for c in _SESSION_COLUMNS.split(", "))
 _MESSAGE_COLUMNS = ("id, session_id, seq, role, content, model, status, input_tokens, output_tokens, cost, "
                     "error, error_kind, created_at, completed_at")
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorname", "").startswith(
+        ("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    """Set the connection up, waiting out other processes that open the same new file at once.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers BUSY at once, without its
+    busy handler, when two connections race for it; so that step is retried with jittered backoff.
+    """
+    from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
+
+    @retry(retry=retry_if_exception(_is_busy), wait=wait_random_exponential(multiplier=0.01, max=0.25),
+           stop=stop_after_delay(BUSY_TIMEOUT_MS / 1000), reraise=True)
+    def setup() -> None:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+    setup()
 
 
 def _closed_error() -> StoreError:

@@ -148,3 +148,39 @@ def test_exit_during_a_reply_stores_it_as_stopped_cleanly(tmp_path):
     finally:
         store.close()
     assert reply.status is MessageStatus.STOPPED and reply.content
+
+
+def _open_at_barrier(barrier, paths: list[str]) -> None:
+    for path in paths:
+        barrier.wait(timeout=60)
+        try:
+            Store(Path(path)).close()
+        except BaseException:
+            barrier.abort()  # the others stop at once instead of waiting out the timeout
+            raise
+
+
+def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
+    """Two kernels started together race to switch a new file to WAL; SQLite answers the loser BUSY at
+    once (no busy handler), which must be waited out, not reported as an unreadable database."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(4)
+    paths = [str(tmp_path / f"round{i}" / "sessions.db") for i in range(40)]
+    workers = [ctx.Process(target=_open_at_barrier, args=(barrier, paths), daemon=True) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.join(timeout=120)
+        assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    finally:
+        barrier.abort()
+        for worker in workers:
+            worker.kill()
+            worker.join()
+    for path in paths:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 1
