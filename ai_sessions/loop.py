@@ -59,25 +59,37 @@ class HubLoop:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, what: str = "this call") -> T:
         """Run ``coro`` on the loop and wait for it. A KeyboardInterrupt (kernel interrupt) while
-        waiting cancels it, waits for it to clean up, then propagates."""
+        waiting, or while handing it to the loop, cancels it, waits for it to clean up, then propagates."""
         if self.in_loop_thread():
             coro.close()
             self.refuse_wait(what)
         self._refuse_stopped(coro)
-        began, settled = threading.Event(), threading.Event()
+        began, settled, abandoned = threading.Event(), threading.Event(), threading.Event()
+        tasks: list[asyncio.Task[Any]] = []
 
         async def tracked() -> T:
+            if abandoned.is_set():  # interrupted before it started: never run it
+                coro.close()
+                raise asyncio.CancelledError
+            task = asyncio.current_task()
+            assert task is not None
+            tasks.append(task)
             began.set()
             try:
                 return await coro
             finally:
                 settled.set()
 
-        future = self.submit(tracked())
+        future: concurrent.futures.Future[T] | None = None
         try:
+            future = self.submit(tracked())
             return future.result(timeout)
         except KeyboardInterrupt:
-            future.cancel()
+            abandoned.set()
+            if future is not None:
+                future.cancel()
+            else:  # the interrupt landed inside run_coroutine_threadsafe, after it may have scheduled the work
+                self.loop.call_soon_threadsafe(lambda: [task.cancel() for task in tasks])
             if began.is_set():
                 settled.wait(STOP_WAIT_S)  # let the reply store its partial text before we propagate
             raise
