@@ -84,3 +84,27 @@ def test_a_closed_store_says_so(tmp_path):
     with pytest.raises(StoreError, match="closed"):
         store.defer(store.list_sessions)
     store.close()  # twice is fine
+
+
+def test_store_of_the_first_schema_is_upgraded_in_place(tmp_path):
+    """A file written before m002 keeps its data and gets the listing's covering index."""
+    path = tmp_path / "s.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+    name, first = MIGRATIONS[0]
+    first(conn)
+    conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (name,))
+    conn.close()
+    store = Store(path)
+    try:
+        record = store.create_session(SessionRecord(new_id(), "x", "scope", "local:smollm2"))
+        store.append_message(Message(new_id(), record.id, 0, Role.USER, "q"))
+        [summary] = store.list_sessions("scope")
+        assert summary.message_count == 1 and store.schema_version == len(MIGRATIONS)
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    plan = " ".join(str(row) for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT session_id, sum(cost), max(created_at) FROM messages GROUP BY session_id"))
+    conn.close()
+    assert "COVERING INDEX messages_totals" in plan
