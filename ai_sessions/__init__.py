@@ -24,7 +24,8 @@ from .errors import (
     StoreError,
     UnknownModel,
 )
-from .hub import FallbackWarning, SessionHub, hub
+from .hub import SessionHub, hub
+from .hub_models import FallbackWarning
 from .model import Event, EventKind, Message, MessageStatus, ModelSwitch, Role, SessionStatus, Usage
 from .session import ReplyHandle, Session
 

@@ -7,21 +7,21 @@ import atexit
 import logging
 import os
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import AiSessionsError, SessionNotFound, UnknownModel
+from .errors import AiSessionsError, SessionNotFound
 from .events import EventBus
 from .export import messages_from_export, parse_export, switches_from_export
+from .hub_models import FallbackWarning as FallbackWarning  # re-exported: it was defined here
+from .hub_models import HubModels
 from .keys import KeyStore
 from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id
-from .providers import provider_class, split_model
-from .providers.base import Availability, ModelInfo, Provider
+from .providers.base import Provider
 from .session import Session, check_params
-from .settings import LOCAL_MODEL, Settings, config_dir, data_dir, load_settings
+from .settings import Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SCOPE_ENV = "JPY_SESSION_NAME"
 _PERSISTED_KINDS = {k for k in EventKind if k is not EventKind.RESPONSE_DELTA}
-
-
-class FallbackWarning(UserWarning):
-    """A session's model cannot be used, so another one answers (shown once per session and reason)."""
 
 
 def default_scope() -> str:
@@ -57,8 +53,10 @@ class SessionInfo:
     live: bool
 
 
-class SessionHub:
-    """All sessions of this kernel. Get the kernel's hub with :func:`ai_sessions.hub`.
+class SessionHub(HubModels):
+    """All sessions of this kernel. Get the kernel's hub with :func:`ai_sessions.hub`. Its models and
+    providers (``resolve_model``, ``provider_availability``, ``models``, ``refresh_models``) come from
+    :class:`~ai_sessions.hub_models.HubModels`.
 
     >>> hub = SessionHub(store_path=tmp / "s.db")   # doctest: +SKIP
     >>> s = hub.session("analysis")                  # doctest: +SKIP
@@ -196,111 +194,6 @@ class SessionHub:
         costs = [info.cost for info in self.sessions() if info.cost is not None]
         return sum(costs) if costs else None
 
-    # -- models and providers ---------------------------------------------------------------------
-    def resolve_model(self, full_name: str, *, strict: bool = False) -> tuple[str, str | None]:
-        """``(model to use, why it differs from full_name or None)``, applying the fallback rules (S4).
-        With ``strict``, a malformed name raises :class:`UnknownModel` instead."""
-        reason = self._unusable(full_name, strict=strict)
-        if reason is None:
-            return full_name, None
-        default = self.settings.defaults.model
-        if default != full_name and self._unusable(default) is None:
-            return default, reason
-        if full_name == LOCAL_MODEL:  # nothing to fall back to: the reply itself reports the problem
-            return full_name, None
-        return LOCAL_MODEL, reason
-
-    def _unusable(self, full_name: str, *, strict: bool = False) -> str | None:
-        try:
-            provider_name, model = split_model(full_name)
-        except UnknownModel:
-            if strict:
-                raise
-            return f"{full_name!r} is not a 'provider:model' name"
-        availability = self.provider_availability(provider_name)
-        if not availability.ok:
-            return availability.reason
-        instance = self._provider_instance(provider_name)
-        return instance.validate_model(model) if instance else None
-
-    def provider_availability(self, provider_name: str) -> Availability:
-        """Whether ``provider_name`` can be used now, and why not."""
-        config = self.settings.provider_config(provider_name)
-        if config is None:
-            return Availability(False, f"unknown provider {provider_name!r}: declare it under "
-                                       f"[providers.{provider_name}] in settings.toml")
-        try:
-            instance = self._provider_instance(provider_name)
-            assert instance is not None
-            return instance.availability()
-        except Exception as exc:  # a broken plugin or keys file must mean "unusable, here is why", not a crash
-            detail = str(exc) if isinstance(exc, AiSessionsError | ImportError) else f"{type(exc).__name__}: {exc}"
-            log.debug("provider %s is unusable", provider_name, exc_info=True)
-            return Availability(False, f"provider {provider_name!r} cannot load: {detail}")
-
-    def provider_names(self) -> list[str]:
-        from .providers import BUILTIN_PROVIDERS
-
-        return list(dict.fromkeys([*BUILTIN_PROVIDERS, *self.settings.providers]))
-
-    def models(self) -> list[ModelInfo]:
-        """Models of every provider (curated or cached lists; no network), unavailable ones with reasons."""
-        result: list[ModelInfo] = []
-        for name in self.provider_names():
-            availability = self.provider_availability(name)
-            instance = None
-            try:
-                instance = self._provider_instance(name)
-            except Exception:
-                pass
-            offered = instance.curated_models() if instance else []
-            for info in offered:
-                result.append(ModelInfo(info.provider, info.name, info.short_name, availability.ok,
-                                        availability.reason))
-        return result
-
-    def refresh_models(self, timeout: float = 15.0) -> list[ModelInfo]:
-        """Ask every usable provider for its live model list (cached by the provider), then return
-        :meth:`models`. A provider that fails keeps its curated list; the failure is logged."""
-
-        async def refresh() -> None:
-            async def one(name: str) -> None:
-                try:
-                    instance = self._provider_instance(name)
-                    if instance is not None and instance.availability().ok:
-                        await instance.list_models()
-                except Exception as exc:
-                    log.info("could not list models of %s: %s", name, exc)
-
-            await asyncio.gather(*(one(name) for name in self.provider_names()))
-
-        self._loop.run(refresh(), timeout=timeout, what="refresh_models()")
-        return self.models()
-
-    def _provider_instance(self, name: str) -> Provider | None:
-        with self._provider_lock:
-            if name not in self._providers:
-                config = self.settings.provider_config(name)
-                if config is None:
-                    return None
-                self._providers[name] = provider_class(config.kind)(config, self.keys)
-            return self._providers[name]
-
-    async def _provider(self, name: str) -> Provider:
-        instance = self._provider_instance(name)
-        if instance is None:
-            raise UnknownModel(f"unknown provider {name!r}")
-        return instance
-
-    def _cost(self, full_model: str, usage: Usage | None) -> float | None:
-        if usage is None:
-            return None
-        from .pricing import cost_of
-
-        provider_name, model = split_model(full_model)
-        config = self.settings.provider_config(provider_name)
-        return cost_of(config.kind if config else provider_name, model, usage)
-
     # -- internals ------------------------------------------------------------------------------
     def _adopt(self, record: SessionRecord) -> Session:
         """The one live Session of ``record`` (two threads asking at once get the same object)."""
@@ -356,12 +249,6 @@ class SessionHub:
         if event.kind in _PERSISTED_KINDS and "batch" not in event.payload:  # batch progress is transient
             self._store.defer(self._store.add_event, event)
         self.events.emit(event)
-
-    def _notify_fallback(self, session: Session, model: str, reason: str) -> None:
-        message = f"session {session.name!r}: {reason}; using {model} instead"
-        log.info(message)  # the warning below is what the user sees; logging it too would show it twice
-        warnings.warn(FallbackWarning(message), stacklevel=4)
-        self._emit(Event(EventKind.SESSION_UPDATED, session.id, {"fallback": {"model": model, "reason": reason}}))
 
     def shutdown(self) -> None:
         """Stop every reply, close providers and the store. The hub cannot be used afterwards."""

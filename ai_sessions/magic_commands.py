@@ -91,7 +91,7 @@ class MagicContext:
 @contextlib.contextmanager
 def fallback_notes() -> Iterator[None]:
     """Show each FallbackWarning raised inside as one ``note:`` line (no source-line noise)."""
-    from .hub import FallbackWarning
+    from .hub_models import FallbackWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)
