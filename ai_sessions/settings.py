@@ -176,19 +176,36 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         raise fail("defaults.max_tokens", "must be a positive integer")
 
     providers: dict[str, ProviderConfig] = {}
-    from .providers import BUILTIN_PROVIDERS
+    from .providers import BUILTIN_PROVIDERS, known_kinds
+    from .providers.options import check_option
 
-    for name, table in data.get("providers", {}).items():
+    provider_tables = data.get("providers", {})
+    if not isinstance(provider_tables, dict):
+        raise fail("providers", "must be tables, one per provider ([providers.NAME])")
+    for name, table in provider_tables.items():
         dotted = f"providers.{name}"
         if not isinstance(table, dict):
             raise fail(dotted, "must be a table ([providers.NAME])")
         kind = table.get("kind", name if name in BUILTIN_PROVIDERS else None)
         if not isinstance(kind, str):
             raise fail(dotted, "needs kind = \"openai-compatible\" (or another provider kind)")
-        options = {k: v for k, v in table.items() if k != "kind"}
+        if kind not in known_kinds():
+            raise fail(f"{dotted}.kind" if "kind" in table else dotted,
+                       f"no provider of kind {kind!r}; known kinds: {', '.join(known_kinds())}")
+        options = {}
+        for key, value in table.items():
+            problem = None if key == "kind" else check_option(kind, key, value)
+            if problem == "unknown":
+                report_unknown(f"{dotted}.{key}")
+            elif problem:
+                raise fail(f"{dotted}.{key}", problem)
+            elif key != "kind":
+                options[key] = value
         providers[name.lower()] = ProviderConfig(name=name.lower(), kind=kind, options=options)
 
     store_table = data.get("store", {})
+    if not isinstance(store_table, dict):
+        raise fail("store", "must be a table ([store])")
     for key, value in store_table.items():
         if key not in _STORE_KEYS:
             report_unknown(f"store.{key}")

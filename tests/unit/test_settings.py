@@ -68,6 +68,14 @@ def test_wrong_type_names_key_and_line(tmp_path):
     ('[defaults]\nmax_tokens = 0\n', "positive"),
     ('[providers.mine]\nbase_url = "http://x"\n', "needs kind"),
     ('[defaults]\ntemperature = true\n', "expected a number"),
+    ('providers = 1\n', "must be tables"),
+    ('store = "x.db"\n', "must be a table"),
+    ('[providers.openai]\ntimeout = "60"\n', "expected a number, got str"),
+    ('[providers.openai]\nbase_url = 5\n', "expected a string, got int"),
+    ('[providers.openai]\nstream_usage = "yes"\n', "expected true or false"),
+    ('[providers.openai]\nmodels = ["a", 5]\n', "list of strings"),
+    ('[providers.local]\nn_ctx = 4096.5\n', "expected an integer"),
+    ('[providers.local.models]\nqwen = 3\n', "table of name"),
 ])
 def test_bad_values(tmp_path, text, message):
     with pytest.raises(SettingsError, match=message):
@@ -88,3 +96,41 @@ def test_unreadable_file(tmp_path):
     path.write_bytes(b"\xff\xfe[defaults]")
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings([path])
+
+
+def test_provider_table_errors_name_file_line_and_key(tmp_path):
+    path = write(tmp_path / "s.toml", '[providers.ollama]\nkind = "openai-compatible"\ntimeout = "slow"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings([path])
+    assert (info.value.key, info.value.line) == ("providers.ollama.timeout", 3)
+
+
+def test_unknown_provider_kind_is_an_error_listing_the_kinds(tmp_path):
+    path = write(tmp_path / "s.toml", '[providers.ollama]\nkind = "ollamaa"\nbase_url = "http://x/v1"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings([path])
+    assert (info.value.key, info.value.line) == ("providers.ollama.kind", 2)
+    assert "no provider of kind 'ollamaa'" in str(info.value) and "openai-compatible" in str(info.value)
+
+
+def test_unknown_provider_option_is_reported_and_ignored(tmp_path):
+    path = write(tmp_path / "s.toml",
+                 '[providers.ollama]\nkind = "openai-compatible"\nbase_ur = "http://x/v1"\ntimeout = 5\n')
+    with pytest.warns(SettingsWarning, match=r"line 3: unknown key 'providers.ollama.base_ur'"):
+        settings = load_settings([path])
+    assert dict(settings.providers["ollama"].options) == {"timeout": 5}
+
+
+def test_every_documented_provider_option_is_accepted(tmp_path):
+    """The examples in docs/providers.md and docs/settings.md load without a warning or error."""
+    import re
+    import warnings
+
+    docs_dir = Path(__file__).resolve().parents[2] / "docs"
+    docs = (docs_dir / "providers.md").read_text() + (docs_dir / "settings.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", docs, flags=re.S) if "[providers." in b]
+    assert blocks
+    for block in blocks:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            load_settings([write(tmp_path / "s.toml", block)])
