@@ -22,6 +22,11 @@ class AiSessionsError(Exception):
     def __str__(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: the message and hint are what to act on (the
+        SDK's own error stays available as ``error.__cause__``)."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class SettingsError(AiSessionsError):
     """A settings file cannot be read or holds a bad value."""
@@ -57,7 +62,7 @@ class SessionBusy(AiSessionsError):
 class SessionClosed(AiSessionsError):
     """The session was closed or deleted."""
 
-    hint = "reopen it with hub.session(name)"
+    hint = "reopen it with hub.session(name): a closed session keeps its history, a deleted one starts empty"
 
 
 class UnknownModel(AiSessionsError):

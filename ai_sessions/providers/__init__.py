@@ -45,7 +45,9 @@ def provider_class(kind: str) -> type[Provider]:
     """The class implementing ``kind``; raises :class:`UnknownModel` if none does."""
     target = _registered.get(kind) or BUILTIN_KINDS.get(kind) or _entry_point(kind)
     if target is None:
-        raise UnknownModel(f"no provider of kind {kind!r}")
+        raise UnknownModel(f"no provider of kind {kind!r}",
+                           hint=f"known kinds: {', '.join(known_kinds())}; a plugin's kind appears once its "
+                                "package is installed")
     if isinstance(target, str):
         module_name, _, attr = target.partition(":")
         target = getattr(importlib.import_module(module_name), attr)

