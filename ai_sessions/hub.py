@@ -91,7 +91,7 @@ class SessionHub(HubModels):
         """Get the session ``name`` of this notebook, creating it if needed (``model`` etc. apply to a new
         session; for an existing one a different ``model`` switches to it)."""
         scope = scope or self.scope
-        name = name or self._next_name(scope)
+        name = self._next_name(scope) if name is None else name  # an explicit "" is refused, not auto-named
         _check_name(name)
         for live in list(self._sessions.values()):  # snapshot: the hub thread may change it
             if live.name == name and live.scope == scope:
@@ -151,7 +151,7 @@ class SessionHub(HubModels):
     def import_session(self, text: str, name: str | None = None) -> Session:
         """Create a session in this notebook from ``session.export("json")`` text."""
         meta, items, switches = parse_export(text)
-        name = name or meta.get("name")
+        name = meta.get("name") if name is None else name
         if not isinstance(name, str):
             raise AiSessionsError("the export names no session", hint="pass name='...' to import_session")
         _check_name(name)
@@ -217,7 +217,8 @@ class SessionHub(HubModels):
             raise AiSessionsError(f"fork point {at} is outside 0..{len(messages)}",
                                   hint="at is the number of messages to keep")
         kept = messages if at is None else messages[:at]
-        name = name or self._next_name(source.scope, prefix=f"{source.name}-fork")
+        name = self._next_name(source.scope, prefix=f"{source.name}-fork") if name is None else name
+        _check_name(name)
         if self._store.find_session(source.scope, name) is not None:
             raise AiSessionsError(f"a session named {name!r} already exists", hint="choose another name")
         record = SessionRecord(new_id(), name, source.scope, source.requested_model, source.params,
@@ -273,7 +274,10 @@ class SessionHub(HubModels):
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\n" in name:
+    if isinstance(name, str) and not name.strip():
+        raise AiSessionsError(f"bad session name {name!r}: a name cannot be empty or blank",
+                              hint="pass a name such as 'analysis', or leave the name out to get an automatic one")
+    if not isinstance(name, str) or len(name) > 200 or "\n" in name:
         raise AiSessionsError(f"bad session name {name!r}", hint="use a short single-line name, e.g. 'analysis'")
 
 

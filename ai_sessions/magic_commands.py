@@ -213,6 +213,8 @@ def cmd_new(ctx: MagicContext, name: str, model: str | None, system: str | None,
             max_tokens: int | None) -> None:
     from .errors import AiSessionsError
 
+    if not name.strip():
+        raise AiSessionsError("`new` needs a session name, not an empty one", hint="e.g. `%ai_session new analysis`")
     if any(info.name == name for info in ctx.hub.sessions()):
         raise AiSessionsError(f"a session named {name!r} already exists",
                               hint=f"use it with `%ai_session use {name}`, or pick another name")

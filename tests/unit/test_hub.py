@@ -159,7 +159,21 @@ def test_malformed_model_name_is_a_clear_error(shub):
 
 def test_bad_session_name(shub):
     with pytest.raises(AiSessionsError, match="bad session name"):
-        shub.session("  ")
+        shub.session("a\nb")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t"])
+def test_an_empty_or_blank_name_is_refused_not_auto_named(shub, name):
+    with pytest.raises(AiSessionsError, match="cannot be empty or blank") as info:
+        shub.session(name)
+    assert "leave the name out" in info.value.hint
+    s = shub.session("main")
+    with pytest.raises(AiSessionsError, match="cannot be empty or blank"):
+        s.fork(name=name)
+    with pytest.raises(AiSessionsError, match="cannot be empty or blank"):
+        shub.import_session(s.export("json"), name=name)
+    assert [info.name for info in shub.sessions()] == ["main"]
+    assert shub.session().name == "chat-1"  # no name at all still picks one
 
 
 def test_using_a_hub_and_its_sessions_after_shutdown_is_a_clear_error(shub):

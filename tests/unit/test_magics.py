@@ -208,12 +208,20 @@ def test_a_key_typed_in_place_of_the_action_is_not_echoed(ip):
     ("new x --model nope:m", "unknown provider 'nope'"),
     ("fork nope --at 1", "no session named 'nope'"),
     ("new 'unclosed", "check the quotes"),
+    ("new ''", "`new` needs a session name"),
+    ("new '   '", "`new` needs a session name"),
 ])
 def test_user_errors_are_one_line_usage_errors(ip, text, expected):
     with pytest.raises(UsageError) as info:
         line(ip, text)
     assert expected in str(info.value)
     assert "\n" not in str(info.value) and " — " in str(info.value)  # message — what to do
+
+
+def test_new_with_an_empty_name_creates_nothing(ip, shub):
+    with pytest.raises(UsageError, match=r"e\.g\. `%ai_session new analysis`"):
+        line(ip, "new ''")
+    assert shub.sessions() == []
 
 
 def test_errors_show_without_traceback_in_a_cell(ip, capsys):
