@@ -17,6 +17,7 @@ import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import AiSessionsError
 
@@ -100,11 +101,7 @@ class KeyStore:
         if not key:
             raise AiSessionsError("empty key not stored", hint="paste the whole key when prompted")
         if backend == "keyring":
-            keyring = self._backend()
-            if keyring is None:
-                raise AiSessionsError("no usable OS keyring on this machine",
-                                      hint="store the key in the keys file instead (the default)")
-            keyring.set_password(KEYRING_SERVICE, provider, key)
+            self.require_keyring().set_password(KEYRING_SERVICE, provider, key)
             return "keyring"
         with self._lock:
             keys = self._file_keys()
@@ -171,6 +168,14 @@ class KeyStore:
             json.dump(keys, handle, indent=2, sort_keys=True)
         os.chmod(tmp, stat.S_IRUSR | stat.S_IWUSR)
         os.replace(tmp, self.path)
+
+    def require_keyring(self) -> Any:
+        """The keyring module, or a clear error if this machine has no usable keyring backend."""
+        keyring = self._backend()
+        if keyring is None:
+            raise AiSessionsError("no usable OS keyring on this machine",
+                                  hint="store the key in the keys file instead (leave out --keyring)")
+        return keyring
 
     def _backend(self):
         if not self._use_keyring:

@@ -30,13 +30,19 @@ def cmd_models(ctx: MagicContext, provider: str | None) -> Table:
 
 @command("keys", "API keys: list (masked), or `set`, `delete`, `test` PROVIDER",
          arg("action", nargs="?", default="list", help="list, set, delete or test"),
-         arg("provider", nargs="?"), arg("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS))
-def cmd_keys(ctx: MagicContext, action: str, provider: str | None, extra: Sequence[str]) -> Any:
+         arg("provider", nargs="?"),
+         arg("--keyring", action="store_true", help="with `set`: store the key in the OS keyring, not the keys file"),
+         arg("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS))
+def cmd_keys(ctx: MagicContext, action: str, provider: str | None, keyring: bool, extra: Sequence[str]) -> Any:
     from .errors import AiSessionsError
 
     if action not in ("list", "set", "delete", "test"):  # not echoed: it may be a pasted key
         raise AiSessionsError("`keys` takes list, set, delete or test",
                               hint="e.g. `%ai_session keys set openai`, then paste the key at the prompt")
+    if "--keyring" in extra:  # `keys set openai --keyring`: after the provider, argparse leaves it in extra
+        keyring, extra = True, [item for item in extra if item != "--keyring"]
+    if keyring and action != "set":
+        raise AiSessionsError("--keyring goes with `keys set`", hint="e.g. `%ai_session keys set openai --keyring`")
     if extra:
         raise AiSessionsError("a key must never be written in a cell (it would stay in the history)",
                               hint=f"run `%ai_session keys set {provider}` and paste the key at the prompt")
@@ -46,7 +52,10 @@ def cmd_keys(ctx: MagicContext, action: str, provider: str | None, extra: Sequen
         raise AiSessionsError(f"`keys {action}` needs a provider", hint=f"e.g. `%ai_session keys {action} openai`")
     if ctx.hub.settings.provider_config(provider) is None:
         raise AiSessionsError(f"unknown provider {provider!r}", hint=f"known: {', '.join(ctx.hub.provider_names())}")
-    {"set": keys_set, "delete": keys_delete, "test": keys_test}[action](ctx.hub, provider)
+    if action == "set":
+        keys_set(ctx.hub, provider, backend="keyring" if keyring else "file")
+    else:
+        {"delete": keys_delete, "test": keys_test}[action](ctx.hub, provider)
     return None
 
 
@@ -74,18 +83,21 @@ def keys_list(hub: SessionHub) -> Table:
     return Table(("provider", "source", "key"), tuple(rows))
 
 
-def keys_set(hub: SessionHub, provider: str) -> None:
-    """Prompt for the key without echo; it goes to the keys file, never to the notebook or history."""
+def keys_set(hub: SessionHub, provider: str, backend: str = "file") -> None:
+    """Prompt for the key without echo; it goes to the keys file (or the OS keyring), never to the
+    notebook or history."""
     import getpass
 
     from .keys import mask
 
+    if backend == "keyring":
+        hub.keys.require_keyring()  # say so before asking for the key
     key = getpass.getpass(f"API key for {provider} (hidden; Enter to cancel): ")
     if not key.strip():
         print("no key entered; nothing changed")
         return
-    where = hub.keys.set(provider, key)
-    print(f"stored the key for {provider} ({mask(key.strip())}) in {where}")
+    where = hub.keys.set(provider, key, backend=backend)
+    print(f"stored the key for {provider} ({mask(key.strip())}) in {'the OS keyring' if where == 'keyring' else where}")
 
 
 def keys_delete(hub: SessionHub, provider: str) -> None:

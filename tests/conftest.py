@@ -51,3 +51,31 @@ def make_hub(tmp_path: Path) -> Iterator[Callable[..., SessionHub]]:
 @pytest.fixture
 def hub(make_hub: Callable[..., SessionHub]) -> SessionHub:
     return make_hub()
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[dict[tuple[str, str], str]]:
+    """An in-memory OS keyring backend for the test; yields its (service, user) -> password dict."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    store: dict[tuple[str, str], str] = {}
+
+    class Memory(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            store.pop((service, username))
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Memory())
+    try:
+        yield store
+    finally:
+        keyring.set_keyring(previous)

@@ -79,35 +79,14 @@ def test_canary_key_never_reaches_store_events_logs_or_errors(make_hub, tmp_path
 
 
 
-def test_keyring_is_used_when_a_real_backend_exists(tmp_path, monkeypatch):
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class Memory(KeyringBackend):
-        priority = 1
-        store: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service, username):
-            return self.store.get((service, username))
-
-        def set_password(self, service, username, password):
-            self.store[(service, username)] = password
-
-        def delete_password(self, service, username):
-            self.store.pop((service, username))
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(Memory())
-    try:
-        keys = KeyStore(tmp_path / "keys.json", use_keyring=True)
-        assert keys.set("gemini", CANARY, backend="keyring") == "keyring"
-        assert Memory.store == {("ai_sessions", "gemini"): CANARY}
-        assert not (tmp_path / "keys.json").exists()
-        assert keys.get("gemini") == CANARY and keys.source("gemini").source == "keyring"
-        keys.delete("gemini")
-        assert keys.get("gemini") is None
-    finally:
-        keyring.set_keyring(previous)
+def test_keyring_is_used_when_a_real_backend_exists(tmp_path, memory_keyring):
+    keys = KeyStore(tmp_path / "keys.json", use_keyring=True)
+    assert keys.set("gemini", CANARY, backend="keyring") == "keyring"
+    assert memory_keyring == {("ai_sessions", "gemini"): CANARY}
+    assert not (tmp_path / "keys.json").exists()
+    assert keys.get("gemini") == CANARY and keys.source("gemini").source == "keyring"
+    keys.delete("gemini")
+    assert keys.get("gemini") is None
 
 
 def test_keyring_backend_refused_when_unusable(tmp_path):

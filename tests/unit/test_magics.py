@@ -415,3 +415,18 @@ def test_chat_tab_and_panel_return_widgets(ip, shub):
     assert isinstance(panel, widgets.HubPanel)
     for widget in (chat, panel):
         widget.close()
+
+
+def test_keys_set_keyring_stores_in_the_os_keyring(ip, shub, monkeypatch, capsys, request):
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "sk-ring-abcdefghijkl")
+    with pytest.raises(UsageError, match="no usable OS keyring"):  # the test hub's key store has it off
+        line(ip, "keys set gemini --keyring")
+    ring = request.getfixturevalue("memory_keyring")
+    monkeypatch.setattr(shub.keys, "_use_keyring", True)
+    monkeypatch.setattr(shub.keys, "_keyring_checked", False)
+    line(ip, "keys set gemini --keyring")
+    assert ring == {("ai_sessions", "gemini"): "sk-ring-abcdefghijkl"}
+    assert "in the OS keyring" in capsys.readouterr().out
+    assert shub.keys.source("gemini").source == "keyring"
+    with pytest.raises(UsageError, match="--keyring goes with `keys set`"):
+        line(ip, "keys delete gemini --keyring")
