@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import threading
 import warnings
 from typing import TYPE_CHECKING
@@ -149,5 +151,14 @@ class HubModels:
     def _notify_fallback(self, session: Session, model: str, reason: str) -> None:
         message = f"session {session.name!r}: {reason}; using {model} instead"
         log.info(message)  # the warning below is what the user sees; logging it too would show it twice
-        warnings.warn(FallbackWarning(message), stacklevel=4)
+        warnings.warn(FallbackWarning(message), stacklevel=_caller_stacklevel())
         self._emit(Event(EventKind.SESSION_UPDATED, session.id, {"fallback": {"model": model, "reason": reason}}))
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this package, so a warning names the user's line."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -251,6 +251,9 @@ def cmd_model(ctx: MagicContext, model: str, reason: str | None, session: str | 
     target = ctx.session(session)
     check_model(ctx.hub, model)
     switch = target.switch_model(model, reason=reason)
+    if switch is None:
+        print(f"{target.name!r} already uses {model}; nothing changed")
+        return
     print(f"{target.name!r}: {switch.from_model} -> {switch.to_model} from message {switch.message_index + 1}")
 
 

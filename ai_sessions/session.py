@@ -240,13 +240,19 @@ class Session(ReplyMachinery):
             return True
 
     # -- settings -------------------------------------------------------------------------------
-    def switch_model(self, model: str, reason: str | None = None) -> ModelSwitch:
-        """Use ``model`` from the next reply on, keeping the whole history; the switch is logged."""
+    def switch_model(self, model: str, reason: str | None = None) -> ModelSwitch | None:
+        """Use ``model`` from the next reply on, keeping the whole history; the switch is logged and
+        returned. Asking for the model the session already uses changes nothing and returns None."""
         self._check_open()
         self._hub.resolve_model(model, strict=True)
-        return self._hub._loop.call(self._switch, model, reason)
+        switch = self._hub._loop.call(self._switch, model, reason)
+        if switch is not None:
+            self._announce_fallback()  # on the caller's thread, so a warning points at the caller's line
+        return switch
 
-    def _switch(self, model: str, reason: str | None) -> ModelSwitch:
+    def _switch(self, model: str, reason: str | None) -> ModelSwitch | None:
+        if model == self._record.model:
+            return None
         switch = ModelSwitch(self.id, self._record.model, model, len(self._messages), reason)
         self._record = self._record.with_(model=model, updated_at=now())
         self._switches.append(switch)
@@ -254,7 +260,6 @@ class Session(ReplyMachinery):
         self._hub._store.defer(self._hub._store.add_switch, switch)
         self._emit(EventKind.MODEL_SWITCHED, switch.to_dict())
         self._warned.clear()
-        self._announce_fallback()
         return switch
 
     def configure(self, *, system_prompt: str | None = None, **params: Any) -> None:

@@ -152,6 +152,26 @@ def test_fallback_without_key_goes_to_local_model(make_hub):
     assert s.model == "local:smollm2"
 
 
+def test_fallback_warning_points_at_the_callers_line(make_hub):
+    hub = make_hub()
+    with pytest.warns(FallbackWarning) as record:
+        s = hub.session("x")
+        s.switch_model("anthropic:claude-sonnet-4-6")  # no key: falls back, warned from this line
+    [warning] = record.list
+    assert warning.filename == __file__ and "ANTHROPIC_API_KEY" in str(warning.message)
+
+
+def test_switching_to_the_model_in_use_changes_nothing(shub):
+    s = shub.session("x", model="scripted:a")
+    seen = []
+    shub.on("model.switched", seen.append)
+    assert s.switch_model("scripted:a") is None
+    assert not s.model_switches and seen == []
+    switch = s.switch_model("scripted:b", reason="why not")
+    assert (switch.from_model, switch.to_model, switch.reason) == ("scripted:a", "scripted:b", "why not")
+    assert len(s.model_switches) == 1
+
+
 def test_malformed_model_name_is_a_clear_error(shub):
     with pytest.raises(UnknownModel, match="provider:model"):
         shub.session("x", model="gpt-4o")
