@@ -3,17 +3,33 @@ syntax, where ``{{`` is a literal brace and a field may reach into its value (``
 
 from __future__ import annotations
 
+import re
 import string
 
 from .errors import AiSessionsError
 
+_FIELD = re.compile(r"\w*(\.\w+|\[[^\]]*\])*")
+_QUOTED_INDEX = re.compile(r"\[\s*(['\"])(.*?)\1\s*\]")
+
 
 def placeholder_fields(template: str, *, hint: str = "write {{ and }} for literal braces") -> list[str]:
-    """The fields of ``template`` in order (``"{a} {b.c}"`` → ``["a", "b.c"]``)."""
+    """The fields of ``template`` in order (``"{a} {b.c}"`` → ``["a", "b.c"]``); a field that is not a
+    name with ``.attribute`` / ``[index]`` steps (a call, an expression, a quoted key) is a clear error."""
     try:
-        return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
     except ValueError as exc:
         raise AiSessionsError(f"the template has unbalanced braces ({exc})", hint=hint) from None
+    for field in fields:
+        if _QUOTED_INDEX.search(field):
+            unquoted = _QUOTED_INDEX.sub(lambda m: f"[{m.group(2)}]", field)
+            raise AiSessionsError(f"the placeholder {{{field}}} quotes its key",
+                                  hint=f"placeholders follow str.format, where keys take no quotes: write "
+                                       f"{{{unquoted}}}")
+        if not _FIELD.fullmatch(field):
+            raise AiSessionsError(f"the placeholder {{{field}}} is an expression; placeholders are not evaluated",
+                                  hint=f"compute it into a variable first (e.g. n = len(items)) and write {{n}}; "
+                                       f"or {hint}")
+    return fields
 
 
 def field_root(field: str) -> str:

@@ -274,6 +274,20 @@ def test_a_missing_variable_is_a_clear_error_and_no_interpolate_sends_braces(ip,
         cell(ip, "'a", "hi")
 
 
+@pytest.mark.parametrize(("body", "expected"), [
+    ("Summarise {d['k']}", "keys take no quotes: write {d[k]}"),
+    ("How long is {len(items)}?", "is an expression; placeholders are not evaluated"),
+    ('Parse {"a": 1}', "--no-interpolate"),
+])
+def test_a_placeholder_that_is_not_a_variable_path_says_what_to_write(ip, shub, monkeypatch, body, expected):
+    monkeypatch.setitem(ip.user_ns, "d", {"k": 1})
+    monkeypatch.setitem(ip.user_ns, "items", [1, 2])
+    with pytest.raises(UsageError) as info:
+        cell(ip, "a", body)
+    assert expected in str(info.value)
+    assert shub.sessions() == []  # nothing was sent
+
+
 def test_model_option_switches_the_session_and_is_logged(ip, shub):
     cell(ip, "a", "one")
     cell(ip, "a --model scripted:m2", "two")
