@@ -277,3 +277,15 @@ def test_threads_opening_one_session_at_once_share_one_object(shub):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         sessions = list(pool.map(lambda _: open_it(), range(8)))
     assert len({id(s) for s in sessions}) == 1
+
+
+def test_sessions_of_a_renamed_notebook_can_be_found_and_copied_here(shub):
+    old = shub.session("analysis", scope="/work/old-name.ipynb")
+    old.send("hello")
+    assert shub.sessions() == []  # this notebook (another path) has none
+    [info] = shub.sessions(all_scopes=True)
+    assert (info.name, info.scope, info.message_count) == ("analysis", "/work/old-name.ipynb", 2)
+    copy = shub.import_session(shub.get(info.id).export("json"))
+    assert copy.scope == shub.scope and copy.name == "analysis"
+    assert [m.content for m in copy.messages] == [m.content for m in old.messages]
+    assert [i.name for i in shub.sessions()] == ["analysis"]
