@@ -234,8 +234,10 @@ def cmd_list(ctx: MagicContext, all_scopes: bool) -> Table:
         mark = "*" if info.name == ctx.current and info.scope == ctx.hub.scope else ""
         tokens = info.usage.input_tokens + info.usage.output_tokens
         cost = "" if info.cost is None else f"${info.cost:.4f}"
-        rows.append((mark, info.name, info.model, info.status, info.message_count, tokens, cost))
-    return Table(("", "name", "model", "status", "messages", "tokens", "cost"), tuple(rows))
+        row = (mark, info.name, info.model, info.status, info.message_count, tokens, cost)
+        rows.append((*row, info.scope) if all_scopes else row)
+    columns = ("", "name", "model", "status", "messages", "tokens", "cost")
+    return Table((*columns, "notebook") if all_scopes else columns, tuple(rows))
 
 
 @command("use", "make NAME the session that %%ai_session cells use", arg("name"))

@@ -117,6 +117,12 @@ def test_new_list_use(ip, shub, capsys):
     line(ip, "use a")
     assert {row[1]: row[0] for row in line(ip, "list").rows} == {"a": "*", "b": ""}
     assert "<table>" in table._repr_html_() and "scripted:other" in repr(table)
+    shub.session("a", scope="/elsewhere/other.ipynb")
+    assert len(line(ip, "list").rows) == 2
+    everywhere = line(ip, "list --all")
+    assert everywhere.columns[-1] == "notebook"
+    assert sorted((row[1], row[-1]) for row in everywhere.rows) == [
+        ("a", "/elsewhere/other.ipynb"), ("a", shub.scope), ("b", shub.scope)]
 
 
 def test_model_switches_the_current_session_with_a_reason(ip, shub, capsys):
