@@ -1,5 +1,6 @@
-"""``python -m bench`` runs every figure and writes bench/results.md; ``--smoke`` runs tiny sizes (seconds)
-and writes nothing unless ``--out`` is given; ``--only 1,3`` picks figures."""
+"""``python -m bench`` runs every figure and writes bench/results.md and the README's table; ``--smoke`` runs
+tiny sizes (seconds) and writes nothing unless ``--out`` is given; ``--only 1,3`` picks figures and writes
+bench/results-partial.md (so a partial run never replaces the full results)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from .common import ROOT, Row, Sizes, machine_info
-from .results import write_results
+from .results import update_readme, write_results
 
 FIGURES = {
     "1": ("bench.streaming", "Streaming overhead"),
@@ -60,10 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     only = [x.strip() for x in args.only.split(",") if x.strip()] or None
     began = time.monotonic()
     results = run_figures(sizes, only)
-    out = args.out or (None if args.smoke else ROOT / "bench" / "results.md")
+    full = not args.smoke and only is None
+    out = args.out or (None if args.smoke else ROOT / "bench" / ("results.md" if full else "results-partial.md"))
+    machine = machine_info()
     if out is not None:
-        write_results(out, results, machine_info(), time.monotonic() - began, smoke=args.smoke)
+        write_results(out, results, machine, time.monotonic() - began, smoke=args.smoke)
         print(f"[bench] wrote {out}", file=sys.stderr)
+    if full and args.out is None and update_readme(results, machine):
+        print("[bench] updated the table in README.md", file=sys.stderr)
     return 0
 
 

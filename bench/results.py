@@ -1,5 +1,6 @@
 """Writing bench/results.md: one table row per figure, machine info, then the hand-written notes
-(bench/notes.md: what was profiled and changed, and why a budget is missed)."""
+(bench/notes.md: what was profiled and changed, and why a budget is missed); and, after a full run, the
+short table in the README's performance section (between its ``bench-table`` markers)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 from .common import ROOT, Row
 
 NOTES = ROOT / "bench" / "notes.md"
+README = ROOT / "README.md"
+README_BEGIN = "<!-- bench-table: written by `make bench`, do not edit by hand -->"
+README_END = "<!-- /bench-table -->"
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -69,3 +73,32 @@ def write_results(path: Path, results: dict[str, list[Row]], machine: dict[str, 
     if NOTES.is_file():
         lines += [NOTES.read_text().rstrip(), ""]
     path.write_text("\n".join(lines))
+
+
+def readme_table(results: dict[str, list[Row]], machine: dict[str, str], stamp: str) -> list[str]:
+    """The short form for the README: figure, ours, baseline, budget, result; then date and machine."""
+    lines = ["| Figure | Ours | Baseline | Budget | Result |", "| --- | ---: | ---: | --- | --- |"]
+    for rows in results.values():
+        for row in rows:
+            base = fmt(row.baseline, row.unit)
+            if row.baseline_label and row.baseline is None:
+                base = row.baseline_label
+            elif row.baseline_label:
+                base = f"{base} ({row.baseline_label})"
+            lines.append(f"| {row.figure} | {fmt(row.ours, row.unit)} | {base} | {row.budget} | {verdict(row)} |")
+    where = ", ".join(filter(None, [machine.get("cpu"), f"{machine.get('cores')} cores", machine.get("memory"),
+                                    machine.get("os"), f"Python {machine.get('python')}"]))
+    return [*lines, "", f"Measured {stamp} on {where}."]
+
+
+def update_readme(results: dict[str, list[Row]], machine: dict[str, str], readme: Path = README) -> bool:
+    """Replace the table between the README's markers; False (README untouched) if it has none."""
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    body = "\n".join(readme_table(results, machine, stamp))
+    readme.write_text(f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}")
+    return True

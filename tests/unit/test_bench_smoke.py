@@ -58,3 +58,23 @@ def test_results_table_lists_every_row(smoke, tmp_path: Path):
     for rows in results.values():
         for row in rows:
             assert row.figure in text
+
+
+def test_readme_table_is_replaced_between_its_markers_only(smoke, tmp_path: Path):
+    from bench.results import README_BEGIN, README_END, update_readme
+
+    results, _seconds = smoke
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nBefore.\n\n{README_BEGIN}\nold table\n{README_END}\n\nAfter.\n")
+    machine = {"cpu": "Test CPU", "cores": "2", "memory": "1.0 GiB", "os": "Linux", "python": "3.11.7"}
+    assert update_readme(results, machine, readme)
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# Title\n\nBefore.") and text.endswith("After.\n")
+    assert "| Figure | Ours | Baseline | Budget | Result |" in text
+    assert "on Test CPU, 2 cores, 1.0 GiB, Linux, Python 3.11.7." in text
+    for rows in results.values():
+        for row in rows:
+            assert row.figure in text
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers")
+    assert not update_readme(results, machine, plain) and plain.read_text() == "no markers"
