@@ -62,6 +62,7 @@ class MagicContext:
 
     def session(self, name: str | None) -> Session:
         """The session ``name``, else the current one; raises SessionNotFound / AiSessionsError."""
+        _refuse_blank(name)
         if name:
             return self.hub.get(name)
         if self.current is None:
@@ -75,6 +76,7 @@ class MagicContext:
         """The session of a ``%%ai_session`` cell: got or created, switched to ``model`` if given."""
         from .errors import SessionNotFound
 
+        _refuse_blank(name)
         name = name or self.current or DEFAULT_SESSION
         with fallback_notes():
             if model:
@@ -87,6 +89,15 @@ class MagicContext:
                 session.switch_model(model, reason="%%ai_session --model")
             session._announce_fallback()
         return session
+
+
+def _refuse_blank(name: str | None) -> None:
+    """An explicit ``''`` is a mistake (an unset variable?), not a request for the current session."""
+    if name is not None and not name.strip():
+        from .errors import AiSessionsError
+
+        raise AiSessionsError("a session name cannot be empty or blank",
+                              hint="leave the name out to use the current session, or write one")
 
 
 @contextlib.contextmanager

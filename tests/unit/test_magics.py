@@ -268,6 +268,16 @@ def test_without_a_name_or_use_the_default_session_is_used(ip, shub):
     assert [i.name for i in shub.sessions()] == ["default"]
 
 
+def test_an_explicit_empty_name_is_refused_not_taken_as_the_current_session(ip, shub):
+    cell(ip, "", "hi")
+    for text in ("chat ''", "tab '  '"):
+        with pytest.raises(UsageError, match="cannot be empty or blank"):
+            line(ip, text)
+    with pytest.raises(UsageError, match="cannot be empty or blank"):
+        cell(ip, "''", "hello")
+    assert len(shub.get("default").messages) == 2  # nothing more was sent
+
+
 def test_a_missing_variable_is_a_clear_error_and_no_interpolate_sends_braces(ip, shub):
     with pytest.raises(UsageError) as info:
         cell(ip, "a", "Summarise {missing_df}")
