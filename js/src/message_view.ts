@@ -26,6 +26,9 @@ export class MessageView {
   private readonly errorEl: HTMLElement;
   private blocks: { src: string; el: HTMLElement }[] = [];
   private text = "";
+  /** What the head shows (status, badge, model, error), so an unchanged head is not rewritten. */
+  private head: string | null = null;
+  private streaming = false;
   private plainText: string | null = null;
   /** Markdown not rendered yet: the message is off screen and shows as plain text until it scrolls in. */
   private deferred: string | null = null;
@@ -47,28 +50,22 @@ export class MessageView {
     this.el = h("article", { class: `ais-message ais-${role}`, attrs: { "data-role": role } }, head, this.body, this.errorEl);
   }
 
-  /** Show `message` with `text` as its content (the streamed text while streaming). */
+  /**
+   * Show `message` with `text` as its content (the streamed text while streaming). Only what changed
+   * is written: an unchanged message keeps its DOM as it is.
+   */
   update(
     message: Pick<MessageData, "role" | "status" | "model" | "error">,
     text: string,
     models: readonly ModelOption[],
     lazy = false,
   ): void {
-    this.el.dataset.status = message.status;
-    this.el.setAttribute("aria-busy", String(message.status === "streaming"));
-    if (message.role === "assistant" && message.model) {
-      this.badge.hidden = false;
-      this.badge.textContent = shortModelName(message.model, models);
-      this.badge.title = message.model;
-    } else {
-      this.badge.hidden = true;
+    const badge = message.role === "assistant" && message.model ? shortModelName(message.model, models) : "";
+    const head = [message.status, badge, message.model ?? "", message.error ?? ""].join("\n");
+    if (head !== this.head) {
+      this.head = head;
+      this.renderHead(message, badge);
     }
-    const label = STATUS_LABEL[message.status] ?? "";
-    this.statusEl.hidden = !label;
-    this.statusEl.textContent = label;
-    this.statusEl.className = `ais-status ais-status-${message.status}`;
-    this.errorEl.hidden = !message.error;
-    this.errorEl.textContent = message.error ? `Error: ${message.error}` : "";
     if (message.role === "user") this.renderPlain(text);
     else if (lazy && message.status !== "streaming" && this.blocks.length === 0) this.defer(text);
     else this.renderMarkdown(text, message.status === "streaming");
@@ -81,11 +78,21 @@ export class MessageView {
 
   /** Render markdown that `update(..., lazy)` put off. */
   renderDeferred(): void {
-    if (this.deferred === null) return;
-    const text = this.deferred;
-    this.deferred = null;
-    this.body.replaceChildren();
-    this.renderMarkdown(text, false);
+    if (this.deferred !== null) this.renderMarkdown(this.deferred, false);
+  }
+
+  private renderHead(message: Pick<MessageData, "status" | "model" | "error">, badge: string): void {
+    this.el.dataset.status = message.status;
+    this.el.setAttribute("aria-busy", String(message.status === "streaming"));
+    this.badge.hidden = !badge;
+    this.badge.textContent = badge;
+    this.badge.title = badge ? message.model ?? "" : "";
+    const label = STATUS_LABEL[message.status] ?? "";
+    this.statusEl.hidden = !label;
+    this.statusEl.textContent = label;
+    this.statusEl.className = `ais-status ais-status-${message.status}`;
+    this.errorEl.hidden = !message.error;
+    this.errorEl.textContent = message.error ? `Error: ${message.error}` : "";
   }
 
   private defer(text: string): void {
@@ -101,6 +108,8 @@ export class MessageView {
   }
 
   private renderMarkdown(text: string, streaming: boolean): void {
+    if (this.deferred === null && text === this.text && streaming === this.streaming) return;
+    this.streaming = streaming;
     if (this.deferred !== null) {
       this.deferred = null;
       this.body.replaceChildren();

@@ -8,7 +8,7 @@ beforeAll(() => {
   md = createMarkdown(window);
 });
 
-const reply = { role: "assistant" as const, status: "complete", model: "local:smollm2", error: null };
+const reply = { role: "assistant" as const, status: "complete" as const, model: "local:smollm2", error: null };
 
 describe("deferred markdown of old messages", () => {
   it("shows the raw text first and renders markdown on request", () => {

@@ -1,0 +1,78 @@
+// @vitest-environment jsdom
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import type { AnyModel } from "../src/anywidget";
+import { ChatView } from "../src/chat_view";
+import { createMarkdown, type MarkdownRenderer } from "../src/markdown";
+import type { ChatTraits, MessageData } from "../src/protocol";
+
+let md: MarkdownRenderer;
+beforeAll(() => {
+  md = createMarkdown(window);
+});
+
+/** The synced traits and events of a widget model, driven by the test as the kernel would. */
+class FakeModel implements AnyModel<ChatTraits> {
+  readonly sent: unknown[] = [];
+  private readonly handlers = new Map<string, ((...args: never[]) => void)[]>();
+  constructor(private readonly traits: ChatTraits) {}
+  get<K extends keyof ChatTraits>(key: K): ChatTraits[K] {
+    return this.traits[key];
+  }
+  set<K extends keyof ChatTraits>(key: K, value: ChatTraits[K]): void {
+    this.traits[key] = value;
+    this.emit(`change:${key}`);
+  }
+  save_changes(): void {}
+  on(event: string, callback: (...args: never[]) => void): void {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), callback]);
+  }
+  off(event?: string | null, callback?: ((...args: never[]) => void) | null): void {
+    if (event) this.handlers.set(event, (this.handlers.get(event) ?? []).filter((c) => c !== callback));
+  }
+  send(content: unknown): void {
+    this.sent.push(content);
+  }
+  emit(event: string, ...args: unknown[]): void {
+    for (const c of this.handlers.get(event) ?? []) (c as (...a: unknown[]) => void)(...args);
+  }
+}
+
+function message(id: string, role: "user" | "assistant", content: string, status: MessageData["status"] = "complete"): MessageData {
+  return {
+    id, seq: 0, role, content, model: role === "assistant" ? "openai:gpt-4o-mini" : null, status, usage: null,
+    cost: null, error: null, error_kind: null, created_at: 0, completed_at: null,
+  };
+}
+
+function chat(messages: MessageData[]): { model: FakeModel; view: ChatView } {
+  const model = new FakeModel({
+    session_id: "s1", session_name: "demo", model: "openai:gpt-4o-mini", session_state: "open", notice: "",
+    messages, switches: [], models: [], progress: {}, batch: {},
+  });
+  return { model, view: new ChatView(model, md) };
+}
+
+describe("chat view updates", () => {
+  it("leaves unchanged messages' DOM alone when a reply ends, and renders the ended reply once", () => {
+    const history = [message("u1", "user", "hi"), message("a1", "assistant", "**old** reply")];
+    const { model, view } = chat([...history, message("u2", "user", "more"), message("a2", "assistant", "", "streaming")]);
+    const old = view.el.querySelector<HTMLElement>("[data-role=assistant]");
+    expect(old?.querySelector("strong")?.textContent).toBe("old");
+    const watch = new MutationObserver(() => {});
+    watch.observe(old as Node, { subtree: true, childList: true, attributes: true, characterData: true });
+    const render = vi.spyOn(md, "render");
+
+    // the trait arrives as new objects (as from the kernel), the old messages unchanged
+    const copy = (m: MessageData): MessageData => ({ ...m });
+    model.set("messages", [...history.map(copy), message("u2", "user", "more"), message("a2", "assistant", "Done.")]);
+
+    expect(watch.takeRecords()).toEqual([]);
+    expect(view.el.querySelector("[data-role=assistant]")).toBe(old);
+    const ended = view.el.querySelectorAll<HTMLElement>("[data-role=assistant]")[1];
+    expect(ended.dataset.status).toBe("complete");
+    expect(ended.textContent).toContain("Done.");
+    expect(render.mock.calls.map((c) => c[0])).toEqual(["Done."]);
+    render.mockRestore();
+    view.dispose();
+  });
+});
