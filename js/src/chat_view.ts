@@ -10,6 +10,7 @@
 import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
 import { button, h, uniqueId } from "./dom";
+import { cancelFrame, requestFrame, type FrameWork } from "./frame";
 import type { MarkdownRenderer } from "./markdown";
 import { MessageView, onMarkdownClick } from "./message_view";
 import { ModelSelect } from "./model_select";
@@ -31,7 +32,7 @@ interface Pending {
   accepted: boolean;
 }
 
-export class ChatView {
+export class ChatView implements FrameWork {
   readonly el: HTMLElement;
   private readonly subs: Subscriptions<ChatTraits>;
   private readonly title: HTMLElement;
@@ -52,7 +53,12 @@ export class ChatView {
   private readonly dividers = new Map<string, HTMLElement>();
   private readonly pending: Pending[] = [];
   private stream: StreamText | null = null;
+  /** Whether the log follows new text (the user has not scrolled up). */
   private stick = true;
+  /** Streamed text arrived since the last frame. */
+  private streamDue = false;
+  /** The log changed since the last frame: scroll it to the bottom if it sticks there. */
+  private scrollDue = false;
   private actionError = "";
   private readonly untrack: () => void;
   private disposed = false;
@@ -79,7 +85,8 @@ export class ChatView {
 
     this.log = h("div", { class: "ais-log", attrs: { role: "log", "aria-label": "Messages", tabindex: "0" } });
     this.log.addEventListener("scroll", () => {
-      this.stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICK_PX;
+      // while our own scroll is due the log has grown under it: that is not the user scrolling up
+      if (!this.scrollDue) this.stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICK_PX;
     });
     this.log.addEventListener("click", onMarkdownClick);
     this.lazyRender = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
@@ -134,6 +141,7 @@ export class ChatView {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    cancelFrame(this);
     this.lazyRender?.disconnect();
     this.subs.dispose();
     this.progress.dispose();
@@ -154,8 +162,8 @@ export class ChatView {
         this.model.send({ type: "hello" } satisfies ViewMsg);
         return;
       }
-      this.progress.setTokens(result.stream.tokens);
-      if (result.kind === "applied") this.renderStreaming();
+      this.streamDue = true;
+      requestFrame(this);
     } else if (msg.type === "ack") {
       const index = this.pending.findIndex((p) => p.clientId === msg.client_id);
       if (index >= 0) {
@@ -365,18 +373,33 @@ export class ChatView {
     return el;
   }
 
-  /** Re-render only the streaming reply. */
-  private renderStreaming(): void {
+  /**
+   * Frame work: show the text streamed since the last frame (however many deltas brought it), only in
+   * the streaming reply.
+   */
+  write(): void {
+    if (!this.streamDue || this.disposed) return;
+    this.streamDue = false;
     const stream = this.stream;
     if (!stream) return;
+    this.progress.setTokens(stream.tokens);
     const message = (this.model.get("messages") ?? []).find((m) => m.id === stream.messageId);
     const view = this.views.get(stream.messageId);
     if (!message || !view) return; // the messages trait has not caught up; renderLog will show it
     view.update(message, displayText(message, stream), this.model.get("models") ?? []);
-    this.scroll();
+    this.scrollDue = true;
   }
 
-  private scroll(): void {
+  /** Frame work, after every view's writes: keep the log at the bottom if it sticks there. */
+  measure(): void {
+    if (!this.scrollDue) return;
+    this.scrollDue = false;
     if (this.stick) this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  /** Scroll to the bottom (if the log sticks there) in the next frame, after every view's writes. */
+  private scroll(): void {
+    this.scrollDue = true;
+    requestFrame(this);
   }
 }

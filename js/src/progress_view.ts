@@ -5,9 +5,10 @@
 
 import { h } from "./dom";
 import { batchText, progressText } from "./format";
+import { cancelFrame, requestFrame, type FrameWork } from "./frame";
 import type { BatchData, ProgressData } from "./protocol";
 
-export class ProgressView {
+export class ProgressView implements FrameWork {
   readonly el: HTMLElement;
   private readonly bar: HTMLElement;
   private readonly fill: HTMLElement;
@@ -33,7 +34,7 @@ export class ProgressView {
     const active = this.isActive();
     this.el.hidden = !active;
     if (active && this.timer === undefined && progress.state) {
-      this.timer = window.setInterval(() => this.paint(), 250);
+      this.timer = window.setInterval(() => requestFrame(this), 250);
     } else if ((!active || !progress.state) && this.timer !== undefined) {
       window.clearInterval(this.timer);
       this.timer = undefined;
@@ -55,6 +56,12 @@ export class ProgressView {
   dispose(): void {
     if (this.timer !== undefined) window.clearInterval(this.timer);
     this.timer = undefined;
+    cancelFrame(this);
+  }
+
+  /** Frame work: the clock ticked. */
+  write(): void {
+    this.paint();
   }
 
   private paint(): void {

@@ -2,8 +2,9 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { AnyModel } from "../src/anywidget";
 import { ChatView } from "../src/chat_view";
+import { flushFrame } from "../src/frame";
 import { createMarkdown, type MarkdownRenderer } from "../src/markdown";
-import type { ChatTraits, MessageData } from "../src/protocol";
+import type { ChatTraits, DeltaMsg, MessageData } from "../src/protocol";
 
 let md: MarkdownRenderer;
 beforeAll(() => {
@@ -52,6 +53,10 @@ function chat(messages: MessageData[]): { model: FakeModel; view: ChatView } {
   return { model, view: new ChatView(model, md) };
 }
 
+const delta = (offset: number, text: string, seq: number): DeltaMsg => ({
+  type: "delta", message_id: "a2", seq, offset, text, tokens: seq + 1,
+});
+
 describe("chat view updates", () => {
   it("leaves unchanged messages' DOM alone when a reply ends, and renders the ended reply once", () => {
     const history = [message("u1", "user", "hi"), message("a1", "assistant", "**old** reply")];
@@ -72,6 +77,20 @@ describe("chat view updates", () => {
     expect(ended.dataset.status).toBe("complete");
     expect(ended.textContent).toContain("Done.");
     expect(render.mock.calls.map((c) => c[0])).toEqual(["Done."]);
+    render.mockRestore();
+    view.dispose();
+  });
+
+  it("shows streamed text in the next frame, once for all deltas since the last one", () => {
+    const { model, view } = chat([message("u2", "user", "q"), message("a2", "assistant", "", "streaming")]);
+    const render = vi.spyOn(md, "render");
+    model.emit("msg:custom", delta(0, "Hello", 0));
+    model.emit("msg:custom", delta(5, " world", 1));
+    expect(render).not.toHaveBeenCalled();
+    flushFrame();
+    const reply = view.el.querySelectorAll<HTMLElement>("[data-role=assistant]")[0];
+    expect(reply.querySelector(".ais-message-body")?.textContent?.trim()).toBe("Hello world");
+    expect(render.mock.calls.map((c) => c[0])).toEqual(["Hello world"]);
     render.mockRestore();
     view.dispose();
   });
