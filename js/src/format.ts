@@ -15,10 +15,13 @@ export function formatDuration(seconds: number): string {
   return `${h} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
 }
 
+/** One formatter for every call: `toLocaleString` builds a new one each time (slow, and it runs per update). */
+const INTEGER = new Intl.NumberFormat("en-US");
+
 /** `1 token`, `1,234 tokens`. */
 export function formatTokens(n: number): string {
   const count = Math.max(0, Math.round(n));
-  return `${count.toLocaleString("en-US")} ${count === 1 ? "token" : "tokens"}`;
+  return `${INTEGER.format(count)} ${count === 1 ? "token" : "tokens"}`;
 }
 
 /** Tokens per second, or null before there is a meaningful rate. */
