@@ -78,9 +78,13 @@ export interface MarkdownRenderer {
 /** A renderer using the DOM of `win` (the page's window, or jsdom's in tests). */
 export function createMarkdown(win: Window & typeof globalThis): MarkdownRenderer {
   const doc = win.document;
+  // each instance keeps its config: passing one per call would parse it again on every render
   const purifyModel = DOMPurify(win);
+  purifyModel.setConfig({ ...MODEL_CONFIG, RETURN_DOM_FRAGMENT: true });
   const purifyCode = DOMPurify(win);
+  purifyCode.setConfig(CODE_CONFIG);
   const purifyMath = DOMPurify(win);
+  purifyMath.setConfig(MATH_CONFIG);
   purifyModel.addHook("afterSanitizeAttributes", (node) => secureElement(node as Element));
 
   // The slots of the render in progress (render is synchronous).
@@ -139,7 +143,7 @@ export function createMarkdown(win: Window & typeof globalThis): MarkdownRendere
       nonce = Math.random().toString(36).slice(2, 10);
       const clean = src.replaceAll(MARK_OPEN, "").replaceAll(MARK_CLOSE, "");
       const html = marked.parse(clean, { async: false }) as string;
-      const fragment = purifyModel.sanitize(html, { ...MODEL_CONFIG, RETURN_DOM_FRAGMENT: true });
+      const fragment = purifyModel.sanitize(html) as unknown as DocumentFragment;
       fillSlots(doc, fragment, nonce, slots);
       addImageButtons(doc, fragment);
       const holder = doc.createElement("div");
@@ -236,7 +240,7 @@ function codeNode(doc: Document, purify: Purifier, code: string, info: string): 
   const el = doc.createElement("code");
   if (lang && hljs.getLanguage(lang)) {
     el.className = `hljs language-${lang}`;
-    el.innerHTML = purify.sanitize(hljs.highlight(code, { language: lang, ignoreIllegals: true }).value, CODE_CONFIG);
+    el.innerHTML = purify.sanitize(hljs.highlight(code, { language: lang, ignoreIllegals: true }).value);
   } else {
     el.className = "hljs";
     el.textContent = code;
@@ -258,6 +262,6 @@ function mathNode(doc: Document, purify: Purifier, tex: string, display: boolean
     maxExpand: 500,
     maxSize: 50,
   });
-  el.innerHTML = purify.sanitize(html, MATH_CONFIG);
+  el.innerHTML = purify.sanitize(html);
   return el;
 }
