@@ -41,7 +41,7 @@ def test_sessions_survive_a_kernel_restart(tmp_path):
         import ai_sessions
         s = ai_sessions.hub().session("analysis", max_tokens=8)
         s.send("Say hi")
-        s.switch_model("local:smollm2", reason="same model, logged")
+        s.switch_model("openai:gpt-4o-mini", reason="logged (replies fall back to local: no key)")
         print(s.id)
     """, tmp_path))
     out = finish(run_python("""
