@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .errors import IncompleteReply
-from .providers.base import ChatRequest, Finished, Provider, TextDelta
+from .providers.base import ChatRequest, Finished, Provider
 
 
 async def consume(provider: Provider, request: ChatRequest, *, full_model: str, on_text: Callable[[str], None],
@@ -23,17 +23,16 @@ async def consume(provider: Provider, request: ChatRequest, *, full_model: str, 
     def no_text_yet() -> bool:  # a retry after text arrived would duplicate it
         return not got_text
 
+    def text(piece: str) -> None:
+        nonlocal got_text
+        got_text = True
+        on_text(piece)
+
     async for attempt in retrying(no_text_yet, attempts=attempts or MAX_ATTEMPTS):
         with attempt:
             if on_attempt is not None:
                 on_attempt()
-            async for item in provider.stream(request):
-                if isinstance(item, TextDelta):
-                    if item.text:
-                        got_text = True
-                        on_text(item.text)
-                elif isinstance(item, Finished):
-                    finished = item
+            finished = await provider.stream_text(request, text)  # no async-iterator step per piece
     if finished is None:
         raise IncompleteReply("the reply stream ended before the provider said it was complete",
                               provider=full_model, hint=incomplete_hint)

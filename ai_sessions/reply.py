@@ -138,27 +138,28 @@ class ReplyMachinery:
         last_checkpoint = time.monotonic()
         # Text that arrives in one burst (one network read) goes out as one delta event: the event
         # path costs microseconds per call, and an SDK can hand over hundreds of pieces per read.
-        unsent: list[str] = []
+        # on_text runs once per piece (thousands a second), so it only appends; the rest is per burst.
+        sent = 0  # parts already sent as delta events
         loop = asyncio.get_running_loop()
 
         def send_deltas() -> None:
-            if not unsent:
+            nonlocal sent
+            if sent == len(parts):
                 return
-            text, pieces = "".join(unsent), len(unsent)
-            unsent.clear()
-            self._emit(EventKind.RESPONSE_DELTA, {"message_id": reply.id, "text": text, "pieces": pieces})
+            pieces, sent = parts[sent:], len(parts)
+            text = "".join(pieces)
+            self._emit(EventKind.RESPONSE_DELTA, {"message_id": reply.id, "text": text, "pieces": len(pieces)})
             if on_delta is not None:
                 on_delta(text)
 
         def on_text(text: str) -> None:
             nonlocal last_checkpoint
             parts.append(text)
-            unsent.append(text)
-            if len(unsent) == 1:
+            if len(parts) - sent == 1:  # the first piece of a burst
                 loop.call_soon(send_deltas)  # runs when the stream next waits for the network
-            if time.monotonic() - last_checkpoint > CHECKPOINT_S:
-                last_checkpoint = time.monotonic()
-                store.defer(store.update_message, update())
+                if time.monotonic() - last_checkpoint > CHECKPOINT_S:
+                    last_checkpoint = time.monotonic()
+                    store.defer(store.update_message, update())
 
         try:
             if self._stop_requested:  # stopped before the provider was asked

@@ -11,8 +11,8 @@ A reply is complete only when the stream sends ``message_stop``; tokens come fro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NoReturn
 
 from ..errors import ProviderError
 from ..model import Usage
@@ -28,6 +28,36 @@ DEFAULT_MAX_TOKENS = 4096
 def _input_tokens(usage: Any) -> int:
     return sum(getattr(usage, name, None) or 0 for name in
                ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+
+
+class _Tally:
+    """What a reply's events other than text say: token counts, the stop reason, and whether the end
+    marker (``message_stop``) arrived."""
+
+    __slots__ = ("input_tokens", "output_tokens", "stop_reason", "stopped")
+
+    def __init__(self) -> None:
+        self.input_tokens = self.output_tokens = 0
+        self.stop_reason: str | None = None
+        self.stopped = False
+
+    def see(self, event: Any) -> None:
+        kind = event.type
+        if kind == "message_start":
+            self.input_tokens = _input_tokens(event.message.usage)
+            self.output_tokens = event.message.usage.output_tokens or 0
+        elif kind == "message_delta":
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            self.output_tokens = event.usage.output_tokens or self.output_tokens
+            self.input_tokens = _input_tokens(event.usage) or self.input_tokens
+        elif kind == "message_stop":
+            self.stopped = True
+
+    def finished(self) -> Finished | None:
+        """The reply's end, or None if ``message_stop`` never came (an incomplete reply)."""
+        if not self.stopped:
+            return None
+        return Finished(usage=Usage(self.input_tokens, self.output_tokens), finish_reason=self.stop_reason)
 
 
 class AnthropicProvider(CloudProvider):
@@ -72,32 +102,49 @@ class AnthropicProvider(CloudProvider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         self.require_key(request.model)
-        input_tokens = output_tokens = 0
-        stop_reason: str | None = None
-        stopped = False
+        tally = _Tally()
         try:
             stream = await self.client().messages.create(**self.request_args(request))
             async with stream:
                 async for event in stream:
-                    kind = event.type
-                    if kind == "content_block_delta" and event.delta.type == "text_delta":
+                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
                         yield TextDelta(event.delta.text)
-                    elif kind == "message_start":
-                        input_tokens = _input_tokens(event.message.usage)
-                        output_tokens = event.message.usage.output_tokens or 0
-                    elif kind == "message_delta":
-                        stop_reason = event.delta.stop_reason or stop_reason
-                        output_tokens = event.usage.output_tokens or output_tokens
-                        input_tokens = _input_tokens(event.usage) or input_tokens
-                    elif kind == "message_stop":
-                        stopped = True
-        except ProviderError:
-            raise
+                    else:
+                        tally.see(event)
         except Exception as error:
-            mapped = self.map_error(error, request.model)
-            raise mapped from (None if mapped.kind == "auth" else error)
-        if stopped:
-            yield Finished(usage=Usage(input_tokens, output_tokens), finish_reason=stop_reason)
+            self._raise_mapped(error, request.model)
+        finished = tally.finished()
+        if finished is not None:
+            yield finished
+
+    async def stream_text(self, request: ChatRequest, on_text: Callable[[str], None]) -> Finished | None:
+        """:meth:`stream` without an async-iterator step per text event (see the base class)."""
+        self.require_key(request.model)
+        tally = _Tally()
+        in_on_text = False  # an error raised by on_text is the caller's, not the provider's
+        try:
+            stream = await self.client().messages.create(**self.request_args(request))
+            async with stream:
+                async for event in stream:
+                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        if event.delta.text:
+                            in_on_text = True
+                            on_text(event.delta.text)
+                            in_on_text = False
+                    else:
+                        tally.see(event)
+        except Exception as error:
+            if in_on_text:
+                raise
+            self._raise_mapped(error, request.model)
+        return tally.finished()
+
+    def _raise_mapped(self, error: Exception, model: str) -> NoReturn:
+        """Raise ``error`` as the :class:`ProviderError` it means (auth errors without the SDK's cause)."""
+        if isinstance(error, ProviderError):
+            raise error
+        mapped = self.map_error(error, model)
+        raise mapped from (None if mapped.kind == "auth" else error)
 
     async def fetch_models(self) -> list[str]:
         return [model.id async for model in self.client().models.list(limit=100)]

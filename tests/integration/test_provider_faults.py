@@ -133,3 +133,52 @@ def test_stop_closes_the_http_stream_and_keeps_partial_text(cloud_hub, servers, 
     assert reply.content == "".join(split(server.streams()[-1].reply)[:2])
     assert server.disconnected.wait(5), "the provider did not close the HTTP stream"
     assert cloud_hub._store.load_messages(session.id)[-1].status is MessageStatus.STOPPED
+
+
+async def _both_ways(provider, request):
+    """(items of stream(), (pieces, result) of stream_text()) for one request each, errors as values."""
+    items: list[object] = []
+    try:
+        async for item in provider.stream(request):
+            items.append(item)
+    except ProviderError as exc:
+        items.append((exc.kind, str(exc)))
+    pieces: list[str] = []
+    try:
+        result: object = await provider.stream_text(request, pieces.append)
+    except ProviderError as exc:
+        result = (exc.kind, str(exc))
+    return items, (pieces, result)
+
+
+@pytest.mark.parametrize("fault", ["ok", "truncate", "malformed", "error_event", "disconnect", "401", "context"])
+def test_anthropic_stream_text_matches_stream(cloud_hub, anthropic_server, fault):  # noqa: F811
+    """The fast path sessions use yields what stream() yields: text, usage, stop reason, errors, and
+    None (incomplete) when message_stop never came."""
+    from ai_sessions.providers.base import ChatRequest, ChatTurn, Finished, TextDelta
+
+    anthropic_server.fail(fault, fault)
+    provider = cloud_hub._loop.run(cloud_hub._provider("anthropic"))
+    request = ChatRequest("claude-sonnet-4-6", (ChatTurn("user", "Tell me about p-values"),))
+    items, (pieces, result) = cloud_hub._loop.run(_both_ways(provider, request))
+    assert pieces == [i.text for i in items if isinstance(i, TextDelta) and i.text]
+    end = items[-1] if not isinstance(items[-1], TextDelta) else None
+    assert result == end
+    if fault == "ok":
+        assert isinstance(result, Finished) and result.finish_reason == "end_turn"
+        assert result.usage is not None and result.usage.output_tokens == len(pieces) > 0
+    elif fault == "truncate":
+        assert result is None and len(pieces) == 2
+
+
+def test_anthropic_stream_text_lets_on_text_errors_through(cloud_hub, anthropic_server):  # noqa: F811
+    from ai_sessions.providers.base import ChatRequest, ChatTurn
+
+    provider = cloud_hub._loop.run(cloud_hub._provider("anthropic"))
+    request = ChatRequest("claude-sonnet-4-6", (ChatTurn("user", "hi"),))
+
+    def on_text(text: str) -> None:
+        raise KeyError("ours")
+
+    with pytest.raises(KeyError):
+        cloud_hub._loop.run(provider.stream_text(request, on_text))
