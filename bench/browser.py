@@ -71,12 +71,15 @@ async ([path, code, selector, count]) => {
 }
 """
 
+# (Re)starts collecting long tasks; the previous observer stops, so no task is counted twice.
 OBSERVE = """
 () => {
+  window.__longtaskObserver?.disconnect();
   window.__longtasks = [];
-  new PerformanceObserver((list) => {
+  window.__longtaskObserver = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) window.__longtasks.push(e.duration);
-  }).observe({ type: 'longtask', buffered: false });
+  });
+  window.__longtaskObserver.observe({ type: 'longtask', buffered: false });
 }
 """
 
