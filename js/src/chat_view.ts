@@ -313,8 +313,9 @@ export class ChatView implements FrameWork {
         view = new MessageView(this.md, m.role);
         this.views.set(m.id, view);
       }
-      // a long history shows its last messages rendered at once, older ones when they scroll into view
-      const lazy = fresh && this.lazyRender !== null && i < messages.length - EAGER_MESSAGES;
+      // a long history shows its last messages rendered at once, older ones when they scroll into view;
+      // one still waiting keeps waiting (a later update of the log must not render them all at once)
+      const lazy = view.isDeferred || (fresh && this.lazyRender !== null && i < messages.length - EAGER_MESSAGES);
       view.update(m, displayText(m, this.stream), models, lazy);
       if (view.isDeferred && this.lazyRender && !this.deferredViews.has(view.el)) {
         this.deferredViews.set(view.el, view);

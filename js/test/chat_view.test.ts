@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { AnyModel } from "../src/anywidget";
 import { ChatView } from "../src/chat_view";
 import { flushFrame } from "../src/frame";
@@ -9,6 +9,10 @@ import type { ChatTraits, DeltaMsg, MessageData } from "../src/protocol";
 let md: MarkdownRenderer;
 beforeAll(() => {
   md = createMarkdown(window);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllGlobals();
 });
 
 /** The synced traits and events of a widget model, driven by the test as the kernel would. */
@@ -77,7 +81,6 @@ describe("chat view updates", () => {
     expect(ended.dataset.status).toBe("complete");
     expect(ended.textContent).toContain("Done.");
     expect(render.mock.calls.map((c) => c[0])).toEqual(["Done."]);
-    render.mockRestore();
     view.dispose();
   });
 
@@ -91,7 +94,23 @@ describe("chat view updates", () => {
     const reply = view.el.querySelectorAll<HTMLElement>("[data-role=assistant]")[0];
     expect(reply.querySelector(".ais-message-body")?.textContent?.trim()).toBe("Hello world");
     expect(render.mock.calls.map((c) => c[0])).toEqual(["Hello world"]);
-    render.mockRestore();
+    view.dispose();
+  });
+
+  it("keeps old messages waiting for their markdown when the log updates (renders none of them at once)", () => {
+    // IntersectionObserver (missing in jsdom) that never reports: nothing scrolls into view
+    vi.stubGlobal("IntersectionObserver", class { observe() {} unobserve() {} disconnect() {} });
+    const history = Array.from({ length: 60 }, (_, i) => message(`m${i}`, i % 2 ? "assistant" : "user", `**reply ${i}**`));
+    const { model, view } = chat(history);
+    const first = view.el.querySelectorAll<HTMLElement>("[data-role=assistant]")[0];
+    expect(first.querySelector(".ais-deferred")?.textContent).toBe("**reply 1**");
+    const render = vi.spyOn(md, "render");
+
+    model.set("messages", [...history.map((m) => ({ ...m })), message("u9", "user", "next"), message("a9", "assistant", "", "streaming")]);
+
+    expect(first.querySelector(".ais-deferred")?.textContent).toBe("**reply 1**");
+    expect(first.querySelector("strong")).toBeNull();
+    expect(render).not.toHaveBeenCalled();
     view.dispose();
   });
 });
