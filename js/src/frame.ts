@@ -24,7 +24,7 @@ interface Queue {
 
 const KEY = "__aiSessionsFrame";
 /** Milliseconds of writes after which the remaining views wait for the next frame. */
-const BUDGET_MS = 12;
+const BUDGET_MS = 4;
 
 function queue(): Queue {
   const g = globalThis as unknown as Record<string, Queue | undefined>;

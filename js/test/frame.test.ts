@@ -35,7 +35,7 @@ describe("frame", () => {
   it("leaves the views past its budget to the next frame, where they go first", () => {
     vi.spyOn(performance, "now").mockImplementation(() => now);
     const log: string[] = [];
-    const [a, b, c] = [work(log, "a", 10), work(log, "b", 10), work(log, "c", 10)];
+    const [a, b, c] = [work(log, "a", 3), work(log, "b", 3), work(log, "c", 3)];
     requestFrame(a);
     requestFrame(b);
     requestFrame(c);
