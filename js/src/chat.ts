@@ -1,4 +1,4 @@
-/** anywidget entry point of ai_sessions.ChatWidget. */
+/** The chat widget (ai_sessions.ChatWidget): loaded once per page by chat_loader.ts, its anywidget entry. */
 
 import "./styles/chat.css";
 import type { RenderProps } from "./anywidget";
