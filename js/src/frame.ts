@@ -5,8 +5,8 @@
  * messages arrived since the last frame. Writes stop once the frame has used its budget: views not
  * reached yet write in the next frame (first), so a frame stays short even when every chat renders.
  *
- * anywidget loads a separate copy of this module for each widget, so the queue lives on `globalThis`
- * (like the visibility registry): one frame, one layout, for all of them.
+ * The queue lives on `globalThis` (like the visibility registry): chats of different builds in one page
+ * (a page left open across an upgrade) run different copies of this module, and still share one frame.
  */
 
 export interface FrameWork {
