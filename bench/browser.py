@@ -213,9 +213,9 @@ def run(sizes: Sizes) -> list[Row]:
     worst, worst_idle = max(busy, default=0.0), max(idle, default=0.0)
     rows.append(Row("7 Browser: longest main-thread task while 5 chats stream", worst, worst_idle, "ms",
                     f"none over {LONGTASK_BUDGET_MS:g} ms", worst <= LONGTASK_BUDGET_MS,
-                    note=f"5 x {tokens} tokens at 100 tokens/s, submitted through the kernel connection (not a cell run); "
-                         f"{len(busy)} long task(s) (> 50 ms; the long-task API reports no shorter ones, so 0 ms is none) "
-                         "while streaming, "
+                    note=f"5 x {tokens} tokens at 100 tokens/s, submitted through the kernel connection "
+                         f"(not a cell run); {len(busy)} long task(s) (> 50 ms; the long-task API reports no "
+                         "shorter ones, so 0 ms is none) while streaming, "
                          f"{len(idle)} while idle for {stream_seconds:g} s (baseline)", baseline_label="idle page"))
     if len(updates) >= 10:
         fifth = max(1, len(updates) // 5)
