@@ -176,8 +176,10 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         raise fail("defaults.max_tokens", "must be a positive integer")
 
     providers: dict[str, ProviderConfig] = {}
-    from .providers import BUILTIN_PROVIDERS, known_kinds
+    from .providers import BUILTIN_KINDS, BUILTIN_PROVIDERS, known_kinds
     from .providers.options import check_option
+
+    kinds: list[str] = []  # every known kind, listed only when a table names a kind that is not built in
 
     provider_tables = data.get("providers", {})
     if not isinstance(provider_tables, dict):
@@ -189,9 +191,9 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         kind = table.get("kind", name if name in BUILTIN_PROVIDERS else None)
         if not isinstance(kind, str):
             raise fail(dotted, "needs kind = \"openai-compatible\" (or another provider kind)")
-        if kind not in known_kinds():
+        if kind not in BUILTIN_KINDS and kind not in (kinds := kinds or known_kinds()):  # plugins: one scan
             raise fail(f"{dotted}.kind" if "kind" in table else dotted,
-                       f"no provider of kind {kind!r}; known kinds: {', '.join(known_kinds())}")
+                       f"no provider of kind {kind!r}; known kinds: {', '.join(kinds)}")
         options = {}
         for key, value in table.items():
             problem = None if key == "kind" else check_option(kind, key, value)

@@ -33,16 +33,21 @@ def verdict(row: Row) -> str:
     return {True: "pass", False: "**FAIL**", None: "report"}[row.passed]
 
 
+def baseline(row: Row) -> str:
+    """The baseline cell: its value and what it is, or only what it is when it has no value."""
+    if not row.baseline_label:
+        return fmt(row.baseline, row.unit)
+    if row.baseline is None:
+        return row.baseline_label
+    return f"{fmt(row.baseline, row.unit)} ({row.baseline_label})"
+
+
 def table(results: dict[str, list[Row]]) -> list[str]:
     lines = ["| Figure | Ours | Baseline | Ratio | Budget | Result | How measured |",
              "| --- | ---: | ---: | ---: | --- | --- | --- |"]
     for rows in results.values():
         for row in rows:
-            base = fmt(row.baseline, row.unit)
-            if row.baseline_label and row.baseline is not None:
-                base = f"{base} ({row.baseline_label})"
-            elif row.baseline_label:
-                base = row.baseline_label
+            base = baseline(row)
             ratio = "—" if row.ratio is None else f"{row.ratio:.3f}"
             note = row.note.replace("|", "\\|")
             lines.append(f"| {row.figure} | {fmt(row.ours, row.unit)} | {base} | {ratio} | {row.budget} | "
@@ -80,12 +85,8 @@ def readme_table(results: dict[str, list[Row]], machine: dict[str, str], stamp: 
     lines = ["| Figure | Ours | Baseline | Budget | Result |", "| --- | ---: | ---: | --- | --- |"]
     for rows in results.values():
         for row in rows:
-            base = fmt(row.baseline, row.unit)
-            if row.baseline_label and row.baseline is None:
-                base = row.baseline_label
-            elif row.baseline_label:
-                base = f"{base} ({row.baseline_label})"
-            lines.append(f"| {row.figure} | {fmt(row.ours, row.unit)} | {base} | {row.budget} | {verdict(row)} |")
+            lines.append(f"| {row.figure} | {fmt(row.ours, row.unit)} | {baseline(row)} | {row.budget} | "
+                         f"{verdict(row)} |")
     where = ", ".join(filter(None, [machine.get("cpu"), f"{machine.get('cores')} cores", machine.get("memory"),
                                     machine.get("os"), f"Python {machine.get('python')}"]))
     return [*lines, "", f"Measured {stamp} on {where}."]

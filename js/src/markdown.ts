@@ -187,7 +187,7 @@ function addImageButtons(doc: Document, root: DocumentFragment): void {
     wrapper.className = "ais-image-blocked";
     const button = doc.createElement("button");
     button.type = "button";
-    button.className = "ais-load-image";
+    button.className = "ais-button ais-load-image";
     button.dataset.aisAction = "load-image";
     const alt = img.getAttribute("alt");
     button.textContent = `Load image${alt ? ` “${alt}”` : ""} from ${host}`;
