@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .batch_progress import UPDATE_INTERVAL_S, ProgressView, in_kernel
 from .consume import consume
 from .errors import AiSessionsError
-from .model import EventKind, Usage
+from .model import EventKind, Usage, total_cost
 from .providers.base import ChatTurn
 from .templates import field_root, placeholder_fields
 
@@ -88,16 +88,11 @@ class BatchResult(list):
 
     @property
     def usage(self) -> Usage:
-        total = Usage()
-        for item in self.items:
-            if item.usage is not None:
-                total = total + item.usage
-        return total
+        return Usage.total(item.usage for item in self.items)
 
     @property
     def cost(self) -> float | None:
-        costs = [item.cost for item in self.items if item.cost is not None]
-        return sum(costs) if costs else None
+        return total_cost(item.cost for item in self.items)
 
     def retry(self, *, progress: bool = True) -> Any:
         """Run the failed and cancelled items again; returns the results like ``map`` did."""

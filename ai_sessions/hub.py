@@ -18,7 +18,7 @@ from .export import messages_from_export, parse_export, switches_from_export
 from .hub_models import FallbackWarning as FallbackWarning  # re-exported: it was defined here
 from .hub_models import HubModels
 from .keys import KeyStore
-from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id
+from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
 from .providers.base import Provider
 from .session import Session, check_params
 from .settings import Settings, config_dir, data_dir, load_settings
@@ -184,15 +184,11 @@ class SessionHub(HubModels):
     @property
     def usage(self) -> Usage:
         """Tokens in/out over every stored session of this notebook."""
-        total = Usage()
-        for info in self.sessions():
-            total = total + info.usage
-        return total
+        return Usage.total(info.usage for info in self.sessions())
 
     @property
     def cost(self) -> float | None:
-        costs = [info.cost for info in self.sessions() if info.cost is not None]
-        return sum(costs) if costs else None
+        return total_cost(info.cost for info in self.sessions())
 
     # -- internals ------------------------------------------------------------------------------
     def _adopt(self, record: SessionRecord) -> Session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,6 +48,18 @@ class Usage:
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+
+    @staticmethod
+    def total(usages: Iterable[Usage | None]) -> Usage:
+        """The sum of ``usages`` (None, a reply without a usage report, counts as nothing)."""
+        known = [usage for usage in usages if usage is not None]
+        return Usage(sum(u.input_tokens for u in known), sum(u.output_tokens for u in known))
+
+
+def total_cost(costs: Iterable[float | None]) -> float | None:
+    """The sum of the known ``costs`` in USD; None when none is known."""
+    known = [cost for cost in costs if cost is not None]
+    return sum(known) if known else None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from .model import (
     SessionStatus,
     Usage,
     now,
+    total_cost,
 )
 from .reply import PARAMS as _PARAMS
 from .reply import ReplyMachinery
@@ -149,17 +150,12 @@ class Session(ReplyMachinery):
     @property
     def usage(self) -> Usage:
         """Tokens in/out summed over this session's replies."""
-        total = Usage()
-        for message in self._messages:
-            if message.usage:
-                total = total + message.usage
-        return total
+        return Usage.total(message.usage for message in self._messages)
 
     @property
     def cost(self) -> float | None:
         """Summed cost in USD of the replies whose price is known (None if none is)."""
-        costs = [m.cost for m in self._messages if m.cost is not None]
-        return sum(costs) if costs else None
+        return total_cost(message.cost for message in self._messages)
 
     def __repr__(self) -> str:
         return (f"<Session {self.name!r} model={self.model!r} messages={len(self._messages)} "
