@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .catalogue import FallbackWarning
 from .errors import (
     AiSessionsError,
     AuthError,
@@ -25,7 +26,6 @@ from .errors import (
     UnknownModel,
 )
 from .hub import SessionHub, hub
-from .hub_models import FallbackWarning
 from .model import Event, EventKind, Message, MessageStatus, ModelSwitch, Role, SessionStatus, Usage
 from .session import ReplyHandle, Session
 

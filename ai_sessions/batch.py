@@ -22,12 +22,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .batch_progress import UPDATE_INTERVAL_S, ProgressView, in_kernel
+from .batch_progress import ProgressView, in_kernel
 from .consume import consume
 from .errors import AiSessionsError
-from .model import EventKind, Usage, total_cost
+from .model import Event, EventKind, Usage, total_cost
 from .providers.base import ChatTurn
+from .session import check_reply_options
 from .templates import field_root, placeholder_fields
+from .throttle import PROGRESS_INTERVAL_S, Throttle
 
 if TYPE_CHECKING:
     from .session import Session
@@ -190,11 +192,11 @@ class BatchRun:
         self.failed = 0
         self.active = ""
         self.started = time.monotonic()
+        self._runtime = session.runtime
         self._tasks: list[asyncio.Future[Any]] = []
         self._run_task: asyncio.Task[None] | None = None
         self._stopped = False
-        self._last_emit = 0.0
-        self._emit_handle: asyncio.TimerHandle | None = None
+        self._throttle = Throttle(lambda: self._runtime.loop.loop, PROGRESS_INTERVAL_S, self._emit_progress)
 
     # -- any thread ---------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -204,7 +206,7 @@ class BatchRun:
 
     def cancel(self) -> None:
         """Stop the batch: running items are cancelled, pending ones never start."""
-        self.session._hub._loop.loop.call_soon_threadsafe(self._cancel_all)
+        self._runtime.loop.call_soon(self._cancel_all)
 
     # -- hub loop -----------------------------------------------------------------------------------
     async def settled(self) -> None:
@@ -219,11 +221,11 @@ class BatchRun:
 
     async def run(self) -> None:
         self._run_task = asyncio.current_task()
-        hub = self.session._hub
         full_model = self.session.model
-        provider = await hub._provider(full_model.partition(":")[0])
-        base = self.session._request(full_model.partition(":")[2], dict(self.options.params))
-        history = base.turns if self.options.include_history else ()
+        provider = self._runtime.catalogue.provider(full_model.partition(":")[0])
+        await provider.prepare()
+        history = await self.session.history() if self.options.include_history else ()
+        base = self.session.make_request(full_model.partition(":")[2], history, dict(self.options.params))
         semaphore = asyncio.Semaphore(self.options.concurrency)
 
         async def one(item: BatchItem) -> None:
@@ -266,7 +268,7 @@ class BatchRun:
             self._fail(item, f"{type(error).__name__}: {error}", "provider_error")
             return
         item.text, item.usage = "".join(parts), finished.usage
-        item.cost = self.session._hub._cost(full_model, finished.usage)
+        item.cost = self._runtime.catalogue.cost(full_model, finished.usage)
         item.status = "ok"
         self.completed += 1
         self._publish()
@@ -277,21 +279,16 @@ class BatchRun:
         self._publish()
 
     def _publish(self, final: bool = False) -> None:
-        """Tell the session's widgets (session.updated with a ``batch`` payload), at most ~10 times a second."""
-        now = time.monotonic()
-        wait = self._last_emit + UPDATE_INTERVAL_S - now
-        if final or wait <= 0:
-            if self._emit_handle is not None:
-                self._emit_handle.cancel()
-                self._emit_handle = None
-            self._last_emit = now
-            self.session._emit(EventKind.SESSION_UPDATED, {"batch": self.snapshot()})
-        elif self._emit_handle is None:
-            def later() -> None:
-                self._emit_handle = None
-                self._publish()
+        """Tell the session's widgets (a transient session.updated with a ``batch`` payload, not stored),
+        at most ~10 times a second."""
+        if final:
+            self._throttle.now()
+        else:
+            self._throttle.poke()
 
-            self._emit_handle = asyncio.get_running_loop().call_later(wait, later)
+    def _emit_progress(self) -> None:
+        self._runtime.emit(Event(EventKind.SESSION_UPDATED, self.session.id, {"batch": self.snapshot()}),
+                           persist=False)
 
 
 class BatchHandle:
@@ -317,7 +314,7 @@ class BatchHandle:
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the batch and return its results (a list, or a Series for pandas input)."""
         if not self._future.done():
-            self._run.session._hub._loop.refuse_wait("BatchHandle.result()")
+            self._run.session.runtime.loop.refuse_wait("BatchHandle.result()")
         self._future.result(timeout)
         self._result[:] = [item.text for item in self._result.items]
         return self._result.output()
@@ -332,6 +329,7 @@ class BatchHandle:
 def map_items(session: Session, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
               attempts: int | None = None, progress: bool = True, **params: Any) -> Any:
     """Run ``template`` over ``items`` and wait; see :meth:`Session.map`."""
+    check_reply_options(params)
     batch_items, index = prepare(template, items)
     options = BatchOptions(concurrency, include_history, attempts, params)
     result = BatchResult(session, batch_items, options, index)
@@ -343,28 +341,30 @@ def map_items(session: Session, template: str, items: Any, *, concurrency: int =
 def submit_items(session: Session, template: str, items: Any, *, concurrency: int = 4,
                  include_history: bool = False, attempts: int | None = None, **params: Any) -> BatchHandle:
     """Start a batch in the background; see :meth:`Session.submit_map`."""
+    check_reply_options(params)
     batch_items, index = prepare(template, items)
     options = BatchOptions(concurrency, include_history, attempts, params)
-    session._check_open()
-    session._announce_fallback()
+    session.check_open()
+    session.announce_fallback()
     run = BatchRun(session, batch_items, options)
-    future = session._hub._loop.submit(run.run())
+    future = session.runtime.loop.submit(run.run())
     return BatchHandle(run, future, BatchResult(session, batch_items, options, index))
 
 
 def execute(session: Session, items: list[BatchItem], options: BatchOptions, *, progress: bool = True) -> None:
     """Run ``items`` and wait, showing progress in the cell. A kernel interrupt stops the batch."""
-    session._hub._loop.refuse_wait("map()")
-    session._check_open()
-    session._announce_fallback()
+    loop = session.runtime.loop
+    loop.refuse_wait("map()")
+    session.check_open()
+    session.announce_fallback()
     run = BatchRun(session, items, options)
     view = ProgressView() if progress and in_kernel() else None
     stopped = False
     try:
-        future = session._hub._loop.submit(run.run())  # an interrupt may land in here, once it is queued
+        future = loop.submit(run.run())  # an interrupt may land in here, once it is queued
         while True:
             try:
-                future.result(timeout=UPDATE_INTERVAL_S)
+                future.result(timeout=PROGRESS_INTERVAL_S)
                 break
             except TimeoutError:
                 if view is not None:
@@ -372,7 +372,7 @@ def execute(session: Session, items: list[BatchItem], options: BatchOptions, *, 
     except KeyboardInterrupt:
         stopped = True
         run.cancel()
-        session._hub._loop.submit(run.settled()).result(timeout=30)
+        loop.submit(run.settled()).result(timeout=30)
     if view is not None:
         view.update(run, stopped=stopped)
     if stopped:

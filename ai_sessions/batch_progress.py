@@ -1,5 +1,5 @@
 """The inline progress bar of a batch run: completed/total, failures, elapsed time and ETA, shown as one
-output updated in place (at most ~10 updates a second, only when its text changes)."""
+output updated in place (at most every ``throttle.PROGRESS_INTERVAL_S``, only when its text changes)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .batch import BatchRun
-
-UPDATE_INTERVAL_S = 0.1  # progress display and hub events: at most ~10 a second
 
 
 def in_kernel() -> bool:

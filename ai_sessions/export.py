@@ -1,26 +1,35 @@
-"""Export a session to Markdown or JSON, and read the JSON back."""
+"""Export a session to Markdown or JSON, and read the JSON back, checking every field before anything is
+stored (an import either succeeds whole or stores nothing)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import AiSessionsError
 from .model import Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage, new_id, now
+from .parts import ImagePart, Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, part_from_dict
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: An export larger than this is refused before it is parsed.
+MAX_EXPORT_BYTES = 256 * 1024 * 1024
+MAX_MESSAGES = 200_000
+_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
 def export_session(record: SessionRecord, messages: list[Message], switches: list[ModelSwitch],
                    format: str) -> str:
-    """``"markdown"`` for reading, ``"json"`` for :func:`parse_export`."""
+    """``"markdown"`` for reading, ``"json"`` for :func:`parse_export` (attachments included, base64)."""
     if format == "json":
         return json.dumps({
             "format": "ai_sessions", "version": FORMAT_VERSION,
             "session": {"name": record.name, "model": record.model, "params": record.params,
                         "system_prompt": record.system_prompt, "created_at": record.created_at},
-            "messages": [m.to_dict() for m in messages],
+            "messages": [_message_dict(m) for m in messages],
             "model_switches": [s.to_dict() for s in switches],
         }, indent=2, ensure_ascii=False)
     if format in ("markdown", "md"):
@@ -28,83 +37,230 @@ def export_session(record: SessionRecord, messages: list[Message], switches: lis
     raise AiSessionsError(f"unknown export format {format!r}", hint="use 'markdown' or 'json'")
 
 
+def _message_dict(message: Message) -> dict[str, Any]:
+    data = message.to_dict()
+    data["parts"] = [_part_dict(p) for p in message.parts]
+    return data
+
+
+def _part_dict(part: Part) -> dict[str, Any]:
+    data = part.to_dict()
+    if isinstance(part, ToolResultPart):
+        data["parts"] = [_part_dict(p) for p in part.parts]
+    elif getattr(part, "data", None) is not None:
+        data["data"] = base64.b64encode(part.data).decode("ascii")  # type: ignore[union-attr]
+    return data
+
+
 def _markdown(record: SessionRecord, messages: list[Message], switches: list[ModelSwitch]) -> str:
     lines = [f"# {record.name}", "", f"- model: `{record.model}`",
              f"- created: {_iso(record.created_at)}"]
     if record.system_prompt:
         lines.append(f"- system prompt: {record.system_prompt}")
-    switch_at = {s.message_index: s for s in switches}
+    switch_at: dict[int, list[ModelSwitch]] = {}
+    for s in switches:
+        switch_at.setdefault(s.message_index, []).append(s)
     for index, message in enumerate(messages):
-        if index in switch_at:
-            s = switch_at[index]
+        for s in switch_at.get(index, []):
             lines += ["", f"*— switched from `{s.from_model}` to `{s.to_model}`"
                           + (f": {s.reason}" if s.reason else "") + " —*"]
         title = "User" if message.role is Role.USER else f"Assistant (`{message.model}`)"
         if message.status is not MessageStatus.COMPLETE:
             title += f" — {message.status.value}"
-        lines += ["", f"## {title}", "", message.content or "*(no text)*"]
+        lines += ["", f"## {title}", "", _markdown_body(message.parts)]
         if message.error:
             lines += ["", f"> error: {message.error}"]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_body(parts: tuple[Part, ...]) -> str:
+    chunks = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            chunks.append(part.text)
+        elif isinstance(part, ToolCallPart):
+            chunks.append(f"> called `{part.name}` with `{json.dumps(dict(part.arguments), ensure_ascii=False)}`")
+        elif isinstance(part, ToolResultPart):
+            flag = " (error)" if part.is_error else ""
+            chunks.append(f"> `{part.name or part.call_id}` returned{flag}:\n>\n> " + part.text.replace("\n", "\n> "))
+        elif isinstance(part, ImagePart):
+            chunks.append(f"*(image, {part.media_type})*")
+        else:
+            chunks.append(f"*({part.kind})*")
+    return "\n\n".join(c for c in chunks if c) or "*(no text)*"
 
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def parse_export(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Check and split an exported JSON text into (session, messages, switches) dicts."""
+# -- import ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParsedExport:
+    """A checked export, ready to store under ``session_id``."""
+
+    session_id: str
+    name: Any
+    model: str
+    params: dict[str, Any]
+    system_prompt: str | None
+    messages: list[Message]
+    switches: list[ModelSwitch]
+
+
+def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
+    """Check an exported JSON text field by field; raises a one-line :class:`AiSessionsError` naming the
+    first bad field."""
+    from .session import check_params, check_text
+
+    if not isinstance(text, str):
+        raise AiSessionsError(f"import_session needs the exported text, not a {type(text).__name__}",
+                              hint="pass the text made by session.export('json')")
+    if len(text) > MAX_EXPORT_BYTES:
+        raise AiSessionsError(f"this export is larger than {MAX_EXPORT_BYTES // 2**20} MiB",
+                              hint="split the session, or clear what is not needed before exporting")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise AiSessionsError(f"not valid JSON (line {exc.lineno}, column {exc.colno})",
                               hint="import the text made by session.export('json')") from None
+    except RecursionError:
+        raise _damaged("it nests too deeply") from None
     if not isinstance(data, dict) or data.get("format") != "ai_sessions":
         raise AiSessionsError("not an ai_sessions export", hint="import the text made by session.export('json')")
-    if not isinstance(data.get("version", 0), int) or data.get("version", 0) > FORMAT_VERSION:
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _damaged("'version' must be a positive integer")
+    if version > FORMAT_VERSION:
         raise AiSessionsError("this export was made by a newer ai_sessions", hint="upgrade ai_sessions")
-    session, messages, switches = data.get("session"), data.get("messages", []), data.get("model_switches", [])
-    if not isinstance(session, dict) or not isinstance(session.get("params") or {}, dict):
+    session = data.get("session")
+    if not isinstance(session, dict):
         raise _damaged("its 'session' entry is missing or malformed")
-    for what, rows in (("messages", messages), ("model_switches", switches)):
-        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            raise _damaged(f"'{what}' must be a list of objects")
-    return session, messages, switches
-
-
-def messages_from_export(items: list[dict[str, Any]], session_id: str) -> list[Message]:
-    """New messages (fresh ids, seq 1..n) for ``session_id``; a reply exported while streaming becomes
-    ``interrupted``. Raises a one-line error for a damaged entry."""
-    messages = []
-    for seq, item in enumerate(items, start=1):
-        try:
-            message = message_from_export(item, session_id, seq)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _damaged(f"message {seq} is malformed ({type(exc).__name__}: {exc})") from None
-        if message.status is MessageStatus.STREAMING:
-            message = message.with_(status=MessageStatus.INTERRUPTED)
-        messages.append(message)
-    return messages
-
-
-def switches_from_export(items: list[dict[str, Any]], session_id: str) -> list[ModelSwitch]:
-    """The model switches of an export, for ``session_id``."""
+    model = session.get("model")
+    if not isinstance(model, str) or ":" not in model:
+        raise _damaged(f"session 'model' must be 'provider:model' text, not {model!r}")
+    params = session.get("params") or {}
+    if not isinstance(params, dict):
+        raise _damaged("session 'params' must be an object")
+    unknown = set(params) - {"temperature", "max_tokens"}
+    if unknown:
+        raise _damaged(f"session 'params' holds unknown keys: {', '.join(sorted(map(str, unknown)))}")
     try:
-        return [ModelSwitch(session_id, str(s["from"]), str(s["to"]), int(s["message_index"]), s.get("reason"),
-                            s.get("created_at") or now()) for s in items]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _damaged(f"a model switch is malformed ({type(exc).__name__}: {exc})") from None
+        check_params(params)
+    except AiSessionsError as exc:
+        raise _damaged(f"session 'params': {exc.message}") from None
+    system = session.get("system_prompt")
+    if system is not None:
+        _text_field(system, "session 'system_prompt'", check_text)
+    name = session.get("name")
+    if name is not None:
+        _text_field(name, "session 'name'", check_text)
+    rows, switch_rows = data.get("messages", []), data.get("model_switches", [])
+    for what, items in (("messages", rows), ("model_switches", switch_rows)):
+        if not isinstance(items, list) or not all(isinstance(row, dict) for row in items):
+            raise _damaged(f"'{what}' must be a list of objects")
+    if len(rows) > MAX_MESSAGES:
+        raise _damaged(f"it has more than {MAX_MESSAGES:,} messages")
+    messages = []
+    for seq, item in enumerate(rows, start=1):
+        try:
+            message = _message_from_export(item, new_session_id, seq, check_text)
+        except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
+            detail = exc.message if isinstance(exc, AiSessionsError) else str(exc)
+            raise _damaged(f"message {seq} is malformed ({detail})") from None
+        messages.append(message)
+    switches = []
+    for number, item in enumerate(switch_rows, start=1):
+        try:
+            switches.append(_switch_from_export(item, new_session_id, len(messages), check_text))
+        except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
+            detail = exc.message if isinstance(exc, AiSessionsError) else str(exc)
+            raise _damaged(f"model switch {number} is malformed ({detail})") from None
+    return ParsedExport(new_session_id, name, model, dict(params), system, messages, switches)
 
 
-def message_from_export(item: dict[str, Any], session_id: str, seq: int) -> Message:
-    """A new message (fresh id) for ``session_id`` from an exported message dict."""
-    usage = item.get("usage")
-    return Message(id=new_id(), session_id=session_id, seq=seq, role=Role(item["role"]),
-                   content=str(item.get("content") or ""), model=item.get("model"),
-                   status=MessageStatus(item.get("status", "complete")),
-                   usage=Usage(**usage) if usage else None, cost=item.get("cost"), error=item.get("error"),
-                   error_kind=item.get("error_kind"), created_at=item.get("created_at") or 0.0,
-                   completed_at=item.get("completed_at"))
+def _message_from_export(item: dict[str, Any], session_id: str, seq: int, check_text: Any) -> Message:
+    role = Role(item["role"])
+    status = MessageStatus(item.get("status", "complete"))
+    if status is MessageStatus.STREAMING:  # exported mid-reply
+        status = MessageStatus.INTERRUPTED
+    if "parts" in item and item["parts"] is not None:
+        if not isinstance(item["parts"], list):
+            raise ValueError("'parts' must be a list")
+        parts: tuple[Part, ...] = tuple(part_from_dict(p) for p in item["parts"])
+    else:
+        content = item.get("content") or ""
+        _text_field(content, "'content'", check_text)
+        parts = (TextPart(content),) if content else ()
+    for part in parts:
+        _check_part_text(part, check_text)
+    for part in binary_parts(parts):
+        if part.data is None:
+            raise ValueError(f"an {part.kind} part carries no data")
+    model = item.get("model")
+    if model is not None and (not isinstance(model, str) or ":" not in model):
+        raise ValueError(f"'model' must be 'provider:model' text or null, not {model!r}")
+    return Message(id=new_id(), session_id=session_id, seq=seq, role=role, parts=parts, model=model,
+                   status=status, usage=_usage(item.get("usage")), cost=_number(item.get("cost"), "cost"),
+                   error=_optional_text(item.get("error"), "'error'", check_text),
+                   error_kind=_optional_text(item.get("error_kind"), "'error_kind'", check_text),
+                   created_at=_number(item.get("created_at"), "created_at") or 0.0,
+                   completed_at=_number(item.get("completed_at"), "completed_at"))
+
+
+def _switch_from_export(item: dict[str, Any], session_id: str, count: int, check_text: Any) -> ModelSwitch:
+    models = [item.get("from"), item.get("to")]
+    for value in models:
+        if not isinstance(value, str) or ":" not in value:
+            raise ValueError(f"'from' and 'to' must be 'provider:model' text, not {value!r}")
+    index = item.get("message_index")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= count:
+        raise ValueError(f"'message_index' must be a whole number in 0..{count}, not {index!r}")
+    return ModelSwitch(session_id, models[0], models[1], index,
+                       _optional_text(item.get("reason"), "'reason'", check_text),
+                       _number(item.get("created_at"), "created_at") or now())
+
+
+def _usage(value: Any) -> Usage | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - set(_USAGE_KEYS):
+        raise ValueError(f"'usage' must be an object with {', '.join(_USAGE_KEYS)}")
+    counts = {}
+    for key, count in value.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"'usage.{key}' must be a non-negative whole number, not {count!r}")
+        counts[key] = count
+    return Usage(**counts)
+
+
+def _number(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"'{what}' must be a non-negative number, not {value!r}")
+    return float(value)
+
+
+def _optional_text(value: Any, what: str, check_text: Any) -> str | None:
+    if value is None:
+        return None
+    _text_field(value, what, check_text)
+    return value
+
+
+def _text_field(value: Any, what: str, check_text: Any) -> None:
+    if not isinstance(value, str):
+        raise _damaged(f"{what} must be text, not {type(value).__name__}")
+    check_text(value, what)
+
+
+def _check_part_text(part: Part, check_text: Any) -> None:
+    if isinstance(part, TextPart):
+        check_text(part.text, "a text part")
+    elif isinstance(part, ToolResultPart):
+        for inner in part.parts:
+            _check_part_text(inner, check_text)
 
 
 def _damaged(detail: str) -> AiSessionsError:

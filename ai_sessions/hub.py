@@ -1,8 +1,8 @@
-"""The SessionHub: one per kernel, holding its sessions, providers, store and event bus."""
+"""The SessionHub: one per kernel, holding its sessions and the runtime they share (loop, store, events,
+settings, keys and the model catalogue)."""
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
 import os
@@ -10,17 +10,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .catalogue import FallbackWarning as FallbackWarning  # re-exported: it was defined here
+from .catalogue import ModelCatalogue
+from .conversation import Conversation
 from .errors import AiSessionsError, SessionNotFound
 from .events import EventBus
-from .export import messages_from_export, parse_export, switches_from_export
-from .hub_models import FallbackWarning as FallbackWarning  # re-exported: it was defined here
-from .hub_models import HubModels
+from .export import parse_export
 from .keys import KeyStore
+from .loop import HubLoop
 from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
-from .providers.base import Provider
-from .session import Session, check_params
+from .providers.base import Availability, ModelInfo
+from .runtime import Runtime
+from .session import Session, check_params, check_text
 from .settings import Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
 
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SCOPE_ENV = "JPY_SESSION_NAME"
-_PERSISTED_KINDS = {k for k in EventKind if k is not EventKind.RESPONSE_DELTA}
 
 
 def default_scope() -> str:
@@ -39,7 +41,8 @@ def default_scope() -> str:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """A row of ``hub.sessions()``: enough to list a session without loading its messages."""
+    """A row of ``hub.sessions()``: enough to list a session without loading its messages.
+    ``cost_partial`` is true when some replies' prices are unknown (``cost`` is then a lower bound)."""
 
     id: str
     name: str
@@ -51,12 +54,11 @@ class SessionInfo:
     cost: float | None
     last_activity: float
     live: bool
+    cost_partial: bool = False
 
 
-class SessionHub(HubModels):
-    """All sessions of this kernel. Get the kernel's hub with :func:`ai_sessions.hub`. Its models and
-    providers (``resolve_model``, ``provider_availability``, ``models``, ``refresh_models``) come from
-    :class:`~ai_sessions.hub_models.HubModels`.
+class SessionHub:
+    """All sessions of this kernel. Get the kernel's hub with :func:`ai_sessions.hub`.
 
     >>> hub = SessionHub(store_path=tmp / "s.db")   # doctest: +SKIP
     >>> s = hub.session("analysis")                  # doctest: +SKIP
@@ -64,55 +66,102 @@ class SessionHub(HubModels):
 
     def __init__(self, *, settings: Settings | None = None, store_path: Path | None = None,
                  keys: KeyStore | None = None, scope: str | None = None) -> None:
-        self.settings = settings if settings is not None else load_settings()
-        path = store_path or self.settings.store_path or data_dir() / "sessions.db"
-        self._store = Store(path)
-        self.keys = keys if keys is not None else KeyStore(config_dir() / "keys.json")
+        settings = settings if settings is not None else load_settings()
+        path = store_path or settings.store_path or data_dir() / "sessions.db"
+        store = Store(path, events_days=settings.events_days)
+        keys = keys if keys is not None else KeyStore(config_dir() / "keys.json")
+        loop = HubLoop()
+        self.runtime = Runtime(loop, store, EventBus(), settings, keys, ModelCatalogue(settings, keys, loop))
         self.scope = scope or default_scope()
-        self.events = EventBus()
-        from .loop import HubLoop
-
-        self._loop = HubLoop()
         self._sessions: dict[str, Session] = {}
-        self._providers: dict[str, Provider] = {}
-        self._provider_lock = threading.Lock()
         self._adopt_lock = threading.Lock()
         self._closed = False
 
     def __repr__(self) -> str:
         live = len(self._sessions)
         streaming = sum(s.status is SessionStatus.STREAMING for s in self._sessions.values())
-        return f"<SessionHub scope={self.scope!r} live={live} streaming={streaming} store={str(self._store.path)!r}>"
+        return (f"<SessionHub scope={self.scope!r} live={live} streaming={streaming} "
+                f"store={str(self.runtime.store.path)!r}>")
 
-    # -- sessions -------------------------------------------------------------------------------
+    # -- shared parts -----------------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def keys(self) -> KeyStore:
+        return self.runtime.keys
+
+    @property
+    def events(self) -> EventBus:
+        return self.runtime.bus
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` ran."""
+        return self._closed
+
+    # -- models (see ModelCatalogue) ------------------------------------------------------------------
+    def resolve_model(self, full_name: str, *, strict: bool = False) -> tuple[str, str | None]:
+        """``(model to use, why it differs from full_name or None)`` after the fallback rules (S4)."""
+        return self.runtime.catalogue.resolve(full_name, strict=strict)
+
+    def provider_availability(self, provider_name: str) -> Availability:
+        """Whether ``provider_name`` can be used now, and why not."""
+        return self.runtime.catalogue.availability(provider_name)
+
+    def provider_names(self) -> list[str]:
+        return self.runtime.catalogue.provider_names()
+
+    def models(self) -> list[ModelInfo]:
+        """Models of every provider (no network), unavailable ones with the reason."""
+        return self.runtime.catalogue.models()
+
+    def refresh_models(self, timeout: float = 15.0) -> list[ModelInfo]:
+        """Ask every usable provider for its live model list, then return :meth:`models`."""
+        return self.runtime.catalogue.refresh(timeout)
+
+    # -- sessions -------------------------------------------------------------------------------------
     def session(self, name: str | None = None, *, model: str | None = None, system_prompt: str | None = None,
                 temperature: float | None = None, max_tokens: int | None = None,
                 scope: str | None = None) -> Session:
         """Get the session ``name`` of this notebook, creating it if needed (``model`` etc. apply to a new
-        session; for an existing one a different ``model`` switches to it)."""
+        session; for an existing one a different ``model`` switches to it). Without a name, a new session
+        gets the next free automatic name (``chat-1``, ``chat-2``, ...)."""
         scope = scope or self.scope
-        name = self._next_name(scope) if name is None else name  # an explicit "" is refused, not auto-named
-        _check_name(name)
+        if name is not None:
+            _check_name(name)  # an explicit "" is refused, not auto-named
+        if system_prompt is not None:
+            check_text(system_prompt, "system_prompt")
         for live in list(self._sessions.values()):  # snapshot: the hub thread may change it
-            if live.name == name and live.scope == scope:
+            if name is not None and live.name == name and live.scope == scope:
                 if model and model != live.requested_model:
                     live.switch_model(model, reason="requested by hub.session()")
                 return live
-        record = self._store.find_session(scope, name)
+        record = self.runtime.store.find_session(scope, name) if name is not None else None
         if record is None:
             requested = model or self.settings.defaults.model
             self.resolve_model(requested, strict=True)
             params = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
             check_params(params)
-            record = SessionRecord(new_id(), name, scope, requested, params, system_prompt)
-            record = self._store.create_session(record)
-            session = self._adopt(record)
-            self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "model": requested}))
+            # an automatic name is chosen inside the store's write transaction: sessions created at the
+            # same moment (threads, kernels) each get their own
+            record = SessionRecord(new_id(), name or "", scope, requested, params, system_prompt)
+            stored = self.runtime.store.create_session(record, auto_name=None if name is not None else "chat")
+            session = self._adopt(stored)
+            if stored.id == record.id:
+                self._emit(Event(EventKind.SESSION_CREATED, stored.id, {"name": stored.name, "model": requested}))
+            elif model and model != stored.model:  # another kernel created it at the same moment
+                session.switch_model(model, reason="requested by hub.session()")
         else:
             session = self._adopt(record)
             if model and model != record.model:
                 session.switch_model(model, reason="requested by hub.session()")
-        session._announce_fallback()
+        session.announce_fallback()
         return session
 
     def get(self, name_or_id: str) -> Session:
@@ -120,14 +169,15 @@ class SessionHub(HubModels):
         for live in list(self._sessions.values()):  # snapshot: the hub thread may change it
             if live.id == name_or_id or (live.name == name_or_id and live.scope == self.scope):
                 return live
-        record = self._store.find_session(self.scope, name_or_id) or self._store.get_session(name_or_id)
+        store = self.runtime.store
+        record = store.find_session(self.scope, name_or_id) or store.get_session(name_or_id)
         if record is None:
             raise SessionNotFound(f"no session named {name_or_id!r} in {self.scope}")
         return self._adopt(record)
 
     def sessions(self, *, all_scopes: bool = False) -> list[SessionInfo]:
         """The sessions of this notebook (or of every notebook), most recent first."""
-        rows = self._store.list_sessions(None if all_scopes else self.scope)
+        rows = self.runtime.store.list_sessions(None if all_scopes else self.scope)
         return [self._info(row) for row in rows]
 
     def live_sessions(self) -> list[Session]:
@@ -138,45 +188,68 @@ class SessionHub(HubModels):
         """Stop a session's reply and release it; its history stays and ``hub.session(name)`` reopens it."""
         session = self.get(name_or_id)
         session.cancel()
-        self._loop.call(self._close_live, session)
+        self.runtime.loop.call(self._close_live, session)
 
     def delete(self, name_or_id: str) -> None:
-        """Delete a session and its whole history."""
+        """Delete a session and its whole history (its text leaves the store's files too)."""
         session = self.get(name_or_id)
         session.cancel()
-        self._loop.call(self._close_live, session)
-        self._store.delete_session(session.id)
+        self.runtime.loop.call(self._close_live, session)
+        self.runtime.store.delete_session(session.id)
         self._emit(Event(EventKind.SESSION_DELETED, session.id, {"name": session.name}))
 
+    def fork(self, name_or_id: str, at: int | None = None, name: str | None = None) -> Session:
+        """A new session holding a copy of the first ``at`` messages of session ``name_or_id`` (all by
+        default), named ``name`` (default: ``<name>-fork-N``)."""
+        source = self.get(name_or_id)
+        messages = list(source.messages)
+        if at is not None and (isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= len(messages)):
+            raise AiSessionsError(f"fork point {at!r} is outside 0..{len(messages)}",
+                                  hint="at is the number of messages to keep")
+        kept = messages if at is None else messages[:at]
+        if name is not None:
+            _check_name(name)
+        store = self.runtime.store
+        if name is not None and store.find_session(source.scope, name) is not None:
+            raise AiSessionsError(f"a session named {name!r} already exists", hint="choose another name")
+        record = SessionRecord(new_id(), name or "", source.scope, source.requested_model, source.params,
+                               source.system_prompt)
+        record = store.create_session(record, auto_name=f"{source.name}-fork" if name is None else None)
+        name = record.name
+        copies = [m.with_(id=new_id(), session_id=record.id,
+                          status=MessageStatus.INTERRUPTED if m.status is MessageStatus.STREAMING else m.status)
+                  for m in kept]
+        store.copy_messages(copies)
+        self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "forked_from": source.id,
+                                                                "at": len(kept)}))
+        return self._adopt(record)
+
     def import_session(self, text: str, name: str | None = None) -> Session:
-        """Create a session in this notebook from ``session.export("json")`` text."""
-        meta, items, switches = parse_export(text)
-        name = meta.get("name") if name is None else name
+        """Create a session in this notebook from ``session.export("json")`` text. Every field is checked
+        before anything is stored."""
+        data = parse_export(text, new_session_id=new_id())  # raises a one-line error for anything malformed
+        name = data.name if name is None else name
         if not isinstance(name, str):
             raise AiSessionsError("the export names no session", hint="pass name='...' to import_session")
         _check_name(name)
-        if self._store.find_session(self.scope, name) is not None:
+        self.resolve_model(data.model, strict=True)
+        store = self.runtime.store
+        if store.find_session(self.scope, name) is not None:
             raise AiSessionsError(f"a session named {name!r} already exists here",
                                   hint="pass name='...' to import it under another name")
-        session_id = new_id()
-        messages = messages_from_export(items, session_id)  # checked before anything is stored
-        model_switches = switches_from_export(switches, session_id)
-        record = SessionRecord(session_id, name, self.scope, meta.get("model") or self.settings.defaults.model,
-                               meta.get("params") or {}, meta.get("system_prompt"))
-        record = self._store.create_session(record)
-        self._store.copy_messages(messages)
-        for switch in model_switches:
-            self._store.add_switch(switch)
+        record = SessionRecord(data.session_id, name, self.scope, data.model, data.params, data.system_prompt)
+        record = store.import_session(record, data.messages, data.switches)  # one transaction
         self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "imported": True}))
         return self._adopt(record)
 
     def on(self, kind: EventKind | str, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``callback(event)`` on each event of ``kind`` (``"*"`` for all), from the hub thread.
+        """Call ``callback(event)`` on each event of ``kind`` (``"*"`` for all), always from the hub thread.
         Returns a function that unsubscribes."""
-        return self.events.on(kind, callback)
+        return self.runtime.bus.on(kind, callback)
 
     def panel(self) -> HubPanel:
-        """The hub panel widget: every session of this notebook, with stop, close, delete and open."""
+        """The hub panel widget: every session of this notebook, with stop, close, delete and open (the
+        widgets layer is loaded on first use: the one documented upward import)."""
         from .widgets import HubPanel
 
         return HubPanel(hub=self)
@@ -190,62 +263,34 @@ class SessionHub(HubModels):
     def cost(self) -> float | None:
         return total_cost(info.cost for info in self.sessions())
 
-    # -- internals ------------------------------------------------------------------------------
+    # -- internals ------------------------------------------------------------------------------------
     def _adopt(self, record: SessionRecord) -> Session:
         """The one live Session of ``record`` (two threads asking at once get the same object)."""
         with self._adopt_lock:
             live = self._sessions.get(record.id)
             if live is not None:
                 return live
-            session = Session(self, record, self._store.load_messages(record.id),
-                              self._store.load_switches(record.id))
+            store = self.runtime.store
+            conversation = Conversation(record.id, store.load_messages(record.id), store.load_switches(record.id))
+            session = Session(self.runtime, self, record, conversation)
             self._sessions[record.id] = session
             return session
 
     def _close_live(self, session: Session) -> None:
-        session._status = SessionStatus.CLOSED
+        session.mark_closed()
         self._sessions.pop(session.id, None)
         self._emit(Event(EventKind.SESSION_CLOSED, session.id, {"name": session.name}))
-
-    def _fork(self, source: Session, at: int | None, name: str | None) -> Session:
-        messages = list(source.messages)
-        if at is not None and not 0 <= at <= len(messages):
-            raise AiSessionsError(f"fork point {at} is outside 0..{len(messages)}",
-                                  hint="at is the number of messages to keep")
-        kept = messages if at is None else messages[:at]
-        name = self._next_name(source.scope, prefix=f"{source.name}-fork") if name is None else name
-        _check_name(name)
-        if self._store.find_session(source.scope, name) is not None:
-            raise AiSessionsError(f"a session named {name!r} already exists", hint="choose another name")
-        record = SessionRecord(new_id(), name, source.scope, source.requested_model, source.params,
-                               source.system_prompt)
-        record = self._store.create_session(record)
-        copies = [m.with_(id=new_id(), session_id=record.id,
-                          status=MessageStatus.INTERRUPTED if m.status is MessageStatus.STREAMING else m.status)
-                  for m in kept]
-        self._store.copy_messages(copies)
-        self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "forked_from": source.id,
-                                                                "at": len(kept)}))
-        return self._adopt(record)
-
-    def _next_name(self, scope: str, prefix: str = "chat") -> str:
-        taken = {row.record.name for row in self._store.list_sessions(scope)}
-        n = 1
-        while f"{prefix}-{n}" in taken:
-            n += 1
-        return f"{prefix}-{n}"
 
     def _info(self, row: SessionSummary) -> SessionInfo:
         live = self._sessions.get(row.record.id)
         return SessionInfo(row.record.id, row.record.name, row.record.scope,
                            live.model if live else row.record.model,
                            live.status.value if live else "stored", row.message_count,
-                           Usage(row.input_tokens, row.output_tokens), row.cost, row.last_activity, live is not None)
+                           row.usage, row.cost, row.last_activity, live is not None,
+                           row.cost_partial)
 
     def _emit(self, event: Event) -> None:
-        if event.kind in _PERSISTED_KINDS and "batch" not in event.payload:  # batch progress is transient
-            self._store.defer(self._store.add_event, event)
-        self.events.emit(event)
+        self.runtime.emit(event)
 
     def shutdown(self) -> None:
         """Stop every reply, close providers and the store. The hub cannot be used afterwards."""
@@ -254,27 +299,24 @@ class SessionHub(HubModels):
         self._closed = True
         for session in list(self._sessions.values()):
             session.cancel()
-
-        async def close_providers() -> None:
-            await asyncio.gather(*(p.aclose() for p in self._providers.values()), return_exceptions=True)
-
         try:
-            self._loop.run(close_providers(), timeout=10)
+            self.runtime.loop.run(self.runtime.catalogue.aclose(), timeout=10)
         except Exception:
             log.exception("closing providers failed")
-        self._loop.stop()
+        self.runtime.loop.stop()
         for session in list(self._sessions.values()):
-            session._status = SessionStatus.CLOSED  # a kept reference says so instead of waiting forever
+            session.mark_closed()  # a kept reference says so instead of waiting forever
         self._sessions.clear()
-        self._store.close()
+        self.runtime.store.close()
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: Any) -> None:
     if isinstance(name, str) and not name.strip():
         raise AiSessionsError(f"bad session name {name!r}: a name cannot be empty or blank",
                               hint="pass a name such as 'analysis', or leave the name out to get an automatic one")
     if not isinstance(name, str) or len(name) > 200 or "\n" in name:
         raise AiSessionsError(f"bad session name {name!r}", hint="use a short single-line name, e.g. 'analysis'")
+    check_text(name, "the session name")
 
 
 _hub: SessionHub | None = None
@@ -285,7 +327,7 @@ def hub() -> SessionHub:
     """This kernel's SessionHub, created on first use from settings.toml and the default store."""
     global _hub
     with _hub_lock:
-        if _hub is None or _hub._closed:
+        if _hub is None or _hub.closed:
             _hub = SessionHub()
             _at_exit(_hub.shutdown)
         return _hub
@@ -303,4 +345,3 @@ def _at_exit(callback: Callable[[], None]) -> None:
     except RuntimeError:  # already shutting down
         return
     atexit.register(callback)
-

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 STOP_WAIT_S = 10.0
+log = logging.getLogger(__name__)
 
 
 class HubLoop:
@@ -93,6 +95,24 @@ class HubLoop:
             if began.is_set():
                 settled.wait(STOP_WAIT_S)  # let the reply store its partial text before we propagate
             raise
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop thread soon (now if called there); from any thread. Dropped
+        once the loop is closed."""
+        if self.in_loop_thread():
+            fn(*args)
+            return
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the hub was shut down
+            log.debug("hub loop closed; dropped %r", fn)
+
+    def call_later(self, delay: float, fn: Callable[[], Any]) -> asyncio.TimerHandle | None:
+        """Run ``fn`` on the loop after ``delay`` seconds (call on the loop thread); None once closed."""
+        try:
+            return self.loop.call_later(delay, fn)
+        except RuntimeError:
+            return None
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a plain function on the loop thread and return its result."""

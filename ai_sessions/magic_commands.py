@@ -87,7 +87,7 @@ class MagicContext:
                 return self.hub.session(name, model=model)
             if model and model != session.requested_model:
                 session.switch_model(model, reason="%%ai_session --model")
-            session._announce_fallback()
+            session.announce_fallback()
         return session
 
 
@@ -103,7 +103,7 @@ def _refuse_blank(name: str | None) -> None:
 @contextlib.contextmanager
 def fallback_notes() -> Iterator[None]:
     """Show each FallbackWarning raised inside as one ``note:`` line (no source-line noise)."""
-    from .hub_models import FallbackWarning
+    from .catalogue import FallbackWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FallbackWarning)

@@ -60,15 +60,11 @@ def cmd_keys(ctx: MagicContext, action: str, provider: str | None, keyring: bool
 
 
 def _key_env(hub: SessionHub, provider: str) -> str | None:
-    from .providers import provider_class
-
-    config = hub.settings.provider_config(provider)
-    if config is None:
-        return None
     try:
-        return provider_class(config.kind).key_env or config.options.get("api_key_env")
+        instance = hub.runtime.catalogue.instance(provider)
     except Exception:
         return None
+    return instance.key_env if instance is not None else None
 
 
 def keys_list(hub: SessionHub) -> Table:
@@ -118,8 +114,5 @@ def keys_test(hub: SessionHub, provider: str) -> None:
     if not availability.ok:
         raise AiSessionsError(f"{provider} cannot be used: {availability.reason}")
 
-    async def probe() -> None:
-        await (await hub._provider(provider)).test_connection()
-
-    hub._loop.run(probe(), timeout=60)
+    hub.runtime.loop.run(hub.runtime.catalogue.provider(provider).test_connection(), timeout=60)
     print(f"{provider}: OK (the key works)")

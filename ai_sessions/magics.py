@@ -20,6 +20,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .magic_commands import HelpShown, MagicContext, MagicParser, run_line, split_line
+from .throttle import MAGIC_UPDATE_S
 
 if TYPE_CHECKING:
     from .hub import SessionHub
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 MAGIC_NAME = "ai_session"
 FORMATS = ("markdown", "code", "text")
-UPDATE_INTERVAL_S = 0.1  # at most ~10 output updates a second while a reply streams
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 
 
@@ -143,10 +143,10 @@ class Reply(str):
     message: Message
 
     def __new__(cls, text: str, message: Message, shown_in: int | None = None) -> Reply:
-        reply = super().__new__(cls, text)
-        reply.message = message
-        reply._shown_in = shown_in  # the execution that already showed it while it streamed
-        return reply
+        self = super().__new__(cls, text)
+        self.message = message
+        self._shown_in = shown_in  # the execution that already showed it while it streamed
+        return self
 
     def _ipython_display_(self) -> None:
         from IPython import get_ipython
@@ -167,8 +167,8 @@ class _LiveText:
         self._session_id = session.id
         self._message_id: str | None = None
         self._parts: list[str] = []
-        hub = session._hub
-        self._off = [hub.on(EventKind.REQUEST_STARTED, self._started), hub.on(EventKind.RESPONSE_DELTA, self._delta)]
+        bus = session.runtime.bus
+        self._off = [bus.on(EventKind.REQUEST_STARTED, self._started), bus.on(EventKind.RESPONSE_DELTA, self._delta)]
 
     def _started(self, event: Any) -> None:
         if event.session_id == self._session_id and self._message_id is None:
@@ -249,7 +249,7 @@ def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView) -
         handle = session.submit(prompt)
         while True:
             try:
-                message = handle.result(timeout=UPDATE_INTERVAL_S)
+                message = handle.result(timeout=MAGIC_UPDATE_S)
                 break
             except TimeoutError:
                 view.update(live.text)

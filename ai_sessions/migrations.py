@@ -84,3 +84,45 @@ def m002_message_totals_index(db: sqlite3.Connection) -> None:
     """Session listings sum tokens and cost per session: a covering index keeps that scan off the rows
     (which hold the message text), 2.6x faster with 1,000 sessions of 50 messages."""
     db.execute("CREATE INDEX messages_totals ON messages(session_id, input_tokens, output_tokens, cost, created_at)")
+
+
+@migration
+def m003_message_parts(db: sqlite3.Connection) -> None:
+    """Messages hold typed parts. ``parts`` is NULL for a text-only message (its text is ``content``, as in
+    every row written before), else the JSON list of its parts; images and files are stored once per
+    content hash in ``blobs`` and referenced through ``message_blobs`` (so a clear or delete can drop the
+    ones no message uses any more). Usage gains the prompt-cache token counts."""
+    _run_script(db,
+        """
+        ALTER TABLE messages ADD COLUMN parts TEXT;
+        ALTER TABLE messages ADD COLUMN cache_read_tokens INTEGER;
+        ALTER TABLE messages ADD COLUMN cache_write_tokens INTEGER;
+        CREATE TABLE blobs (
+            hash TEXT PRIMARY KEY,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE message_blobs (
+            message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (message_id, hash)
+        );
+        CREATE INDEX message_blobs_hash ON message_blobs(hash);
+        """
+    )
+
+
+@migration
+def m004_events_without_text(db: sqlite3.Connection) -> None:
+    """Events keep ids and metadata, not the conversation's text again (it lived in the message rows and
+    in two events per reply, and stayed after a clear). Events of messages that no longer exist go too."""
+    _run_script(db,
+        """
+        UPDATE events SET payload = json_remove(payload, '$.content', '$.parts', '$.text', '$.prompt')
+            WHERE json_valid(payload);
+        DELETE FROM events WHERE session_id NOT IN (SELECT id FROM sessions);
+        CREATE INDEX events_time ON events(created_at);
+        """
+    )

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .parts import Part, StructuredPart, ToolCallPart, as_parts, text_of
+
 
 def new_id() -> str:
     """A new random UUID string."""
@@ -41,19 +43,34 @@ class SessionStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts reported by the provider for one reply."""
+    """Token counts reported by the provider for one reply. ``input_tokens`` counts every input token,
+    cached ones included; ``cache_read_tokens`` / ``cache_write_tokens`` say how many of them were read
+    from or written to the provider's prompt cache (priced differently)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.cache_read_tokens + other.cache_read_tokens,
+                     self.cache_write_tokens + other.cache_write_tokens)
 
     @staticmethod
     def total(usages: Iterable[Usage | None]) -> Usage:
         """The sum of ``usages`` (None, a reply without a usage report, counts as nothing)."""
-        known = [usage for usage in usages if usage is not None]
-        return Usage(sum(u.input_tokens for u in known), sum(u.output_tokens for u in known))
+        total = Usage()
+        for usage in usages:
+            if usage is not None:
+                total = total + usage
+        return total
+
+    def to_dict(self) -> dict[str, int]:
+        data = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        if self.cache_read_tokens or self.cache_write_tokens:
+            data |= {"cache_read_tokens": self.cache_read_tokens, "cache_write_tokens": self.cache_write_tokens}
+        return data
 
 
 def total_cost(costs: Iterable[float | None]) -> float | None:
@@ -64,13 +81,14 @@ def total_cost(costs: Iterable[float | None]) -> float | None:
 
 @dataclass(frozen=True)
 class Message:
-    """One message of a session. ``seq`` is its 1-based position in the session."""
+    """One message of a session: typed ``parts`` (a string given here is one text part); ``content`` is
+    their text. ``seq`` orders a session's messages as stored."""
 
     id: str
     session_id: str
     seq: int
     role: Role
-    content: str
+    parts: tuple[Part, ...] = ()
     model: str | None = None
     status: MessageStatus = MessageStatus.COMPLETE
     usage: Usage | None = None
@@ -80,16 +98,35 @@ class Message:
     created_at: float = field(default_factory=now)
     completed_at: float | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.parts, tuple):
+            object.__setattr__(self, "parts", as_parts(self.parts))
+
+    @property
+    def content(self) -> str:
+        """The message's text (its text parts joined)."""
+        return text_of(self.parts)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCallPart, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ToolCallPart))
+
+    @property
+    def structured(self) -> StructuredPart | None:
+        """The message's structured result, if it has one."""
+        return next((p for p in reversed(self.parts) if isinstance(p, StructuredPart)), None)
+
     def with_(self, **changes: Any) -> Message:
-        """A copy with some fields changed."""
+        """A copy with some fields changed (``content=`` replaces the text with one text part)."""
+        if "content" in changes:
+            changes["parts"] = as_parts(changes.pop("content"))
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "seq": self.seq, "role": self.role.value, "content": self.content,
-            "model": self.model, "status": self.status.value,
-            "usage": None if self.usage is None else {
-                "input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens},
+            "parts": [p.to_dict() for p in self.parts], "model": self.model, "status": self.status.value,
+            "usage": None if self.usage is None else self.usage.to_dict(),
             "cost": self.cost, "error": self.error, "error_kind": self.error_kind,
             "created_at": self.created_at, "completed_at": self.completed_at,
         }
@@ -136,6 +173,7 @@ class EventKind(enum.StrEnum):
     SESSION_DELETED = "session.deleted"
     MESSAGE_USER = "message.user"
     REQUEST_STARTED = "llm.request.started"
+    REQUEST_RETRY = "llm.request.retry"
     RESPONSE_DELTA = "llm.response.delta"
     RESPONSE_COMPLETED = "llm.response.completed"
     RESPONSE_FAILED = "llm.response.failed"
@@ -151,3 +189,12 @@ class Event:
     session_id: str
     payload: dict[str, Any] = field(default_factory=dict)
     time: float = field(default_factory=now)
+
+    def stored_payload(self) -> dict[str, Any]:
+        """What the store keeps of ``payload``: ids and metadata, never the text again (the text lives in
+        the message rows only, so a clear or delete removes it everywhere)."""
+        return {k: v for k, v in self.payload.items() if k not in _TEXT_KEYS}
+
+
+#: Payload keys that carry conversation text (left out of stored events).
+_TEXT_KEYS = frozenset({"content", "parts", "text", "prompt"})

@@ -1,4 +1,8 @@
-"""Cost of a reply from the price table shipped inside ``genai-prices`` (used offline, never fetched)."""
+"""Cost of a reply from the price table shipped inside ``genai-prices`` (used offline, never fetched).
+
+A provider kind names its id in that table (``Provider.price_id``); cached input tokens are priced as
+the table says (reads and writes of the prompt cache differ from plain input).
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,24 @@ from .model import Usage
 
 log = logging.getLogger(__name__)
 
-#: our provider kind -> genai-prices provider id
-_PROVIDER_IDS = {"openai": "openai", "azure": "azure", "anthropic": "anthropic", "gemini": "google"}
 
-
-def cost_of(kind: str, model: str, usage: Usage) -> float | None:
-    """USD cost of ``usage`` on ``model``; None when the price is unknown (local models cost 0.0)."""
-    if kind == "local":
-        return 0.0
-    provider_id = _PROVIDER_IDS.get(kind)
-    if provider_id is None:
-        return None
-    return _lookup(provider_id, model, usage.input_tokens, usage.output_tokens)
+def cost_of(price_id: str, model: str, usage: Usage) -> float | None:
+    """USD cost of ``usage`` on ``model`` of genai-prices provider ``price_id``; None when unknown."""
+    return _lookup(price_id, model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens,
+                   usage.cache_write_tokens)
 
 
 @lru_cache(maxsize=512)
-def _lookup(provider_id: str, model: str, input_tokens: int, output_tokens: int) -> float | None:
+def _lookup(provider_id: str, model: str, input_tokens: int, output_tokens: int, cache_read: int,
+            cache_write: int) -> float | None:
     try:
         from genai_prices import Usage as PriceUsage
         from genai_prices import calc_price
     except ImportError:
         return None
     try:
-        price = calc_price(PriceUsage(input_tokens=input_tokens, output_tokens=output_tokens),
+        price = calc_price(PriceUsage(input_tokens=input_tokens, output_tokens=output_tokens,
+                                      cache_read_tokens=cache_read or None, cache_write_tokens=cache_write or None),
                            model_ref=model, provider_id=provider_id)
     except LookupError:
         return None

@@ -1,6 +1,10 @@
-"""The reply machinery of a session: one turn on the hub loop, from storing the user message to storing
-the reply as complete, stopped or failed. Mixed into :class:`ai_sessions.session.Session`, whose state
-(``_messages``, ``_record``, ``_status``, the reply tasks) it works on; everything here runs on the hub loop.
+"""One turn of a session, from storing the user message to storing the reply as complete, stopped or
+failed: a :class:`Reply` holds the turn's task, stop flag, parts, checkpoints and final events (in the
+spirit of simonw/llm's ``Response``), so a session with a reply in flight simply has a live Reply.
+
+A reply runs in rounds on the hub loop: the model streams text and may ask for tool calls; the calls
+run (with approval where asked) and their results go back to the model in the next round, until the
+model answers without calling a tool or the round limit is reached. See docs/architecture.md, "A reply".
 """
 
 from __future__ import annotations
@@ -8,199 +12,297 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .consume import consume
-from .errors import AiSessionsError, ProviderError, SessionBusy
-from .model import EventKind, Message, MessageStatus, Role, SessionStatus, new_id, now
-from .providers.base import ChatRequest, ChatTurn
+from .conversation import Conversation, reply_turns
+from .errors import AiSessionsError, ProviderError
+from .model import Event, EventKind, Message, MessageStatus, Role, Usage, new_id, now
+from .parts import Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, map_binary
+from .providers.base import ChatRequest, ChatTurn, Finished, ToolSpec
 
 if TYPE_CHECKING:
-    from .hub import SessionHub
-    from .model import ModelSwitch, SessionRecord
+    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 CHECKPOINT_S = 2.0
-PARAMS = ("temperature", "max_tokens")
+#: Builds the request of one round: (model name without provider, the history's turns) -> request.
+RequestBuilder = Callable[[str, tuple[ChatTurn, ...]], ChatRequest]
 
 
-class ReplyMachinery:
-    """Builds requests from the history and runs replies (see docs/architecture.md, "A reply")."""
+class ToolRunner(Protocol):
+    """What a reply needs from the session's tools (see :mod:`ai_sessions.tools`)."""
 
-    _hub: SessionHub
-    _record: SessionRecord
-    _messages: list[Message]
-    _switches: list[ModelSwitch]
-    _status: SessionStatus
-    _reply_task: asyncio.Task[Any] | None
-    _outer_task: asyncio.Task[Any] | None
-    _stop_requested: bool
-    _finishing: bool
-    _final_events: list[tuple[EventKind, dict[str, Any]]]
+    def specs(self) -> tuple[ToolSpec, ...]: ...
 
-    def _history(self) -> tuple[ChatTurn, ...]:
-        """Turns to send: user messages and assistant text the user saw (complete or stopped)."""
-        turns = []
-        for message in self._messages:
-            if message.role is Role.USER:
-                turns.append(ChatTurn("user", message.content))
-            elif message.content and message.status in (MessageStatus.COMPLETE, MessageStatus.STOPPED,
-                                                         MessageStatus.INTERRUPTED):
-                turns.append(ChatTurn("assistant", message.content))
-        return tuple(turns)
+    async def execute(self, calls: tuple[ToolCallPart, ...], reply: Reply) -> tuple[ToolResultPart, ...]: ...
 
-    def _request(self, model: str, params: dict[str, Any]) -> ChatRequest:
-        defaults = self._hub.settings.defaults
-        merged = {"temperature": defaults.temperature, "max_tokens": defaults.max_tokens,
-                  **self._record.params, **params}
-        system = params.get("system_prompt", self._record.system_prompt or defaults.system_prompt)
-        extra = {k: v for k, v in merged.items() if k not in (*PARAMS, "system_prompt")}
-        return ChatRequest(model=model, turns=self._history(), system=system,
-                           temperature=merged["temperature"], max_tokens=merged["max_tokens"], extra=extra)
 
-    async def _reply(self, prompt: str | None, params: dict[str, Any], on_delta: Any = None) -> Message:
-        """Store the user message, stream the reply, store the result. Runs on the hub loop."""
-        if self._status is SessionStatus.STREAMING:
-            raise SessionBusy(f"session {self.name!r} is already replying")
-        self._check_open()
-        self._status = SessionStatus.STREAMING
-        self._outer_task = asyncio.current_task()
-        self._stop_requested = self._finishing = False
-        turn = asyncio.ensure_future(self._turn(prompt, params, on_delta))
+@dataclass
+class TurnSpec:
+    """What to ask: ``prompt`` parts (None: regenerate the last reply), per-reply parameters, and hooks."""
+
+    prompt: tuple[Part, ...] | None
+    build_request: RequestBuilder
+    requested_model: str
+    on_delta: Callable[[str], None] | None = None
+    tools: ToolRunner | None = None
+    max_rounds: int = 10
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Reply:
+    """One turn. Create it (any thread), then :meth:`run` it on the hub loop; :meth:`stop` from the hub
+    loop at any moment ends it ``stopped`` (a stop before it starts still stores the prompt)."""
+
+    def __init__(self, runtime: Runtime, conversation: Conversation, session_name: str, spec: TurnSpec) -> None:
+        self.runtime = runtime
+        self.conversation = conversation
+        self.session_name = session_name
+        self.spec = spec
+        self.id = new_id()  # the reply message's id
+        self.message: Message | None = None  # the reply message as last stored/shown
+        self.model = ""
+        self.stop_requested = False
+        self.finished = False
+        self.final_events: list[Event] = []
+        self._finishing = False
+        self._inner: asyncio.Future[Finished] | None = None
+        self._parts: list[Part] = []  # parts of finished rounds and tool calls
+        self._text: list[str] = []  # text of the round in progress, in pieces
+        self._usage = Usage()
+        self._pieces = 0
+        self._sent = 0  # pieces of the current round already sent as delta events
+        self._last_checkpoint = 0.0
+        self._started = 0.0
+        self._first_token: float | None = None
+        self._attempts = 0
+        self._retry_wait = 0.0
+        self._rounds = 0
+        #: set while waiting for tools or approval (for progress displays): {"state": ..., "tool": ...}
+        self.activity: dict[str, Any] = {}
+
+    @property
+    def session_id(self) -> str:
+        return self.conversation.session_id
+
+    @property
+    def done(self) -> bool:
+        return self.finished
+
+    # -- control (hub loop) ---------------------------------------------------------------------------
+    def stop(self) -> bool:
+        """Ask this reply to stop; True means it will end ``stopped`` (its text so far kept). Before the
+        stream starts this only sets a flag (the prompt and an empty reply are stored, then the reply ends
+        ``stopped``). False if it has ended, or its final state is already being stored (too late: it
+        finishes as it is)."""
+        if self.finished or self._finishing:
+            return False
+        self.stop_requested = True
+        if self._inner is not None and not self._finishing:
+            self._inner.cancel()
+        return True
+
+    async def run(self) -> Message:
+        """Run the turn; returns the reply message (``stopped`` if it was stopped). Cancelling the task
+        running this (a kernel interrupt) stops the reply, waits until it is stored, then propagates."""
+        turn = asyncio.ensure_future(self._turn())
         try:
             return await asyncio.shield(turn)
         except asyncio.CancelledError:
-            # our caller was cancelled (kernel interrupt): stop the reply; what is being stored still is
-            self._stop()
+            self.stop()
             await asyncio.gather(turn, return_exceptions=True)
             raise
-        finally:
-            self._reply_task = self._outer_task = None
-            if self._status is SessionStatus.STREAMING:
-                self._status = SessionStatus.IDLE
-            # the reply's final events go out once the session is idle, so a listener can send at once
-            final, self._final_events = self._final_events, []
-            for kind, payload in final:
-                self._emit(kind, payload)
 
-    def _stop(self) -> bool:
-        """(hub loop) Ask the reply in flight to stop; False if none runs. Before the stream starts this
-        only sets a flag (the user message and the empty reply are stored, then the reply ends as
-        stopped); once the final state is being stored, the reply finishes as it is."""
-        if self._outer_task is None or self._outer_task.done():
-            return False
-        self._stop_requested = True
-        if self._reply_task is not None and not self._finishing:
-            self._reply_task.cancel()
-        return True
-
-    async def _turn(self, prompt: str | None, params: dict[str, Any], on_delta: Any) -> Message:
-        store = self._hub._store
-        if prompt is None:
+    # -- the turn -----------------------------------------------------------------------------------------
+    async def _turn(self) -> Message:
+        store = self.runtime.store
+        self._started = self._last_checkpoint = time.monotonic()
+        user: Message | None = None
+        if self.spec.prompt is None:
             await self._drop_last_reply()
         else:
-            user = Message(new_id(), self.id, 0, Role.USER, prompt)
-            user = await asyncio.wrap_future(store.defer(store.append_message, user))
-            self._messages.append(user)
-            self._emit(EventKind.MESSAGE_USER, user.to_dict())
-        full_model, _ = self._hub.resolve_model(self._record.model)
-        request = self._request(full_model.partition(":")[2], params)
-        reply = Message(new_id(), self.id, 0, Role.ASSISTANT, "", model=full_model,
+            user = Message(new_id(), self.session_id, 0, Role.USER, self.spec.prompt)
+        self.model, _ = self.runtime.catalogue.resolve(self.spec.requested_model)
+        reply = Message(self.id, self.session_id, 0, Role.ASSISTANT, (), model=self.model,
                         status=MessageStatus.STREAMING)
-        reply = await asyncio.wrap_future(store.defer(store.append_message, reply))
-        self._messages.append(reply)
-        self._reply_task = asyncio.ensure_future(self._stream_into(reply, full_model, request, on_delta))
-        return await self._reply_task
+        # the prompt and the empty reply in one transaction: a kill between them cannot split them
+        user, reply = await asyncio.wrap_future(store.defer(store.append_turn, user, reply))
+        if user is not None:
+            self.conversation.messages.append(user)
+            self._emit(EventKind.MESSAGE_USER, user.to_dict())
+        self.conversation.messages.append(reply)
+        self.message = reply
+        self._emit(EventKind.REQUEST_STARTED, {"message_id": reply.id, "model": self.model, "seq": reply.seq})
+        try:
+            if self.stop_requested:  # stopped before the provider was asked
+                raise asyncio.CancelledError
+            self._inner = asyncio.ensure_future(self._rounds_loop())
+            finished = await self._inner
+            if self.stop_requested:  # stopped after the stream ended, before the final state: still a stop
+                raise asyncio.CancelledError
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # never expected (run() shields this task); propagate rather than swallow
+            return await self._finish(MessageStatus.STOPPED)
+        except ProviderError as error:
+            await self._finish(MessageStatus.FAILED, error=str(error), error_kind=error.kind)
+            raise
+        except AiSessionsError as error:
+            await self._finish(MessageStatus.FAILED, error=str(error), error_kind="provider_error")
+            raise
+        except Exception as error:
+            log.exception("provider %s failed unexpectedly", self.model)
+            await self._finish(MessageStatus.FAILED, error=f"{type(error).__name__}: {error}",
+                               error_kind="provider_error")
+            raise ProviderError(f"{self.model} failed: {type(error).__name__}",
+                                hint="see the log for details; regenerate to try again") from error
+        return await self._finish(MessageStatus.COMPLETE, finish_reason=finished.finish_reason)
 
     async def _drop_last_reply(self) -> None:
-        while self._messages and self._messages[-1].role is Role.ASSISTANT:
-            last = self._messages.pop()
-            await asyncio.wrap_future(self._hub._store.defer(self._hub._store.delete_messages, self.id,
-                                                             last.seq))
-        if not self._messages:
-            raise AiSessionsError(f"session {self.name!r} has no message to reply to",
+        store = self.runtime.store
+        messages = self.conversation.messages
+        while messages and messages[-1].role is Role.ASSISTANT:
+            last = messages.pop()
+            await asyncio.wrap_future(store.defer(store.delete_messages, self.session_id, last.seq))
+        if not messages:
+            raise AiSessionsError(f"session {self.session_name!r} has no message to reply to",
                                   hint="send a prompt first")
         self._emit(EventKind.SESSION_UPDATED, {"regenerate": True})
 
-    async def _stream_into(self, reply: Message, full_model: str, request: ChatRequest,
-                           on_delta: Any) -> Message:
-        store = self._hub._store
-        index = len(self._messages) - 1
-        parts: list[str] = []
-        started = time.monotonic()
-        self._emit(EventKind.REQUEST_STARTED, {"message_id": reply.id, "model": full_model})
-
-        def update(**changes: Any) -> Message:
-            message = self._messages[index].with_(content="".join(parts), **changes)
-            self._messages[index] = message
-            return message
-
-        last_checkpoint = time.monotonic()
-        # Text that arrives in one burst (one network read) goes out as one delta event: the event
-        # path costs microseconds per call, and an SDK can hand over hundreds of pieces per read.
-        # on_text runs once per piece (thousands a second), so it only appends; the rest is per burst.
-        sent = 0  # parts already sent as delta events
-        loop = asyncio.get_running_loop()
-
-        def send_deltas() -> None:
-            nonlocal sent
-            if sent == len(parts):
-                return
-            pieces, sent = parts[sent:], len(parts)
-            text = "".join(pieces)
-            self._emit(EventKind.RESPONSE_DELTA, {"message_id": reply.id, "text": text, "pieces": len(pieces)})
-            if on_delta is not None:
-                on_delta(text)
-
-        def on_text(text: str) -> None:
-            nonlocal last_checkpoint
-            parts.append(text)
-            if len(parts) - sent == 1:  # the first piece of a burst
-                loop.call_soon(send_deltas)  # runs when the stream next waits for the network
-                if time.monotonic() - last_checkpoint > CHECKPOINT_S:
-                    last_checkpoint = time.monotonic()
-                    store.defer(store.update_message, update())
-
-        try:
-            if self._stop_requested:  # stopped before the provider was asked
-                raise asyncio.CancelledError
-            provider = await self._hub._provider(full_model.partition(":")[0])
+    async def _rounds_loop(self) -> Finished:
+        provider_name, _, model = self.model.partition(":")
+        provider = self.runtime.catalogue.provider(provider_name)
+        await provider.prepare()
+        tools = self.spec.tools
+        while True:
+            self._rounds += 1
+            turns = await self._history()
+            request = self.spec.build_request(model, turns)
             try:
-                finished = await consume(provider, request, full_model=full_model, on_text=on_text)
+                finished = await consume(provider, request, full_model=self.model, on_text=self._on_text,
+                                         on_attempt=self._count_attempt, on_retry=self._on_retry)
             finally:
-                send_deltas()  # every delta event precedes the reply's final events
-        except asyncio.CancelledError:
-            message = update(status=MessageStatus.STOPPED, completed_at=now())
-            await self._finish(message, EventKind.RESPONSE_COMPLETED, started)
-            if self._stop_requested:
-                return message
-            raise
-        except ProviderError as error:
-            message = update(status=MessageStatus.FAILED, error=str(error), error_kind=error.kind,
-                             completed_at=now())
-            await self._finish(message, EventKind.RESPONSE_FAILED, started)
-            raise
-        except AiSessionsError as error:
-            message = update(status=MessageStatus.FAILED, error=str(error), error_kind="provider_error",
-                             completed_at=now())
-            await self._finish(message, EventKind.RESPONSE_FAILED, started)
-            raise
-        except Exception as error:
-            log.exception("provider %s failed unexpectedly", full_model)
-            message = update(status=MessageStatus.FAILED, error=f"{type(error).__name__}: {error}",
-                             error_kind="provider_error", completed_at=now())
-            await self._finish(message, EventKind.RESPONSE_FAILED, started)
-            raise ProviderError(f"{full_model} failed: {type(error).__name__}",
-                                hint="see the log for details; regenerate to try again") from error
-        usage = finished.usage
-        message = update(status=MessageStatus.COMPLETE, usage=usage, completed_at=now(),
-                         cost=self._hub._cost(full_model, usage))
-        await self._finish(message, EventKind.RESPONSE_COMPLETED, started)
+                self._end_burst()  # every delta event precedes the reply's final events
+            self._close_text()
+            if finished.usage is not None:
+                self._usage = self._usage + finished.usage
+            if not finished.tool_calls:
+                return finished
+            self._parts.extend(finished.tool_calls)
+            if tools is None or self._rounds >= self.spec.max_rounds:
+                why = ("the session has no tools" if tools is None
+                       else f"the reply reached its limit of {self.spec.max_rounds} tool rounds")
+                self._parts.extend(ToolResultPart(c.id, (TextPart(f"not run: {why}"),), True, c.name)
+                                   for c in finished.tool_calls)
+                return finished
+            self._checkpoint()
+            results = await tools.execute(finished.tool_calls, self)
+            self._parts.extend(results)
+            self._checkpoint()
+
+    async def _history(self) -> tuple[ChatTurn, ...]:
+        """Earlier turns plus this reply's own rounds so far, with attachments' bytes loaded."""
+        turns = [*self.conversation.turns(exclude=self.id), *reply_turns(self._parts)]
+        return await with_attachments(self.runtime.store, turns)
+
+    # -- streaming (hub loop, per piece / per burst) -------------------------------------------------
+    def _on_text(self, text: str) -> None:
+        # Text that arrives in one burst (one network read) goes out as one delta event: the event path
+        # costs microseconds per call, and an SDK can hand over hundreds of pieces per read. This runs once
+        # per piece (thousands a second), so it only appends; the rest is per burst.
+        self._text.append(text)
+        if len(self._text) - self._sent == 1:  # the first piece of a burst
+            asyncio.get_running_loop().call_soon(self._end_burst)
+            if self._first_token is None:
+                self._first_token = time.monotonic()
+            if time.monotonic() - self._last_checkpoint > CHECKPOINT_S:
+                self._checkpoint()
+
+    def _end_burst(self) -> None:
+        if self._sent == len(self._text):
+            return
+        pieces, self._sent = self._text[self._sent:], len(self._text)
+        self._pieces += len(pieces)
+        text = "".join(pieces)
+        self._emit(EventKind.RESPONSE_DELTA, {"message_id": self.id, "text": text, "pieces": len(pieces)})
+        if self.spec.on_delta is not None:
+            self.spec.on_delta(text)
+
+    def _close_text(self) -> None:
+        """End the round's text as one text part."""
+        if self._text:
+            self._parts.append(TextPart("".join(self._text)))
+        self._text, self._sent = [], 0
+
+    def _count_attempt(self) -> None:
+        self._attempts += 1
+
+    def _on_retry(self, attempt: int, attempts: int, wait: float, error: ProviderError) -> None:
+        self._retry_wait += wait
+        self._emit(EventKind.REQUEST_RETRY, {
+            "message_id": self.id, "attempt": attempt, "max_attempts": attempts, "wait_s": round(wait, 3),
+            "until": now() + wait, "kind": error.kind, "status_code": error.status_code,
+            "reason": error.message})
+
+    def parts(self) -> tuple[Part, ...]:
+        """The reply's parts so far (the round in progress as one text part)."""
+        if self._text:
+            return (*self._parts, TextPart("".join(self._text)))
+        return tuple(self._parts)
+
+    def _snapshot(self, **changes: Any) -> Message:
+        assert self.message is not None
+        self.message = self.message.with_(parts=self.parts(), **changes)
+        self.conversation.replace(self.message)
+        return self.message
+
+    def _checkpoint(self) -> None:
+        """Queue the reply so far for the store (a killed kernel loses at most a few seconds of it)."""
+        self._last_checkpoint = time.monotonic()
+        store = self.runtime.store
+        store.defer(store.update_message, self._snapshot())
+
+    # -- the end ------------------------------------------------------------------------------------------
+    async def _finish(self, status: MessageStatus, *, error: str | None = None, error_kind: str | None = None,
+                      finish_reason: str | None = None) -> Message:
+        self._finishing = True  # a stop request from now on must not interrupt storing the final state
+        self._close_text()
+        usage: Usage | None = self._usage if self._usage != Usage() else None
+        if usage is None and status is MessageStatus.STOPPED and self._pieces:
+            usage = Usage(0, self._pieces)  # what streamed before the stop (the provider sent no report)
+        cost = self.runtime.catalogue.cost(self.model, usage)
+        message = self._snapshot(status=status, error=error, error_kind=error_kind, usage=usage, cost=cost,
+                                 completed_at=now())
+        store = self.runtime.store
+        await asyncio.wrap_future(store.defer(store.update_message, message))
+        timing = {"elapsed": time.monotonic() - self._started,
+                  "first_token_s": None if self._first_token is None else self._first_token - self._started,
+                  "attempts": self._attempts, "retry_wait_s": round(self._retry_wait, 3), "rounds": self._rounds,
+                  "finish_reason": finish_reason, **self.spec.meta}
+        kind = EventKind.RESPONSE_FAILED if status is MessageStatus.FAILED else EventKind.RESPONSE_COMPLETED
+        self.final_events = [Event(kind, self.session_id, {**message.to_dict(), **timing}),
+                             Event(EventKind.MESSAGE_ASSISTANT, self.session_id, message.to_dict())]
+        self.finished = True
         return message
 
-    async def _finish(self, message: Message, kind: EventKind, started: float) -> None:
-        self._finishing = True  # a stop request from now on must not interrupt storing the final state
-        store = self._hub._store
-        await asyncio.wrap_future(store.defer(store.update_message, message))
-        payload = {**message.to_dict(), "elapsed": time.monotonic() - started}
-        self._final_events = [(kind, payload), (EventKind.MESSAGE_ASSISTANT, message.to_dict())]  # see _reply
+    def _emit(self, kind: EventKind, payload: dict[str, Any]) -> None:
+        self.runtime.emit(Event(kind, self.session_id, payload))
+
+
+async def with_attachments(store: Any, turns: list[ChatTurn]) -> tuple[ChatTurn, ...]:
+    """(hub loop) ``turns`` with the bytes of their images and files loaded from the store (stored
+    messages refer to them by hash)."""
+    if not any(p.data is None for t in turns for p in binary_parts(t.parts)):
+        return tuple(turns)
+
+    def load() -> tuple[ChatTurn, ...]:
+        def fill(part: Any) -> Any:
+            return part if part.data is not None else part.with_data(store.blob(part.blob))
+
+        return tuple(ChatTurn(t.role, map_binary(t.parts, fill)) for t in turns)
+
+    return await asyncio.wrap_future(store.defer(load))

@@ -39,13 +39,22 @@ def _log_retry(state: RetryCallState) -> None:
                 getattr(error, "kind", type(error).__name__), state.next_action.sleep if state.next_action else 0)
 
 
-def retrying(allowed: Callable[[], bool], *, attempts: int = MAX_ATTEMPTS) -> AsyncRetrying:
+def retrying(allowed: Callable[[], bool], *, attempts: int = MAX_ATTEMPTS,
+             on_retry: Callable[[int, int, float, ProviderError], None] | None = None) -> AsyncRetrying:
     """An ``async for attempt in retrying(...)`` loop; ``allowed()`` says whether a retry may happen
-    now (False once reply text has arrived)."""
+    now (False once reply text has arrived). ``on_retry(attempt, attempts, wait_s, error)`` is told of
+    each retry before its wait (``attempt`` is the number of the attempt that will follow)."""
 
     def should_retry(error: BaseException) -> bool:
         return isinstance(error, ProviderError) and error.retryable and allowed()
 
+    def before_sleep(state: RetryCallState) -> None:
+        _log_retry(state)
+        error = state.outcome.exception() if state.outcome else None
+        if on_retry is not None and isinstance(error, ProviderError):
+            wait = state.next_action.sleep if state.next_action else 0.0
+            on_retry(state.attempt_number + 1, attempts, float(wait), error)
+
     return AsyncRetrying(retry=retry_if_exception(should_retry), wait=_wait,
                          stop=stop_after_attempt(attempts) | stop_after_delay(MAX_TOTAL_S),
-                         before_sleep=_log_retry, reraise=True)
+                         before_sleep=before_sleep, reraise=True)

@@ -1,6 +1,7 @@
-"""A chat session: its history, model and parameters, and the send / stream / cancel machinery.
+"""A chat session: its history, model and parameters, and the public send / stream / cancel API.
 
-State is owned by the hub loop: public methods called from a cell hand work to that loop.
+State is owned by the hub loop: public methods called from a cell hand work to that loop. Each turn is a
+:class:`~ai_sessions.reply.Reply`; the session only knows whether one is live.
 """
 
 from __future__ import annotations
@@ -8,97 +9,166 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+import math
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import export as export_mod
+from .catalogue import warn_fallback
+from .conversation import Conversation
 from .errors import AiSessionsError, SessionBusy, SessionClosed
-from .model import (
-    Event,
-    EventKind,
-    Message,
-    ModelSwitch,
-    SessionRecord,
-    SessionStatus,
-    Usage,
-    now,
-    total_cost,
-)
-from .reply import PARAMS as _PARAMS
-from .reply import ReplyMachinery
+from .model import Event, EventKind, Message, ModelSwitch, SessionRecord, SessionStatus, Usage, now, total_cost
+from .parts import Part, as_parts
+from .providers.base import ChatRequest, ChatTurn
+from .reply import Reply, TurnSpec, with_attachments
 
 if TYPE_CHECKING:
     from .hub import SessionHub
+    from .runtime import Runtime
 
 log = logging.getLogger(__name__)
+#: Per-reply parameters every provider takes (anything provider-specific goes in ``extra={...}``).
+PARAMS = ("temperature", "max_tokens")
+REPLY_OPTIONS = (*PARAMS, "system_prompt", "extra")
+MAX_TOKENS_LIMIT = 1_000_000
+
+
+class SessionOwner(Protocol):
+    """What a session asks of its hub (the hub's public API)."""
+
+    def close(self, name_or_id: str) -> None: ...
+
+    def fork(self, name_or_id: str, at: int | None = None, name: str | None = None) -> Session: ...
 
 
 def check_params(params: dict[str, Any]) -> None:
-    """Refuse a ``temperature`` outside 0..2 or a ``max_tokens`` that is not a positive integer (None is
-    fine: the default applies)."""
+    """Refuse a ``temperature`` outside 0..2 (or NaN) or a ``max_tokens`` that is not a positive integer up
+    to 1,000,000 (None is fine: the default applies)."""
     temperature, max_tokens = params.get("temperature"), params.get("max_tokens")
     if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)
-                                    or not 0 <= temperature <= 2):
+                                    or math.isnan(temperature) or not 0 <= temperature <= 2):
         raise AiSessionsError(f"temperature {temperature!r} is not a number between 0 and 2",
                               hint="e.g. temperature=0.2 (lower is more focused)")
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
-        raise AiSessionsError(f"max_tokens {max_tokens!r} is not a positive integer", hint="e.g. max_tokens=1024")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+                                   or not 1 <= max_tokens <= MAX_TOKENS_LIMIT):
+        raise AiSessionsError(f"max_tokens {max_tokens!r} is not a whole number between 1 and {MAX_TOKENS_LIMIT:,}",
+                              hint="e.g. max_tokens=1024")
+    system = params.get("system_prompt")
+    if system is not None:
+        check_text(system, "system_prompt")
+    extra = params.get("extra")
+    if extra is not None and not isinstance(extra, dict):
+        raise AiSessionsError(f"extra must be a dict of provider request fields, not {type(extra).__name__}",
+                              hint='e.g. extra={"top_p": 0.9}')
 
 
-def _check_prompt(prompt: Any) -> None:
-    if not isinstance(prompt, str) or not prompt.strip():
-        got = "an empty prompt" if isinstance(prompt, str) else f"a {type(prompt).__name__}"
-        raise AiSessionsError(f"the prompt must be non-empty text, not {got}",
-                              hint="e.g. s.send(f\"Describe this table:\\n{df.head().to_string()}\")")
+def check_reply_options(params: dict[str, Any], *, allowed: Sequence[str] = REPLY_OPTIONS) -> None:
+    """Refuse an unknown keyword argument by name, then check the values (before anything is sent)."""
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise AiSessionsError(f"unknown parameter(s): {', '.join(unknown)}",
+                              hint=f"accepted: {', '.join(allowed)}; provider-specific fields go in extra={{...}}")
+    check_params(params)
+
+
+def check_text(text: Any, what: str) -> None:
+    """Refuse text that cannot be stored (a lone surrogate, e.g. from a broken decode)."""
+    if not isinstance(text, str):
+        raise AiSessionsError(f"{what} must be text, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AiSessionsError(f"{what} holds a lone surrogate ({text[exc.start]!r} at position {exc.start}), "
+                              "which is not valid text", hint="remove it, e.g. text.encode('utf-8', 'replace')"
+                              ".decode()") from None
+
+
+def _prompt_parts(prompt: Any) -> tuple[Part, ...]:
+    if isinstance(prompt, str):
+        check_text(prompt, "the prompt")
+        if prompt.strip():
+            return as_parts(prompt)
+    elif isinstance(prompt, Sequence) and prompt and all(hasattr(p, "kind") for p in prompt):
+        return tuple(prompt)
+    got = "an empty prompt" if isinstance(prompt, str) else f"a {type(prompt).__name__}"
+    raise AiSessionsError(f"the prompt must be non-empty text, not {got}",
+                          hint="e.g. s.send(f\"Describe this table:\\n{df.head().to_string()}\")")
 
 
 class ReplyHandle:
     """A reply running in the background (from :meth:`Session.submit`)."""
 
-    def __init__(self, session: Session, future: concurrent.futures.Future[Message]) -> None:
+    def __init__(self, session: Session, reply: Reply, future: concurrent.futures.Future[Message]) -> None:
         self.session = session
+        self.reply = reply
         self._future = future
 
     def result(self, timeout: float | None = None) -> Message:
         """Wait for the reply; raises the provider error if it failed."""
         if not self._future.done():
-            self.session._hub._loop.refuse_wait("ReplyHandle.result()")
+            self.session.runtime.loop.refuse_wait("ReplyHandle.result()")
         return self._future.result(timeout)
 
     def done(self) -> bool:
         return self._future.done()
 
-    def cancel(self) -> None:
-        """Stop the reply; its partial text is kept as ``stopped``."""
-        self.session.cancel()
+    def add_done_callback(self, fn: Any) -> None:
+        """Call ``fn(future)`` when the reply has ended (from the hub thread)."""
+        self._future.add_done_callback(fn)
+
+    def cancel(self, wait: float = 5.0) -> bool:
+        """Stop this reply (no other); its partial text is kept as ``stopped``. Returns whether it was
+        still running. Waits up to ``wait`` seconds for the stopped reply to be stored."""
+        loop = self.session.runtime.loop
+        if loop.in_loop_thread():
+            return self.reply.stop()
+        future = self._future
+
+        async def stop() -> bool:
+            if not self.reply.stop():
+                return False
+            await asyncio.wait([asyncio.wrap_future(future)])
+            return True
+
+        try:
+            return loop.submit(stop()).result(wait)
+        except concurrent.futures.TimeoutError:
+            return True
 
     def __repr__(self) -> str:
         state = "done" if self.done() else "running"
         return f"<ReplyHandle session={self.session.name!r} {state}>"
 
 
-class Session(ReplyMachinery):
+class Session:
     """One isolated conversation. Get one with ``hub.session(name)``.
 
     >>> s = ai_sessions.hub().session("analysis")        # doctest: +SKIP
     >>> s.send("What is a p-value?").content             # doctest: +SKIP
     """
 
-    def __init__(self, hub: SessionHub, record: SessionRecord, messages: list[Message],
-                 switches: list[ModelSwitch]) -> None:
-        self._hub = hub
+    def __init__(self, runtime: Runtime, owner: SessionOwner, record: SessionRecord,
+                 conversation: Conversation) -> None:
+        self._runtime = runtime
+        self._owner = owner
         self._record = record
-        self._messages = messages
-        self._switches = switches
+        self._conversation = conversation
         self._status = SessionStatus.IDLE
-        self._reply_task: asyncio.Task[Any] | None = None  # the stream being consumed
-        self._outer_task: asyncio.Task[Any] | None = None  # the whole reply, incl. storing the result
-        self._stop_requested = False
-        self._finishing = False
-        self._final_events: list[tuple[EventKind, dict[str, Any]]] = []
+        self._reply: Reply | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._warned: set[str] = set()
 
-    # -- read-only views ----------------------------------------------------------------------
+    # -- read-only views ----------------------------------------------------------------------------
+    @property
+    def runtime(self) -> Runtime:
+        """The hub's shared collaborators (loop, store, events, settings, models)."""
+        return self._runtime
+
+    @property
+    def hub(self) -> SessionHub:
+        """The hub this session belongs to."""
+        return self._owner  # type: ignore[return-value]
+
     @property
     def id(self) -> str:
         return self._record.id
@@ -112,9 +182,14 @@ class Session(ReplyMachinery):
         return self._record.scope
 
     @property
+    def record(self) -> SessionRecord:
+        """The session's stored identity and settings."""
+        return self._record
+
+    @property
     def model(self) -> str:
         """The model replies come from (after any fallback)."""
-        return self._hub.resolve_model(self._record.model)[0]
+        return self._runtime.catalogue.resolve(self._record.model)[0]
 
     @property
     def requested_model(self) -> str:
@@ -124,7 +199,7 @@ class Session(ReplyMachinery):
     @property
     def fallback_reason(self) -> str | None:
         """Why replies do not come from :attr:`requested_model`, or None."""
-        return self._hub.resolve_model(self._record.model)[1]
+        return self._runtime.catalogue.resolve(self._record.model)[1]
 
     @property
     def system_prompt(self) -> str | None:
@@ -137,64 +212,67 @@ class Session(ReplyMachinery):
 
     @property
     def messages(self) -> tuple[Message, ...]:
-        return tuple(self._messages)
+        return tuple(self._conversation.messages)
 
     @property
     def model_switches(self) -> tuple[ModelSwitch, ...]:
-        return tuple(self._switches)
+        return tuple(self._conversation.switches)
 
     @property
     def status(self) -> SessionStatus:
         return self._status
 
     @property
+    def live_reply(self) -> Reply | None:
+        """The reply in flight, or None."""
+        return self._reply
+
+    @property
     def usage(self) -> Usage:
         """Tokens in/out summed over this session's replies."""
-        return Usage.total(message.usage for message in self._messages)
+        return Usage.total(message.usage for message in self._conversation.messages)
 
     @property
     def cost(self) -> float | None:
         """Summed cost in USD of the replies whose price is known (None if none is)."""
-        return total_cost(message.cost for message in self._messages)
+        return total_cost(message.cost for message in self._conversation.messages)
 
     def __repr__(self) -> str:
-        return (f"<Session {self.name!r} model={self.model!r} messages={len(self._messages)} "
+        return (f"<Session {self.name!r} model={self.model!r} messages={len(self._conversation.messages)} "
                 f"status={self._status.value}>")
 
-    # -- conversation ---------------------------------------------------------------------------
-    def send(self, prompt: str, **params: Any) -> Message:
+    # -- conversation ---------------------------------------------------------------------------------
+    def send(self, prompt: str | Sequence[Part], **params: Any) -> Message:
         """Send ``prompt`` and wait for the whole reply. Interrupting the kernel stops the reply
-        (its partial text is kept as ``stopped``). Raises :class:`ProviderError` on failure."""
-        _check_prompt(prompt)
-        self._check_open()
-        self._announce_fallback()
-        return self._hub._loop.run(self._reply(prompt, params), what="send()")
+        (its partial text is kept as ``stopped``). Raises :class:`ProviderError` on failure.
 
-    def submit(self, prompt: str, **params: Any) -> ReplyHandle:
+        ``params``: ``temperature``, ``max_tokens``, ``system_prompt`` for this reply only, and
+        ``extra={...}`` for provider-specific request fields. Anything else is refused by name."""
+        reply = self._prepare(_prompt_parts(prompt), params)
+        return self._runtime.loop.run(self._run(reply), what="send()")
+
+    def submit(self, prompt: str | Sequence[Part], **params: Any) -> ReplyHandle:
         """Start a reply in the background and return a handle at once."""
-        _check_prompt(prompt)
-        self._check_open()
-        self._announce_fallback()
-        return ReplyHandle(self, self._hub._loop.submit(self._reply(prompt, params)))
+        reply = self._prepare(_prompt_parts(prompt), params)
+        return ReplyHandle(self, reply, self._runtime.loop.submit(self._run(reply)))
 
-    async def stream(self, prompt: str, **params: Any) -> AsyncIterator[str]:
+    async def stream(self, prompt: str | Sequence[Part], **params: Any) -> AsyncIterator[str]:
         """Yield the reply's text as it arrives (``async for text in s.stream("...")``)."""
-        _check_prompt(prompt)
-        self._check_open()
-        self._announce_fallback()
         caller = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
 
         def on_delta(text: str) -> None:
             caller.call_soon_threadsafe(queue.put_nowait, text)
 
-        future = self._hub._loop.submit(self._reply(prompt, params, on_delta=on_delta))
+        reply = self._prepare(_prompt_parts(prompt), params, on_delta=on_delta)
+        future = self._runtime.loop.submit(self._run(reply))
 
         def finished(fut: concurrent.futures.Future[Message]) -> None:
             error = None if fut.cancelled() else fut.exception()
             caller.call_soon_threadsafe(queue.put_nowait, error)
 
         future.add_done_callback(finished)
+        handle = ReplyHandle(self, reply, future)
         try:
             while True:
                 item = await queue.get()
@@ -205,84 +283,90 @@ class Session(ReplyMachinery):
                 yield item
         finally:
             if not future.done():
-                self.cancel()
+                handle.cancel()
 
     def regenerate(self, **params: Any) -> Message:
         """Drop the last reply and ask again (also retries a failed reply)."""
-        self._check_open()
-        return self._hub._loop.run(self._reply(None, params), what="regenerate()")
+        reply = self._prepare(None, params)
+        return self._runtime.loop.run(self._run(reply), what="regenerate()")
 
     def submit_regenerate(self, **params: Any) -> ReplyHandle:
         """Like :meth:`regenerate`, in the background."""
-        self._check_open()
-        return ReplyHandle(self, self._hub._loop.submit(self._reply(None, params)))
+        reply = self._prepare(None, params)
+        return ReplyHandle(self, reply, self._runtime.loop.submit(self._run(reply)))
 
     def cancel(self, wait: float = 5.0) -> bool:
         """Stop the reply in flight, keeping its partial text as ``stopped``. Returns whether one was
         running. Waits up to ``wait`` seconds for the stopped reply to be stored."""
-        if self._hub._loop.in_loop_thread():
-            return self._stop()
+        loop = self._runtime.loop
+        if loop.in_loop_thread():
+            return self._reply.stop() if self._reply is not None else False
 
         async def stop() -> bool:  # queued after any reply submitted before, so it sees that reply
-            outer = self._outer_task
-            if outer is None or not self._stop():
+            reply, task = self._reply, self._task
+            if reply is None or task is None or not reply.stop():
                 return False
-            await asyncio.wait([outer])
+            await asyncio.wait([task])
             return True
 
         try:
-            return self._hub._loop.submit(stop()).result(wait)
+            return loop.submit(stop()).result(wait)
         except concurrent.futures.TimeoutError:
             return True
 
-    # -- settings -------------------------------------------------------------------------------
+    # -- settings -------------------------------------------------------------------------------------
     def switch_model(self, model: str, reason: str | None = None) -> ModelSwitch | None:
         """Use ``model`` from the next reply on, keeping the whole history; the switch is logged and
         returned. Asking for the model the session already uses changes nothing and returns None."""
-        self._check_open()
-        self._hub.resolve_model(model, strict=True)
-        switch = self._hub._loop.call(self._switch, model, reason)
+        self.check_open()
+        self._runtime.catalogue.resolve(model, strict=True)
+        if reason is not None:
+            check_text(reason, "the reason")
+        switch = self._runtime.loop.call(self._switch, model, reason)
         if switch is not None:
-            self._announce_fallback()  # on the caller's thread, so a warning points at the caller's line
+            self.announce_fallback()  # on the caller's thread, so a warning points at the caller's line
         return switch
 
     def _switch(self, model: str, reason: str | None) -> ModelSwitch | None:
         if model == self._record.model:
             return None
-        switch = ModelSwitch(self.id, self._record.model, model, len(self._messages), reason)
+        switch = ModelSwitch(self.id, self._record.model, model, len(self._conversation.messages), reason)
         self._record = self._record.with_(model=model, updated_at=now())
-        self._switches.append(switch)
-        self._hub._store.defer(self._hub._store.update_session, self._record)
-        self._hub._store.defer(self._hub._store.add_switch, switch)
+        self._conversation.switches.append(switch)
+        store = self._runtime.store
+        store.defer(store.update_session, self._record)
+        store.defer(store.add_switch, switch)
         self._emit(EventKind.MODEL_SWITCHED, switch.to_dict())
         self._warned.clear()
         return switch
 
     def configure(self, *, system_prompt: str | None = None, **params: Any) -> None:
         """Set per-session ``system_prompt``, ``temperature`` or ``max_tokens`` (persisted)."""
-        self._check_open()
-        unknown = set(params) - set(_PARAMS)
+        self.check_open()
+        unknown = set(params) - set(PARAMS)
         if unknown:
             raise AiSessionsError(f"unknown parameter(s): {', '.join(sorted(unknown))}",
-                                  hint=f"settable: system_prompt, {', '.join(_PARAMS)}")
-        check_params(params)
+                                  hint=f"settable: system_prompt, {', '.join(PARAMS)}")
+        check_params({**params, "system_prompt": system_prompt})
 
         def apply() -> None:
             changes: dict[str, Any] = {"params": {**self._record.params, **params}, "updated_at": now()}
             if system_prompt is not None:
                 changes["system_prompt"] = system_prompt
             self._record = self._record.with_(**changes)
-            self._hub._store.update_session(self._record)
+            self._runtime.store.update_session(self._record)
             self._emit(EventKind.SESSION_UPDATED, {"params": self._record.params,
                                                    "system_prompt": self._record.system_prompt})
 
-        self._hub._loop.call(apply)
+        self._runtime.loop.call(apply)
 
-    # -- lifecycle ------------------------------------------------------------------------------
+    # -- lifecycle ------------------------------------------------------------------------------------
     def clear(self) -> None:
-        """Delete this session's messages (the session and its settings stay)."""
-        self._check_open()
-        if self._hub._loop.in_loop_thread() and self._status is SessionStatus.STREAMING:
+        """Delete this session's messages and model switches (the session and its settings stay). Their
+        text leaves the store's files too (nothing kept in events, free pages or the WAL)."""
+        self.check_open()
+        loop = self._runtime.loop
+        if loop.in_loop_thread() and self._status is SessionStatus.STREAMING:
             raise SessionBusy(f"session {self.name!r} cannot be cleared from an event callback while it replies",
                               hint="call session.cancel() there and clear once the reply has ended")
         self.cancel()
@@ -290,37 +374,42 @@ class Session(ReplyMachinery):
         def apply() -> None:
             if self._status is SessionStatus.STREAMING:  # the provider did not stop within cancel()'s wait
                 raise SessionBusy(f"session {self.name!r} is still stopping its reply; nothing was cleared")
-            self._hub._store.delete_messages(self.id)
-            self._messages.clear()
+            self._runtime.store.clear_session(self.id)
+            self._conversation.messages.clear()
+            self._conversation.switches.clear()
             self._emit(EventKind.SESSION_UPDATED, {"cleared": True})
 
-        self._hub._loop.call(apply)
+        loop.call(apply)
 
     def fork(self, at: int | None = None, name: str | None = None) -> Session:
         """A new session holding a copy of the first ``at`` messages (all by default)."""
-        return self._hub._fork(self, at, name)
+        return self._owner.fork(self.id, at, name)
 
     def close(self) -> None:
         """Stop any reply and release live resources; the history stays in the store."""
-        self._hub.close(self.id)
+        self._owner.close(self.id)
 
     def export(self, format: str = "markdown") -> str:
         """This session as ``"markdown"`` or ``"json"`` (importable with ``hub.import_session``)."""
-        return export_mod.export_session(self._record, list(self._messages), list(self._switches), format)
+        store = self._runtime.store
+        messages = store.with_blob_data(list(self._conversation.messages)) if format == "json" else \
+            list(self._conversation.messages)
+        return export_mod.export_session(self._record, messages, list(self._conversation.switches), format)
 
     def chat(self) -> Any:
-        """A chat widget bound to this session (show it as a cell's value)."""
+        """A chat widget bound to this session (show it as a cell's value). The one documented upward
+        import: the widgets layer is loaded on first use."""
         from .widgets import ChatWidget
 
         return ChatWidget(session=self)
 
     def open_tab(self) -> Any:
-        """Open this session as a JupyterLab main-area tab."""
+        """Open this session as a JupyterLab main-area tab (see :meth:`chat` about the import)."""
         from .widgets import open_tab
 
         return open_tab(self)
 
-    # -- batch ------------------------------------------------------------------------------------
+    # -- batch ----------------------------------------------------------------------------------------
     def map(self, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
             attempts: int | None = None, progress: bool = True, **params: Any) -> Any:
         """Run ``template`` (e.g. ``"Classify: {text}"``) over a list, a pandas Series or a DataFrame's rows
@@ -344,16 +433,66 @@ class Session(ReplyMachinery):
         return submit_items(self, template, items, concurrency=concurrency, include_history=include_history,
                             attempts=attempts, **params)
 
-    # -- internals ------------------------------------------------------------------------------
-    def _check_open(self) -> None:
+    # -- for replies, batch runs and front ends -----------------------------------------------------------
+    def make_request(self, model: str, turns: tuple[ChatTurn, ...], params: dict[str, Any]) -> ChatRequest:
+        """The request for ``turns`` with this session's system prompt and parameters over the defaults,
+        overridden by ``params`` (already checked)."""
+        defaults = self._runtime.settings.defaults
+        merged = {"temperature": defaults.temperature, "max_tokens": defaults.max_tokens,
+                  **self._record.params, **{k: v for k, v in params.items() if k in PARAMS}}
+        system = params.get("system_prompt", self._record.system_prompt or defaults.system_prompt)
+        return ChatRequest(model=model, turns=turns, system=system, temperature=merged["temperature"],
+                           max_tokens=merged["max_tokens"], extra=dict(params.get("extra") or {}))
+
+    async def history(self) -> tuple[ChatTurn, ...]:
+        """(hub loop) The turns a reply would send now, attachments loaded (batch runs with history)."""
+        return await with_attachments(self._runtime.store, self._conversation.turns())
+
+    def check_open(self) -> None:
+        """Raise :class:`SessionClosed` if this session was closed or deleted."""
         if self._status is SessionStatus.CLOSED:
             raise SessionClosed(f"session {self.name!r} is closed")
 
-    def _announce_fallback(self) -> None:
-        model, reason = self._hub.resolve_model(self._record.model)
+    def announce_fallback(self) -> None:
+        """Warn once per reason when another model answers than the one asked for (S4)."""
+        model, reason = self._runtime.catalogue.resolve(self._record.model)
         if reason and reason not in self._warned:
             self._warned.add(reason)
-            self._hub._notify_fallback(self, model, reason)
+            warn_fallback(self.name, model, reason)
+            self._emit(EventKind.SESSION_UPDATED, {"fallback": {"model": model, "reason": reason}})
+
+    def mark_closed(self) -> None:
+        """(hub) This session is closed: later calls raise :class:`SessionClosed`."""
+        self._status = SessionStatus.CLOSED
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _prepare(self, prompt: tuple[Part, ...] | None, params: dict[str, Any],
+                 on_delta: Any = None) -> Reply:
+        """Check everything on the caller's thread, before anything is sent or stored."""
+        check_reply_options(params)
+        self.check_open()
+        self.announce_fallback()
+        spec = TurnSpec(prompt, lambda model, turns: self.make_request(model, turns, params), self._record.model,
+                        on_delta=on_delta)
+        return Reply(self._runtime, self._conversation, self.name, spec)
+
+    async def _run(self, reply: Reply) -> Message:
+        """(hub loop) Run ``reply`` as this session's turn: refused while another reply is live."""
+        if self._reply is not None:
+            reply.finished = True
+            raise SessionBusy(f"session {self.name!r} is already replying")
+        self.check_open()
+        self._reply, self._task = reply, asyncio.current_task()
+        self._status = SessionStatus.STREAMING
+        try:
+            return await reply.run()
+        finally:
+            self._reply = self._task = None
+            if self._status is SessionStatus.STREAMING:
+                self._status = SessionStatus.IDLE
+            # the reply's final events go out once the session is idle, so a listener can send at once
+            for event in reply.final_events:
+                self._runtime.emit(event)
 
     def _emit(self, kind: EventKind, payload: dict[str, Any]) -> None:
-        self._hub._emit(Event(kind, self.id, payload))
+        self._runtime.emit(Event(kind, self.id, payload))

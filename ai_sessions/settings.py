@@ -44,7 +44,7 @@ LOCAL_MODEL = "local:smollm2"
 _DEFAULT_KEYS: dict[str, type | tuple[type, ...]] = {
     "model": str, "temperature": (int, float), "max_tokens": int, "system_prompt": str,
 }
-_STORE_KEYS: dict[str, type | tuple[type, ...]] = {"path": str}
+_STORE_KEYS: dict[str, type | tuple[type, ...]] = {"path": str, "events_days": (int, float)}
 _TOP_KEYS = {"defaults", "providers", "store"}
 
 
@@ -80,15 +80,23 @@ class Settings:
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     store_path: Path | None = None
     sources: tuple[Path, ...] = ()
+    #: Days the store keeps events (metadata of what happened: requests, retries, switches; never text).
+    events_days: float = 90
 
     def provider_config(self, name: str) -> ProviderConfig | None:
-        """The config of provider ``name``: from settings, else the built-in one of that name."""
-        from .providers import BUILTIN_PROVIDERS, known_kinds
+        """The config of provider ``name``: from settings, else the kind of that name with no options
+        (built-in, plugin or registered; not a kind that needs a settings table)."""
+        from .providers import known_kinds, provider_class
 
         if name in self.providers:
             return self.providers[name]
-        if name in BUILTIN_PROVIDERS or (name != "openai-compatible" and name in known_kinds()):
-            return ProviderConfig(name=name, kind=name)  # built-in, registered or plugin kind
+        if name in known_kinds():
+            try:
+                if provider_class(name).needs_config:
+                    return None
+            except Exception:  # a broken plugin: reported as unusable when it is used
+                pass
+            return ProviderConfig(name=name, kind=name)
         return None
 
 
@@ -176,10 +184,8 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         raise fail("defaults.max_tokens", "must be a positive integer")
 
     providers: dict[str, ProviderConfig] = {}
-    from .providers import BUILTIN_KINDS, BUILTIN_PROVIDERS, known_kinds
+    from .providers import known_kinds, provider_class
     from .providers.options import check_option
-
-    kinds: list[str] = []  # every known kind, listed only when a table names a kind that is not built in
 
     provider_tables = data.get("providers", {})
     if not isinstance(provider_tables, dict):
@@ -188,15 +194,22 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         dotted = f"providers.{name}"
         if not isinstance(table, dict):
             raise fail(dotted, "must be a table ([providers.NAME])")
-        kind = table.get("kind", name if name in BUILTIN_PROVIDERS else None)
+        kinds = known_kinds()
+        kind = table.get("kind", name if name in kinds and name != "openai-compatible" else None)
         if not isinstance(kind, str):
             raise fail(dotted, "needs kind = \"openai-compatible\" (or another provider kind)")
-        if kind not in BUILTIN_KINDS and kind not in (kinds := kinds or known_kinds()):  # plugins: one scan
+        if kind not in kinds:
             raise fail(f"{dotted}.kind" if "kind" in table else dotted,
                        f"no provider of kind {kind!r}; known kinds: {', '.join(kinds)}")
+        try:
+            declared = provider_class(kind).options
+        except Exception as exc:  # a plugin that cannot load: its table is kept, checked when it loads
+            warnings.warn(SettingsWarning(f"provider kind {kind!r} cannot load ({exc}); [{dotted}] is not "
+                                          "checked"), stacklevel=3)
+            declared = None
         options = {}
         for key, value in table.items():
-            problem = None if key == "kind" else check_option(kind, key, value)
+            problem = None if key == "kind" or declared is None else check_option(declared, key, value)
             if problem == "unknown":
                 report_unknown(f"{dotted}.{key}")
             elif problem:
@@ -209,12 +222,15 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
     if not isinstance(store_table, dict):
         raise fail("store", "must be a table ([store])")
     for key, value in store_table.items():
-        if key not in _STORE_KEYS:
+        expected = _STORE_KEYS.get(key)
+        if expected is None:
             report_unknown(f"store.{key}")
-        elif not isinstance(value, str):
+        elif key == "path" and not isinstance(value, str):
             raise fail(f"store.{key}", "expected a string (a file path)")
+        elif key == "events_days" and (isinstance(value, bool) or not isinstance(value, expected) or value <= 0):
+            raise fail(f"store.{key}", "expected a positive number of days")
     store_path = Path(store_table["path"]).expanduser() if "path" in store_table else None
-    return Settings(Defaults(**values), providers, store_path, sources)
+    return Settings(Defaults(**values), providers, store_path, sources, float(store_table.get("events_days", 90)))
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:

@@ -1,8 +1,12 @@
-"""SQLite persistence (WAL): sessions, messages, model switches and events.
+"""SQLite persistence (WAL): sessions, messages (with their parts and blobs), model switches and events.
 
 One connection, used only by the store's own thread; every public method may be called from any
 thread (it runs on the store thread and waits), and :meth:`Store.defer` queues a write without
 waiting. Several processes may share one file: writes take ``BEGIN IMMEDIATE`` under a busy timeout.
+
+Deleted text does not linger: ``secure_delete`` zeroes freed pages, and a clear or delete ends with a
+WAL checkpoint that truncates the log. Events keep ids and metadata only, and are pruned after
+``events_days`` (settings ``[store] events_days``, 90 by default).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,17 +29,20 @@ from typing import Any, ParamSpec, TypeVar
 from .errors import StoreError
 from .migrations import MIGRATIONS
 from .model import Event, Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage
+from .parts import TextPart, binary_parts, map_binary, parts_from_dicts
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
 WRITER = f"{socket.gethostname()}:{os.getpid()}"
+DEFAULT_EVENTS_DAYS = 90
 
 
 @dataclass(frozen=True)
 class SessionSummary:
-    """A session row with counts, for listings."""
+    """A session row with counts, for listings. ``cost_partial``: some replies have usage but no known
+    price, so ``cost`` is a lower bound."""
 
     record: SessionRecord
     message_count: int
@@ -42,14 +50,25 @@ class SessionSummary:
     output_tokens: int
     cost: float | None
     last_activity: float
+    cost_partial: bool = False
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(self.input_tokens, self.output_tokens)
 
 
 def _on_store_thread(method: Callable[P, T]) -> Callable[P, T]:
+    """Run the method on the store thread (waiting for it), turning SQLite's errors into a
+    :class:`StoreError` that names the file and what to do."""
+
     @wraps(method)
     def run(self: Store, *args: Any, **kwargs: Any) -> T:
         if threading.current_thread() is self._thread:
-            return method(self, *args, **kwargs)
-        return self.defer(method, self, *args, **kwargs).result()
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise self._store_error(exc) from None
+        return self.defer(run, self, *args, **kwargs).result()
 
     return run  # type: ignore[return-value]
 
@@ -57,8 +76,9 @@ def _on_store_thread(method: Callable[P, T]) -> Callable[P, T]:
 class Store:
     """The session store at ``path`` (created if missing; never overwritten if unreadable)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, events_days: float = DEFAULT_EVENTS_DAYS) -> None:
         self.path = Path(path)
+        self.events_days = events_days
         self._thread: threading.Thread | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ai_sessions-store",
                                             initializer=self._bind_thread)
@@ -99,9 +119,26 @@ class Store:
                 hint=f"it was left untouched: move it aside (e.g. mv {self.path} {self.path}.bad) "
                      "and a new store is created on next start") from None
         self._conn = conn
-        self._migrate()
-        self._recover_interrupted()
+        try:
+            self._migrate()
+            self._recover_interrupted()
+            self._prune_events()
+        except sqlite3.Error as exc:
+            raise self._store_error(exc) from None
 
+    def _store_error(self, exc: sqlite3.Error) -> StoreError:
+        """A one-line error for a SQLite failure: a lock held too long, a damaged file, or else."""
+        if _is_busy(exc):
+            return StoreError(f"the session store {self.path} stayed locked by another process for "
+                              f"{BUSY_TIMEOUT_MS // 1000} s",
+                              hint="another kernel or script holds a long write on it: let it finish or stop it, "
+                                   "then try again (nothing was written)")
+        if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):
+            return StoreError(f"the session store {self.path} is damaged ({exc})",
+                              hint=f"close this kernel, move it aside (mv {self.path} {self.path}.bad) and "
+                                   f"salvage it with: sqlite3 {self.path}.bad .recover | sqlite3 {self.path}")
+        return StoreError(f"the session store {self.path} failed: {type(exc).__name__}: {exc}",
+                          hint="check the disk has space and the file is writable, then try again")
     def close(self) -> None:
         """Finish queued writes and close the connection."""
         if self._conn is None:
@@ -156,6 +193,12 @@ class Store:
                     apply(db)
                     db.execute("INSERT INTO schema_migrations VALUES (?, julianday('now'))", (name,))
 
+    def _prune_events(self) -> None:
+        """Drop events older than ``events_days``."""
+        cutoff = time.time() - self.events_days * 86_400
+        with self._tx() as db:
+            db.execute("DELETE FROM events WHERE created_at < ?", (cutoff,))
+
     def _recover_interrupted(self) -> None:
         """Mark replies left ``streaming`` by processes that no longer run as ``interrupted``."""
         db = self._connection()
@@ -179,20 +222,39 @@ class Store:
 
     # -- sessions -------------------------------------------------------------------------------
     @_on_store_thread
-    def create_session(self, record: SessionRecord) -> SessionRecord:
-        """Insert ``record``; if its (scope, name) exists already (another kernel), return that one."""
+    def create_session(self, record: SessionRecord, *, auto_name: str | None = None) -> SessionRecord:
+        """Insert ``record``; if its (scope, name) exists already (another kernel), return that one. With
+        ``auto_name`` (a prefix), the record gets the first free ``PREFIX-N`` name of its scope, chosen
+        inside the write transaction (so sessions created at the same moment never share a name)."""
         try:
             with self._tx() as db:
-                db.execute(
-                    "INSERT INTO sessions (id, name, scope, model, params, system_prompt, fallback_reason, "
-                    "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (record.id, record.name, record.scope, record.model, json.dumps(record.params),
-                     record.system_prompt, record.fallback_reason, record.created_at, record.updated_at))
+                if auto_name is not None:
+                    record = record.with_(name=_free_name(db, record.scope, auto_name))
+                self._insert_session(db, record)
         except sqlite3.IntegrityError:
             existing = self.find_session(record.scope, record.name)
             if existing is None:
                 raise
             return existing
+        return record
+
+    @staticmethod
+    def _insert_session(db: sqlite3.Connection, record: SessionRecord) -> None:
+        db.execute(
+            "INSERT INTO sessions (id, name, scope, model, params, system_prompt, fallback_reason, "
+            "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (record.id, record.name, record.scope, record.model, json.dumps(record.params),
+             record.system_prompt, record.fallback_reason, record.created_at, record.updated_at))
+
+    @_on_store_thread
+    def import_session(self, record: SessionRecord, messages: list[Message],
+                       switches: list[ModelSwitch]) -> SessionRecord:
+        """Store a whole imported session in one transaction (all of it or nothing)."""
+        with self._tx() as db:
+            self._insert_session(db, record)
+            self._insert_messages(db, messages)
+            for switch in switches:
+                self._insert_switch(db, switch)
         return record
 
     @_on_store_thread
@@ -224,44 +286,98 @@ class Store:
                                (scope,)) if scope is not None else ("", "", ()))
         rows = self._connection().execute(
             f"SELECT {_PREFIXED_SESSION_COLUMNS}, coalesce(t.n, 0), coalesce(t.tin, 0), coalesce(t.tout, 0), "
-            "t.cost, max(s.updated_at, coalesce(t.last, 0)) FROM sessions s LEFT JOIN "
+            "t.cost, max(s.updated_at, coalesce(t.last, 0)), coalesce(t.priced < t.used AND t.priced > 0, 0) "
+            "FROM sessions s LEFT JOIN "
             "(SELECT session_id, count(*) AS n, sum(input_tokens) AS tin, sum(output_tokens) AS tout, "
-            f"sum(cost) AS cost, max(created_at) AS last FROM messages {inner}GROUP BY session_id) t "
+            "sum(cost) AS cost, max(created_at) AS last, count(input_tokens) AS used, count(cost) AS priced "
+            f"FROM messages {inner}GROUP BY session_id) t "
             f"ON t.session_id = s.id {where} ORDER BY 14 DESC", args).fetchall()
-        return [SessionSummary(_session_from_row(r[:9]), *r[9:]) for r in rows]
+        return [SessionSummary(_session_from_row(r[:9]), *r[9:14], bool(r[14])) for r in rows]
 
     @_on_store_thread
     def delete_session(self, session_id: str) -> None:
+        """Delete a session with its messages, switches, events and unused blobs, then empty the WAL so
+        the text is in no file any more."""
         with self._tx() as db:
             db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
             db.execute("DELETE FROM events WHERE session_id=?", (session_id,))
+            self._drop_orphan_blobs(db)
+        self._checkpoint()
+
+    @_on_store_thread
+    def clear_session(self, session_id: str) -> None:
+        """Delete a session's messages, model switches and events (the session stays), then empty the WAL."""
+        with self._tx() as db:
+            db.execute("DELETE FROM messages WHERE session_id=?", (session_id,))
+            db.execute("DELETE FROM model_switches WHERE session_id=?", (session_id,))
+            db.execute("DELETE FROM events WHERE session_id=?", (session_id,))
+            self._drop_orphan_blobs(db)
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it (deleted text must not stay in the log). Another
+        connection reading at the same moment can keep the WAL from being truncated; SQLite then leaves it
+        for the next checkpoint."""
+        self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+    @staticmethod
+    def _drop_orphan_blobs(db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM blobs WHERE hash NOT IN (SELECT hash FROM message_blobs)")
 
     # -- messages -------------------------------------------------------------------------------
     @_on_store_thread
     def append_message(self, message: Message) -> Message:
         """Insert ``message`` at the end of its session; returns it with its stored ``seq``."""
         with self._tx() as db:
-            seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id=?",
-                             (message.session_id,)).fetchone()[0]
-            message = message.with_(seq=seq)
-            db.execute(f"INSERT INTO messages ({_MESSAGE_COLUMNS}, writer) VALUES ({','.join('?' * 15)})",
-                       (*_message_row(message), WRITER))
+            return self._append(db, message)
+
+    @_on_store_thread
+    def append_turn(self, user: Message | None, reply: Message) -> tuple[Message | None, Message]:
+        """Insert a prompt (if any) and the empty reply to it in one transaction: a process killed between
+        the two can never leave a prompt without its reply."""
+        with self._tx() as db:
+            stored_user = self._append(db, user) if user is not None else None
+            return stored_user, self._append(db, reply)
+
+    def _append(self, db: sqlite3.Connection, message: Message) -> Message:
+        seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id=?",
+                         (message.session_id,)).fetchone()[0]
+        message = message.with_(seq=seq)
+        self._insert_messages(db, [message])
         return message
+
+    def _insert_messages(self, db: sqlite3.Connection, messages: list[Message]) -> None:
+        db.executemany(f"INSERT INTO messages ({_MESSAGE_COLUMNS}, writer) VALUES ({_MESSAGE_SLOTS}, ?)",
+                       [(*_message_row(m), WRITER) for m in messages])
+        for message in messages:
+            self._write_blobs(db, message)
+
+    @staticmethod
+    def _write_blobs(db: sqlite3.Connection, message: Message) -> None:
+        """Store the bytes of a message's images and files once per hash, and note which it uses."""
+        for part in binary_parts(message.parts):
+            if part.data is not None:
+                db.execute("INSERT OR IGNORE INTO blobs (hash, media_type, size, data, created_at) "
+                           "VALUES (?,?,?,?,?)", (part.blob, part.media_type, len(part.data), part.data,
+                                                  time.time()))
+            db.execute("INSERT OR IGNORE INTO message_blobs (message_id, hash) VALUES (?,?)", (message.id, part.blob))
 
     @_on_store_thread
     def update_message(self, message: Message) -> None:
-        """Write a message's content, status, usage and error (a checkpoint or the final state)."""
-        usage = message.usage or Usage()
+        """Write a message's parts, status, usage and error (a checkpoint or the final state)."""
+        usage = message.usage
         with self._tx() as db:
-            db.execute("UPDATE messages SET content=?, model=?, status=?, input_tokens=?, output_tokens=?, "
-                       "cost=?, error=?, error_kind=?, completed_at=? WHERE id=?",
-                       (message.content, message.model, message.status.value,
-                        usage.input_tokens if message.usage else None,
-                        usage.output_tokens if message.usage else None,
-                        message.cost, message.error, message.error_kind, message.completed_at, message.id))
+            db.execute("UPDATE messages SET content=?, parts=?, model=?, status=?, input_tokens=?, output_tokens=?, "
+                       "cache_read_tokens=?, cache_write_tokens=?, cost=?, error=?, error_kind=?, completed_at=? "
+                       "WHERE id=?",
+                       (message.content, _parts_json(message), message.model, message.status.value,
+                        *_usage_row(usage), message.cost, message.error, message.error_kind,
+                        message.completed_at, message.id))
+            self._write_blobs(db, message)
 
     @_on_store_thread
     def load_messages(self, session_id: str) -> list[Message]:
+        """The messages of a session in order (images and files by hash: :meth:`blob` has their bytes)."""
         rows = self._connection().execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id=? ORDER BY seq", (session_id,))
         return [_message_from_row(r) for r in rows]
@@ -271,22 +387,46 @@ class Store:
         """Delete the messages of a session from ``from_seq`` on (all by default)."""
         with self._tx() as db:
             db.execute("DELETE FROM messages WHERE session_id=? AND seq>=?", (session_id, from_seq))
+            self._drop_orphan_blobs(db)
 
     @_on_store_thread
     def copy_messages(self, messages: list[Message]) -> None:
-        """Insert messages exactly as given (fork and import)."""
+        """Insert messages exactly as given (fork and import); their blobs are shared, not copied."""
         with self._tx() as db:
-            db.executemany(f"INSERT INTO messages ({_MESSAGE_COLUMNS}, writer) VALUES ({','.join('?' * 15)})",
-                           [(*_message_row(m), WRITER) for m in messages])
+            self._insert_messages(db, messages)
+
+    @_on_store_thread
+    def blob(self, blob_hash: str) -> bytes:
+        """The bytes stored under ``blob_hash``; raises :class:`StoreError` if they are gone."""
+        row = self._connection().execute("SELECT data FROM blobs WHERE hash=?", (blob_hash,)).fetchone()
+        if row is None:
+            raise StoreError(f"the attachment {blob_hash} is missing from {self.path}",
+                             hint="the message refers to data that was deleted; regenerate or remove the message")
+        return bytes(row[0])
+
+    @_on_store_thread
+    def with_blob_data(self, messages: list[Message]) -> list[Message]:
+        """``messages`` with the bytes of their images and files loaded (for exports)."""
+        out = []
+        for message in messages:
+            if any(p.data is None for p in binary_parts(message.parts)):
+                message = message.with_(parts=map_binary(
+                    message.parts, lambda p: p if p.data is not None else p.with_data(self.blob(p.blob))))
+            out.append(message)
+        return out
 
     # -- switches and events ----------------------------------------------------------------------
     @_on_store_thread
     def add_switch(self, switch: ModelSwitch) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO model_switches (session_id, from_model, to_model, message_index, reason, "
-                       "created_at) VALUES (?,?,?,?,?,?)",
-                       (switch.session_id, switch.from_model, switch.to_model, switch.message_index,
-                        switch.reason, switch.created_at))
+            self._insert_switch(db, switch)
+
+    @staticmethod
+    def _insert_switch(db: sqlite3.Connection, switch: ModelSwitch) -> None:
+        db.execute("INSERT INTO model_switches (session_id, from_model, to_model, message_index, reason, "
+                   "created_at) VALUES (?,?,?,?,?,?)",
+                   (switch.session_id, switch.from_model, switch.to_model, switch.message_index,
+                    switch.reason, switch.created_at))
 
     @_on_store_thread
     def load_switches(self, session_id: str) -> list[ModelSwitch]:
@@ -299,7 +439,8 @@ class Store:
     def add_event(self, event: Event) -> None:
         with self._tx() as db:
             db.execute("INSERT INTO events (session_id, kind, created_at, payload) VALUES (?,?,?,?)",
-                       (event.session_id, event.kind.value, event.time, json.dumps(event.payload, default=str)))
+                       (event.session_id, event.kind.value, event.time,
+                        json.dumps(event.stored_payload(), default=str)))
 
     @_on_store_thread
     def load_events(self, session_id: str) -> list[tuple[str, float, dict[str, Any]]]:
@@ -310,8 +451,9 @@ class Store:
 
 _SESSION_COLUMNS = "id, name, scope, model, params, system_prompt, created_at, updated_at, fallback_reason"
 _PREFIXED_SESSION_COLUMNS = ", ".join(f"s.{c}" for c in _SESSION_COLUMNS.split(", "))
-_MESSAGE_COLUMNS = ("id, session_id, seq, role, content, model, status, input_tokens, output_tokens, cost, "
-                    "error, error_kind, created_at, completed_at")
+_MESSAGE_COLUMNS = ("id, session_id, seq, role, content, parts, model, status, input_tokens, output_tokens, "
+                    "cache_read_tokens, cache_write_tokens, cost, error, error_kind, created_at, completed_at")
+_MESSAGE_SLOTS = ",".join("?" * 17)
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -334,6 +476,7 @@ def _configure(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed: deleted text leaves the file
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
     setup()
@@ -351,17 +494,39 @@ def _session_from_row(row: tuple[Any, ...]) -> SessionRecord:
                          fallback_reason=rest[0] if rest else None)
 
 
+def _free_name(db: sqlite3.Connection, scope: str, prefix: str) -> str:
+    taken = {row[0] for row in db.execute("SELECT name FROM sessions WHERE scope=? AND name LIKE ?",
+                                          (scope, f"{prefix}-%"))}
+    n = 1
+    while f"{prefix}-{n}" in taken:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+def _parts_json(m: Message) -> str | None:
+    """NULL for a text-only message (``content`` holds it), else the parts as JSON (bytes by hash)."""
+    if all(isinstance(p, TextPart) for p in m.parts) and len(m.parts) <= 1:
+        return None
+    return json.dumps([p.to_dict() for p in m.parts], ensure_ascii=False)
+
+
+def _usage_row(usage: Usage | None) -> tuple[int | None, ...]:
+    if usage is None:
+        return (None, None, None, None)
+    return (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens or None, usage.cache_write_tokens or None)
+
+
 def _message_row(m: Message) -> tuple[Any, ...]:
-    return (m.id, m.session_id, m.seq, m.role.value, m.content, m.model, m.status.value,
-            m.usage.input_tokens if m.usage else None, m.usage.output_tokens if m.usage else None,
-            m.cost, m.error, m.error_kind, m.created_at, m.completed_at)
+    return (m.id, m.session_id, m.seq, m.role.value, m.content, _parts_json(m), m.model, m.status.value,
+            *_usage_row(m.usage), m.cost, m.error, m.error_kind, m.created_at, m.completed_at)
 
 
 def _message_from_row(row: tuple[Any, ...]) -> Message:
-    (mid, sid, seq, role, content, model, status, tin, tout, cost, error, error_kind, created,
+    (mid, sid, seq, role, content, parts, model, status, tin, tout, cread, cwrite, cost, error, error_kind, created,
      completed) = row
-    usage = None if tin is None and tout is None else Usage(tin or 0, tout or 0)
-    return Message(id=mid, session_id=sid, seq=seq, role=Role(role), content=content, model=model,
+    usage = None if tin is None and tout is None else Usage(tin or 0, tout or 0, cread or 0, cwrite or 0)
+    return Message(id=mid, session_id=sid, seq=seq, role=Role(role),
+                   parts=parts_from_dicts(json.loads(parts)) if parts is not None else content, model=model,
                    status=MessageStatus(status), usage=usage, cost=cost, error=error, error_kind=error_kind,
                    created_at=created, completed_at=completed)
 

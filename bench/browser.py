@@ -41,7 +41,7 @@ REPLY = ("Use a grouped transform:\\n\\n```python\\ndf['price'] = df.groupby('ci
          "- `transform` keeps the original index\\n\\nThe **median** is robust to outliers; check with "
          "`df['price'].isna().sum()`.")
 big = hub.session("big")
-hub._store.copy_messages([Message(new_id(), big.id, i + 1, Role.USER if i % 2 == 0 else Role.ASSISTANT,
+hub.store.copy_messages([Message(new_id(), big.id, i + 1, Role.USER if i % 2 == 0 else Role.ASSISTANT,
                                   USER if i % 2 == 0 else REPLY, model=None if i % 2 == 0 else "openai:gpt-4o-mini",
                                   status=MessageStatus.COMPLETE) for i in range({n})])
 hub.close("big")

@@ -27,9 +27,9 @@ def profile_reply(protocol: str, tokens: int, interval: float = 0.0001) -> Any:
             ours = Ours(hub, protocol)
             ours.run(prompt(tokens))  # warm up: client, connection, imports
             profiler = Profiler(interval=interval, async_mode="disabled")
-            hub._loop.call(profiler.start)  # profiles the thread that starts it: the hub thread
+            hub.runtime.loop.call(profiler.start)  # profiles the thread that starts it: the hub thread
             ours.run(prompt(tokens))
-            return hub._loop.call(profiler.stop)
+            return hub.runtime.loop.call(profiler.stop)
         finally:
             hub.shutdown()
 

@@ -72,7 +72,7 @@ def append_latencies(hub: Any, session_id: str, count: int) -> list[float]:
     """Seconds each awaited ``append_message`` takes as a reply sees it (awaited on the hub loop)."""
     from ai_sessions.model import Message, Role, new_id
 
-    store = hub._store
+    store = hub.store
 
     async def appends() -> list[float]:
         out = []
@@ -83,7 +83,7 @@ def append_latencies(hub: Any, session_id: str, count: int) -> list[float]:
             out.append(time.perf_counter() - began)
         return out
 
-    return hub._loop.run(appends())
+    return hub.runtime.loop.run(appends())
 
 
 def raw_append_latencies(path: Path, session_id: str, count: int) -> list[float]:

@@ -34,7 +34,7 @@ def run(sizes: Sizes) -> list[Row]:
                 for name, target in (("hop", None), ("bare", bare), ("widget", shown)):
                     began = time.perf_counter()
                     if target is None:
-                        hub._loop.call(lambda: None)
+                        hub.runtime.loop.call(lambda: None)
                     else:
                         target.switch_model(model, reason="bench")
                     if i >= 10:

@@ -6,50 +6,64 @@ Settings (all optional; key from ANTHROPIC_API_KEY or `%ai_session keys set anth
     base_url = "https://api.anthropic.com"   # else ANTHROPIC_BASE_URL
 
 A reply is complete only when the stream sends ``message_stop``; tokens come from ``message_start``
-(input) and ``message_delta`` (output, cumulative).
+(input, cache reads and writes) and ``message_delta`` (output, cumulative). Tool calls arrive as
+``tool_use`` content blocks whose input streams as ``input_json_delta`` pieces.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, NoReturn
+from typing import Any
 
 from ..errors import ProviderError
 from ..model import Usage
-from .base import ChatRequest, Finished, StreamItem, TextDelta
+from ..parts import ToolCallPart
+from . import anthropic_format
+from .base import Capabilities, ChatRequest, Finished, StreamItem, TextDelta
 from .cloud import CloudProvider
-from .history import anthropic_messages
+from .history import json_arguments
 from .sdk_errors import ErrorContext, from_connection_error, from_status, timed_out
 
 #: The Messages API requires max_tokens; used when neither settings nor the session set one.
 DEFAULT_MAX_TOKENS = 4096
 
 
-def _input_tokens(usage: Any) -> int:
-    return sum(getattr(usage, name, None) or 0 for name in
-               ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
-
-
 class _Tally:
-    """What a reply's events other than text say: token counts, the stop reason, and whether the end
-    marker (``message_stop``) arrived."""
+    """What a reply's events other than text say: token counts, tool calls, the stop reason, and whether
+    the end marker (``message_stop``) arrived."""
 
-    __slots__ = ("input_tokens", "output_tokens", "stop_reason", "stopped")
+    __slots__ = ("cache_read", "cache_write", "calls", "input_tokens", "output_tokens", "stop_reason", "stopped")
 
     def __init__(self) -> None:
-        self.input_tokens = self.output_tokens = 0
+        self.input_tokens = self.output_tokens = self.cache_read = self.cache_write = 0
         self.stop_reason: str | None = None
         self.stopped = False
+        self.calls: dict[int, list[str]] = {}  # block index -> [id, name, input json]
+
+    def _usage(self, usage: Any) -> None:
+        plain = getattr(usage, "input_tokens", None)
+        read = getattr(usage, "cache_read_input_tokens", None)
+        write = getattr(usage, "cache_creation_input_tokens", None)
+        if plain is not None or read is not None or write is not None:
+            self.cache_read = read or self.cache_read
+            self.cache_write = write or self.cache_write
+            self.input_tokens = (plain or 0) + self.cache_read + self.cache_write or self.input_tokens
 
     def see(self, event: Any) -> None:
         kind = event.type
-        if kind == "message_start":
-            self.input_tokens = _input_tokens(event.message.usage)
+        if kind == "content_block_start" and event.content_block.type == "tool_use":
+            self.calls[event.index] = [event.content_block.id, event.content_block.name, ""]
+        elif kind == "content_block_delta" and event.delta.type == "input_json_delta":
+            call = self.calls.get(event.index)
+            if call is not None:
+                call[2] += event.delta.partial_json or ""
+        elif kind == "message_start":
+            self._usage(event.message.usage)
             self.output_tokens = event.message.usage.output_tokens or 0
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason
             self.output_tokens = event.usage.output_tokens or self.output_tokens
-            self.input_tokens = _input_tokens(event.usage) or self.input_tokens
+            self._usage(event.usage)
         elif kind == "message_stop":
             self.stopped = True
 
@@ -57,16 +71,23 @@ class _Tally:
         """The reply's end, or None if ``message_stop`` never came (an incomplete reply)."""
         if not self.stopped:
             return None
-        return Finished(usage=Usage(self.input_tokens, self.output_tokens), finish_reason=self.stop_reason)
+        calls = tuple(ToolCallPart(cid, name, json_arguments(text))
+                      for _, (cid, name, text) in sorted(self.calls.items()))
+        usage = Usage(self.input_tokens, self.output_tokens, self.cache_read, self.cache_write)
+        return Finished(usage=usage, finish_reason=self.stop_reason, tool_calls=calls)
 
 
 class AnthropicProvider(CloudProvider):
     """``anthropic:MODEL`` on the Anthropic Messages API."""
 
     kind = "anthropic"
-    key_env = "ANTHROPIC_API_KEY"
+    key_envs = ("ANTHROPIC_API_KEY",)
     base_url_env = "ANTHROPIC_BASE_URL"
+    price_id = "anthropic"
+    sdk = ("anthropic", "anthropic")
     curated = ("claude-sonnet-5", "claude-opus-5", "claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5")
+    capabilities = Capabilities(tools=True, images=True, documents=True, structured_output=True, batch_api=True,
+                                prompt_caching=True)
 
     def make_client(self, key: str | None) -> Any:
         import anthropic
@@ -89,13 +110,21 @@ class AnthropicProvider(CloudProvider):
         return None
 
     def request_args(self, request: ChatRequest) -> dict[str, Any]:
-        system, messages = anthropic_messages(request)
+        system, messages = anthropic_format.messages(request, self.capabilities_for(request.model))
         args: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True,
                                 "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
         if system:
             args["system"] = system
         if request.temperature is not None:
             args["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is 0..1
+        if request.tools:
+            args["tools"] = anthropic_format.tools(request.tools)
+            choice = anthropic_format.tool_choice(request.tool_choice)
+            if choice is not None:
+                args["tool_choice"] = choice
+        if request.response_format is not None:
+            args["output_config"] = {"format": {"type": "json_schema",
+                                                "schema": dict(request.response_format.schema)}}
         if request.extra:
             args["extra_body"] = dict(request.extra)
         return args
@@ -103,6 +132,7 @@ class AnthropicProvider(CloudProvider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         self.require_key(request.model)
         tally = _Tally()
+        failure: ProviderError | None = None
         try:
             stream = await self.client().messages.create(**self.request_args(request))
             async with stream:
@@ -112,7 +142,9 @@ class AnthropicProvider(CloudProvider):
                     else:
                         tally.see(event)
         except Exception as error:
-            self._raise_mapped(error, request.model)
+            failure = self.mapped(error, request.model)
+        if failure is not None:
+            raise failure
         finished = tally.finished()
         if finished is not None:
             yield finished
@@ -122,6 +154,7 @@ class AnthropicProvider(CloudProvider):
         self.require_key(request.model)
         tally = _Tally()
         in_on_text = False  # an error raised by on_text is the caller's, not the provider's
+        failure: ProviderError | None = None
         try:
             stream = await self.client().messages.create(**self.request_args(request))
             async with stream:
@@ -136,19 +169,10 @@ class AnthropicProvider(CloudProvider):
         except Exception as error:
             if in_on_text:
                 raise
-            self._raise_mapped(error, request.model)
+            failure = self.mapped(error, request.model)
+        if failure is not None:
+            raise failure
         return tally.finished()
-
-    def _raise_mapped(self, error: Exception, model: str) -> NoReturn:
-        """Raise ``error`` as the :class:`ProviderError` it means (auth errors without the SDK's cause)."""
-        if isinstance(error, ProviderError):
-            raise error
-        mapped = self.map_error(error, model)
-        raise mapped from (None if mapped.kind == "auth" else error)
 
     async def fetch_models(self) -> list[str]:
         return [model.id async for model in self.client().models.list(limit=100)]
-
-    async def test_connection(self) -> None:
-        self._models = None
-        await self.list_models()

@@ -1,4 +1,4 @@
-"""What the SDK-backed providers share: options, key lookup, a lazily made client, the model cache.
+"""What the SDK-backed providers share: timeouts, a lazily made client, the live model cache.
 
 Options common to every cloud provider (``[providers.NAME]`` in settings.toml)::
 
@@ -18,11 +18,12 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from ..errors import AuthError, ProviderError
-from .base import Availability, ModelInfo, Provider, short_model_name
-from .sdk_errors import ErrorContext, from_transport
+from .base import ModelInfo, Provider, short_model_name
+from .options import CLOUD_OPTIONS, Expected
+from .sdk_errors import ErrorContext
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,9 @@ class CloudProvider(Provider):
     """Base of providers built on an official SDK. Subclasses set the class attributes and implement
     :meth:`make_client`, :meth:`fetch_models`, :meth:`map_sdk_error` and :meth:`stream`."""
 
-    #: Models offered without any network call. Should be set.
-    curated: tuple[str, ...] = ()
+    options: ClassVar[Mapping[str, Expected]] = CLOUD_OPTIONS
     #: The SDK's environment variable for its base URL, shown in messages. May be set.
-    base_url_env: str | None = None
+    base_url_env: ClassVar[str | None] = None
     default_timeout = 60.0
     default_connect_timeout = 10.0
     #: Seconds a live model list stays fresh, and how long fetching it may take.
@@ -49,11 +49,6 @@ class CloudProvider(Provider):
         self._closing: set[asyncio.Task[None]] = set()
 
     # -- options ----------------------------------------------------------------------------------
-    def option(self, name: str, default: Any = None) -> Any:
-        """The value of ``name`` in this provider's settings table, else ``default``."""
-        value = self.config.options.get(name)
-        return default if value is None else value
-
     @property
     def timeout(self) -> float:
         return float(self.option("timeout", self.default_timeout))
@@ -66,23 +61,13 @@ class CloudProvider(Provider):
         """The configured base URL (settings first, then the SDK's variable); None for the default."""
         return self.option("base_url") or (os.environ.get(self.base_url_env) if self.base_url_env else None)
 
-    def api_key(self) -> str | None:
-        """The key, looked up in the documented order (keys file, keyring, environment)."""
-        return self.keys.get(self.name, env=self.key_env)
-
-    def require_key(self, model: str = "") -> str:
-        key = self.api_key()
-        if key is None:
-            ctx = self.error_context(model)
-            raise AuthError(f"{ctx.key_label} is missing or invalid", hint=ctx.keys_hint, provider=self.name)
-        return key
-
     def error_context(self, model: str = "") -> ErrorContext:
         return ErrorContext(self.name, model, self.key_env, self.base_url(), self.api_key())
 
     # -- client -----------------------------------------------------------------------------------
     def client(self) -> Any:
         """The SDK client for the running loop and current key; must be called on that loop."""
+        self.require_sdk()
         key = self.api_key()
         identity = (id(asyncio.get_running_loop()), key, self.base_url())
         if self._client is None or self._client_id != identity:
@@ -110,40 +95,25 @@ class CloudProvider(Provider):
             client, self._client, self._client_id = self._client, None, None
             await self._close_client(client)
 
-    # -- errors -----------------------------------------------------------------------------------
-    def map_error(self, error: BaseException, model: str = "") -> ProviderError:
-        """The :class:`ProviderError` for any exception raised while talking to the provider."""
-        if isinstance(error, ProviderError):
-            return error
-        ctx = self.error_context(model)
-        mapped = self.map_sdk_error(error, ctx) or from_transport(error, ctx)
-        if mapped is None:
-            log.warning("unexpected %s error: %s", self.name, type(error).__name__)
-            mapped = ProviderError(f"{self.name} failed: {type(error).__name__}: {ctx.scrub(str(error))[:300]}",
-                                   hint="regenerate to try again; see the log for details", provider=self.name)
-        return mapped
-
-    @abc.abstractmethod
-    def map_sdk_error(self, error: BaseException, ctx: ErrorContext) -> ProviderError | None:
-        """Must override: map this SDK's own exceptions (None for anything else)."""
-
     # -- models -----------------------------------------------------------------------------------
     def curated_models(self) -> list[ModelInfo]:
         """The last live list if fresh, else the curated one (``models`` in settings overrides)."""
         if self._models is not None and time.monotonic() - self._models[0] < self.models_ttl:
             return list(self._models[1])
-        names = self.option("models") or self.curated
-        return [ModelInfo(self.name, str(m), short_model_name(str(m))) for m in names]
+        return super().curated_models()
 
     async def list_models(self) -> list[ModelInfo]:
         """Models from the provider's API (cached for :attr:`models_ttl`); raises a ProviderError."""
         if self._models is not None and time.monotonic() - self._models[0] < self.models_ttl:
             return list(self._models[1])
+        failure = None
         try:
             async with asyncio.timeout(self.list_timeout):
                 names = await self.fetch_models()
         except Exception as error:
-            raise self.map_error(error) from None
+            failure = self.mapped(error)
+        if failure is not None:
+            raise failure
         models = [ModelInfo(self.name, n, short_model_name(n)) for n in sorted(set(names))]
         self._models = (time.monotonic(), models)
         return list(models)
@@ -152,8 +122,6 @@ class CloudProvider(Provider):
     async def fetch_models(self) -> list[str]:
         """Must override: model names from the API (one short call)."""
 
-    def availability(self) -> Availability:
-        if self.key_env is not None and self.api_key() is None:
-            return Availability(False, f"no API key for {self.name}: set {self.key_env} or run "
-                                       f"`%ai_session keys set {self.name}`")
-        return Availability(True)
+    async def test_connection(self) -> None:
+        self._models = None
+        await super().test_connection()

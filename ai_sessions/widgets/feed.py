@@ -60,6 +60,7 @@ class HubFeed:
 
     def __init__(self, hub: SessionHub) -> None:
         self._hub = hub
+        self._loop = hub.runtime.loop
         self._live: dict[str, LiveReply] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._everything: list[Listener] = []
@@ -105,25 +106,15 @@ class HubFeed:
 
     def run_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the hub thread (now if already there)."""
-        loop = self._hub._loop
-        if loop.in_loop_thread():
-            fn()
-            return
-        try:
-            loop.loop.call_soon_threadsafe(fn)
-        except RuntimeError:  # the hub was shut down
-            log.debug("hub loop closed; dropped %r", fn)
+        self._loop.call_soon(fn)
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> object | None:
         """Run ``fn`` on the hub thread after ``delay`` seconds; returns a handle with ``cancel()``."""
-        try:
-            return self._hub._loop.loop.call_later(delay, fn)
-        except RuntimeError:
-            return None
+        return self._loop.call_later(delay, fn)
 
     def run_on_hub(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the hub thread and wait for it."""
-        self._hub._loop.call(fn)
+        self._loop.call(fn)
 
     # -- internals --------------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:

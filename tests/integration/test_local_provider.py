@@ -53,9 +53,9 @@ def test_unknown_local_model_falls_back_and_missing_file_is_clear(make_hub, tmp_
                                                            {"models": {"ghost": str(tmp_path / "none.gguf")}})})
     hub = make_hub(settings=settings)
     assert "does not exist" in hub.resolve_model("local:ghost")[1]
-    provider = hub._provider_instance("local")
+    provider = hub.runtime.catalogue.instance("local")
     with pytest.raises(BadRequest, match="does not exist"):
-        hub._loop.run(provider._model("ghost"))
+        hub.runtime.loop.run(provider._model("ghost"))
 
 
 def test_missing_llama_cpp_gives_install_hint(hub, monkeypatch):

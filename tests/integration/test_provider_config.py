@@ -57,7 +57,7 @@ def test_named_openai_compatible_server_from_settings_toml(make_hub, tmp_path, m
         request = server.streams()[0]
         assert request.headers["authorization"] == "Bearer not-needed"
         assert request.body["max_tokens"] == 1024 and "max_completion_tokens" not in request.body
-        models = hub._loop.run(hub._provider_instance("ollama").list_models())
+        models = hub.runtime.loop.run(hub.runtime.catalogue.instance("ollama").list_models())
         assert [m.full_name for m in models] == ["ollama:llama3.2"]
     finally:
         server.stop()
@@ -114,7 +114,7 @@ def test_key_from_the_keys_file_is_used_and_never_stored(make_hub, openai_server
     session = hub.session("s", model="openai:gpt-4o-mini")
     assert session.send("hi").status is MessageStatus.COMPLETE
     assert openai_server.streams()[0].headers["authorization"] == f"Bearer {KEY}"
-    assert KEY.encode() not in hub._store.path.read_bytes()
+    assert KEY.encode() not in hub.store.path.read_bytes()
 
 
 def test_azure_deployment_endpoint_and_api_version(make_hub, monkeypatch):
@@ -129,7 +129,7 @@ def test_azure_deployment_endpoint_and_api_version(make_hub, monkeypatch):
         request = server.streams()[0]
         assert request.path == "/openai/deployments/team-gpt/chat/completions?api-version=2024-10-21"
         assert request.headers["api-key"] == KEY
-        hub._loop.run(hub._provider_instance("azure").test_connection())
+        hub.runtime.loop.run(hub.runtime.catalogue.instance("azure").test_connection())
     finally:
         server.stop()
 
@@ -140,12 +140,12 @@ def test_live_model_lists_are_cached_and_shown_without_network(make_hub, openai_
     expected = {"openai": ["gpt-4o", "gpt-4o-mini"], "anthropic": ["claude-haiku-4-5", "claude-sonnet-4-6"],
                 "gemini": ["gemini-2.5-flash", "gemini-2.5-pro"]}
     for name, server in [("openai", openai_server), ("anthropic", anthropic_server), ("gemini", gemini_server)]:
-        provider = hub._provider_instance(name)
+        provider = hub.runtime.catalogue.instance(name)
         curated = provider.curated_models()
         assert curated and all(m.short_name and len(m.short_name) <= len(m.name) for m in curated)
-        models = hub._loop.run(provider.list_models())
+        models = hub.runtime.loop.run(provider.list_models())
         assert [m.name for m in models] == expected[name]  # embeddings filtered out of OpenAI's list
-        hub._loop.run(provider.list_models())
+        hub.runtime.loop.run(provider.list_models())
         assert len([r for r in server.requests if r.method == "GET"]) == 1  # the second call hit the cache
         assert [m.name for m in provider.curated_models()] == expected[name]
     assert {m.short_name for m in hub.models() if m.provider == "anthropic"} == {"haiku-4-5", "sonnet-4-6"}
@@ -157,10 +157,10 @@ def test_test_connection_reports_a_bad_key(make_hub, openai_server, anthropic_se
     hub = make_hub(settings=provider_settings())
     hub.keys.set(name, "sk-wrong-key-000000")
     with pytest.raises(AuthError) as info:
-        hub._loop.run(hub._provider_instance(name).test_connection())
+        hub.runtime.loop.run(hub.runtime.catalogue.instance(name).test_connection())
     assert "sk-wrong-key-000000" not in str(info.value)
     hub.keys.delete(name)
-    hub._loop.run(hub._provider_instance(name).test_connection())  # the env key works: client remade
+    hub.runtime.loop.run(hub.runtime.catalogue.instance(name).test_connection())  # the env key works: client remade
 
 
 def test_connection_refused_is_a_connection_error(make_hub, fast_retries, monkeypatch):  # noqa: F811

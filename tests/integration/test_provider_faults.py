@@ -73,7 +73,7 @@ def test_fault_matrix(cloud_hub, servers, provider, case):  # noqa: F811
         assert error is not None and error.kind == kind
         assert reply.content == "".join(split(expected)[:kept])
         assert KEY not in (reply.error or "") and KEY not in str(error)
-    stored = cloud_hub._store.load_messages(session.id)
+    stored = cloud_hub.store.load_messages(session.id)
     assert [(m.content, m.status, m.error_kind) for m in stored] == [
         (user.content, user.status, None), (reply.content, reply.status, reply.error_kind)]
 
@@ -132,7 +132,7 @@ def test_stop_closes_the_http_stream_and_keeps_partial_text(cloud_hub, servers, 
     assert reply.status is MessageStatus.STOPPED
     assert reply.content == "".join(split(server.streams()[-1].reply)[:2])
     assert server.disconnected.wait(5), "the provider did not close the HTTP stream"
-    assert cloud_hub._store.load_messages(session.id)[-1].status is MessageStatus.STOPPED
+    assert cloud_hub.store.load_messages(session.id)[-1].status is MessageStatus.STOPPED
 
 
 async def _both_ways(provider, request):
@@ -158,9 +158,9 @@ def test_anthropic_stream_text_matches_stream(cloud_hub, anthropic_server, fault
     from ai_sessions.providers.base import ChatRequest, ChatTurn, Finished, TextDelta
 
     anthropic_server.fail(fault, fault)
-    provider = cloud_hub._loop.run(cloud_hub._provider("anthropic"))
+    provider = cloud_hub.runtime.catalogue.provider("anthropic")
     request = ChatRequest("claude-sonnet-4-6", (ChatTurn("user", "Tell me about p-values"),))
-    items, (pieces, result) = cloud_hub._loop.run(_both_ways(provider, request))
+    items, (pieces, result) = cloud_hub.runtime.loop.run(_both_ways(provider, request))
     assert pieces == [i.text for i in items if isinstance(i, TextDelta) and i.text]
     end = items[-1] if not isinstance(items[-1], TextDelta) else None
     assert result == end
@@ -174,11 +174,11 @@ def test_anthropic_stream_text_matches_stream(cloud_hub, anthropic_server, fault
 def test_anthropic_stream_text_lets_on_text_errors_through(cloud_hub, anthropic_server):  # noqa: F811
     from ai_sessions.providers.base import ChatRequest, ChatTurn
 
-    provider = cloud_hub._loop.run(cloud_hub._provider("anthropic"))
+    provider = cloud_hub.runtime.catalogue.provider("anthropic")
     request = ChatRequest("claude-sonnet-4-6", (ChatTurn("user", "hi"),))
 
     def on_text(text: str) -> None:
         raise KeyError("ours")
 
     with pytest.raises(KeyError):
-        cloud_hub._loop.run(provider.stream_text(request, on_text))
+        cloud_hub.runtime.loop.run(provider.stream_text(request, on_text))

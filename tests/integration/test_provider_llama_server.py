@@ -86,14 +86,14 @@ def test_streams_a_complete_reply_from_a_real_server(llama_hub):
     assert reply.status is MessageStatus.COMPLETE
     assert reply.content.strip() and reply.model == "llama:smollm2"
     assert reply.cost is None
-    stored = llama_hub._store.load_messages(session.id)
+    stored = llama_hub.store.load_messages(session.id)
     assert [m.status for m in stored] == [MessageStatus.COMPLETE, MessageStatus.COMPLETE]
 
 
 def test_lists_models_and_tests_the_connection(llama_hub):
-    provider = llama_hub._provider_instance("llama")
-    assert [m.name for m in llama_hub._loop.run(provider.list_models())] == ["smollm2"]
-    llama_hub._loop.run(provider.test_connection())
+    provider = llama_hub.runtime.catalogue.instance("llama")
+    assert [m.name for m in llama_hub.runtime.loop.run(provider.list_models())] == ["smollm2"]
+    llama_hub.runtime.loop.run(provider.test_connection())
 
 
 def test_refresh_models_puts_the_live_list_in_the_selector(llama_hub):

@@ -53,9 +53,9 @@ def test_switch_openai_anthropic_gemini_keeps_and_translates_history(cloud_hub, 
         ("user", "q2: and a confidence interval?"), ("model", second.content), ("user", "q3: summarise")]
     assert third.status is MessageStatus.COMPLETE and third.content == gemini_server.streams()[0].reply
 
-    stored = cloud_hub._store.load_messages(s.id)
+    stored = cloud_hub.store.load_messages(s.id)
     assert [m.content for m in stored] == [m.content for m in s.messages]
-    assert len(cloud_hub._store.load_switches(s.id)) == 2
+    assert len(cloud_hub.store.load_switches(s.id)) == 2
 
 
 def test_failed_and_stopped_replies_leave_a_valid_next_request(cloud_hub, openai_server,  # noqa: F811

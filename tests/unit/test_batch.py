@@ -179,7 +179,7 @@ def test_cancel_keeps_what_finished_and_marks_the_rest(shub):
     assert results == [None] * 5
     assert {f.status for f in results.failures} == {"cancelled"}
     assert handle.progress == {"completed": 0, "failed": 5, "total": 5, "active": "", "done": True}
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     assert results.retry() == ["<a>", "<b>", "<c>", "<d>", "<e>"]
 
 
@@ -251,7 +251,7 @@ def test_the_chat_widget_progress_bar_follows_a_background_batch(shub):
     with changed:
         assert changed.wait_for(lambda: any(b.get("total") == 3 for b in seen), 10)
     assert seen[-1]["done"] is False and seen[-1]["completed"] == 0
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     handle.result(10)
     with changed:
         assert changed.wait_for(lambda: seen[-1] == {}, 10)  # the bar goes away when the batch is done

@@ -8,14 +8,9 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ai_sessions.providers.base import ChatRequest, ChatTurn
-from ai_sessions.providers.history import (
-    CONTINUE_TEXT,
-    alternating_turns,
-    anthropic_messages,
-    gemini_contents,
-    openai_messages,
-)
+from ai_sessions.providers import anthropic_format, gemini_format, openai_format
+from ai_sessions.providers.base import Capabilities, ChatRequest, ChatTurn
+from ai_sessions.providers.history import CONTINUE_TEXT, alternating, clean_turns
 from tests.servers.anthropic_wire import AnthropicProtocol
 from tests.servers.gemini_wire import GeminiProtocol
 from tests.servers.openai_wire import OpenAIProtocol
@@ -24,6 +19,25 @@ texts = st.one_of(st.text(max_size=30), st.sampled_from(["", " ", "\n\t", "hello
 turns = st.lists(st.builds(ChatTurn, st.sampled_from(["user", "assistant"]), texts), max_size=12)
 systems = st.one_of(st.none(), texts)
 requests = st.builds(lambda t, s: ChatRequest(model="m", turns=tuple(t), system=s), turns, systems)
+
+
+TEXT_ONLY = Capabilities()
+
+
+def anthropic_messages(request: ChatRequest):
+    return anthropic_format.messages(request, TEXT_ONLY)
+
+
+def gemini_contents(request: ChatRequest):
+    return gemini_format.contents(request, TEXT_ONLY)
+
+
+def openai_messages(request: ChatRequest):
+    return openai_format.messages(request, TEXT_ONLY)
+
+
+def alternating_turns(turns):
+    return alternating(clean_turns(turns))
 
 
 def _visible(request: ChatRequest) -> list[str]:

@@ -87,7 +87,7 @@ def test_clear_close_delete(shub):
     s = shub.session("x")
     s.send("hi")
     s.clear()
-    assert s.messages == () and shub._store.load_messages(s.id) == []
+    assert s.messages == () and shub.store.load_messages(s.id) == []
     s.send("hi")
     s.close()
     with pytest.raises(AiSessionsError, match="closed"):
@@ -97,7 +97,7 @@ def test_clear_close_delete(shub):
     shub.delete("x")
     with pytest.raises(SessionNotFound):
         shub.get("x")
-    assert shub._store.load_messages(s.id) == []
+    assert shub.store.load_messages(s.id) == []
 
 
 def test_export_import_round_trip(shub):
@@ -226,7 +226,7 @@ def test_a_closed_session_object_cannot_overwrite_the_reopened_one(shub):
     with pytest.raises(SessionClosed):
         old.clear()
     assert len(new.messages) == 2
-    assert shub._store.find_session(shub.scope, "a").model == "scripted:other"
+    assert shub.store.find_session(shub.scope, "a").model == "scripted:other"
 
 
 @pytest.mark.parametrize("change", [
@@ -267,7 +267,7 @@ def test_threads_opening_one_session_at_once_share_one_object(shub):
     import threading
 
     record = shub.session("shared")
-    shub._loop.call(shub._close_live, record)  # not live any more: the next calls load it from the store
+    shub.runtime.loop.call(shub._close_live, record)  # not live any more: the next calls load it from the store
     barrier = threading.Barrier(8)
 
     def open_it():

@@ -390,7 +390,7 @@ def test_partial_text_is_shown_while_the_reply_streams(shub):
     gate = asyncio.Event()
     SCRIPTS["echo"] = Script(chunks=["partial"], gate=gate)
     session = shub.session("a")
-    view = RecordingView(lambda: shub._loop.loop.call_soon_threadsafe(gate.set))
+    view = RecordingView(lambda: shub.runtime.loop.loop.call_soon_threadsafe(gate.set))
     message = stream_reply(session, "hi", view)
     assert "partial" in view.updates and view.final == "partial" and message.status is MessageStatus.COMPLETE
 

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
+from ai_sessions.keys import KeyStore
 from ai_sessions.model import Usage
-from ai_sessions.pricing import _PROVIDER_IDS, cost_of
+from ai_sessions.providers import provider_class
 from ai_sessions.providers.anthropic import AnthropicProvider
+from ai_sessions.providers.base import ProviderConfig
 from ai_sessions.providers.gemini import GeminiProvider
-from ai_sessions.providers.openai import OpenAIProvider
+from ai_sessions.providers.openai import AzureOpenAIProvider, OpenAIProvider
 
 USAGE = Usage(input_tokens=1000, output_tokens=500)
+
+
+def cost_of(kind: str, model: str, usage: Usage) -> float | None:
+    """The cost a provider of ``kind`` reports (prices come from the kind's declared price id)."""
+    try:
+        cls = provider_class(kind)
+    except Exception:
+        return None
+    return cls(ProviderConfig(kind, kind), KeyStore(Path("unused.json"), use_keyring=False)).cost(model, usage)
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +53,14 @@ def test_prices_scale_with_tokens_and_accept_dated_names():
 
 
 def test_azure_uses_the_azure_price_table():
-    assert _PROVIDER_IDS["azure"] == "azure"
+    assert AzureOpenAIProvider.price_id == "azure"
     assert cost_of("azure", "gpt-4o", USAGE) is not None
+
+
+def test_cached_input_tokens_are_priced_as_cache_reads():
+    plain = cost_of("anthropic", "claude-sonnet-4-5", Usage(1000, 100))
+    cached = cost_of("anthropic", "claude-sonnet-4-5", Usage(1000, 100, cache_read_tokens=800))
+    assert plain is not None and cached is not None and cached < plain
 
 
 @pytest.mark.parametrize("kind, model", [("openai", "no-such-model"), ("openai-compatible", "llama3.2"),

@@ -10,6 +10,7 @@ import pytest
 
 from ai_sessions import EventKind, MessageStatus, Role, SessionBusy
 from ai_sessions.errors import AuthError, RateLimited
+from ai_sessions.parts import as_parts
 from ai_sessions.providers.base import ProviderConfig
 from ai_sessions.settings import Settings
 from tests.scripted import SCRIPTS, Script
@@ -31,7 +32,7 @@ def test_send_stores_user_and_reply_with_model_and_usage(shub):
     assert reply.usage is not None and reply.usage.output_tokens == 2
     assert [m.role for m in s.messages] == [Role.USER, Role.ASSISTANT]
     assert [m.seq for m in s.messages] == [1, 2]
-    stored = shub._store.load_messages(s.id)
+    stored = shub.store.load_messages(s.id)
     assert [(m.content, m.status) for m in stored] == [("hi", MessageStatus.COMPLETE),
                                                          ("Hello world", MessageStatus.COMPLETE)]
 
@@ -74,7 +75,7 @@ def test_cancel_keeps_partial_text_as_stopped(shub):
     reply = handle.result(10)
     assert reply.status is MessageStatus.STOPPED
     assert reply.content == "partial text"
-    assert shub._store.load_messages(s.id)[-1].status is MessageStatus.STOPPED
+    assert shub.store.load_messages(s.id)[-1].status is MessageStatus.STOPPED
     # the session is usable again
     SCRIPTS["slow"].gate = None
     assert s.send("again").status is MessageStatus.COMPLETE
@@ -89,7 +90,7 @@ def test_second_send_while_streaming_is_refused(shub):
     assert started.wait(10)
     with pytest.raises(SessionBusy, match="already replying"):
         s.send("second")
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     assert handle.result(10).status is MessageStatus.COMPLETE
     assert [m.content for m in s.messages if m.role is Role.USER] == ["first"]
 
@@ -106,7 +107,7 @@ def test_failure_keeps_user_message_and_records_error_then_regenerate_works(shub
     again = s.regenerate()
     assert again.status is MessageStatus.COMPLETE
     assert [m.role for m in s.messages] == [Role.USER, Role.ASSISTANT]
-    assert len(shub._store.load_messages(s.id)) == 2
+    assert len(shub.store.load_messages(s.id)) == 2
 
 
 def test_transient_errors_are_retried_before_first_token(shub):
@@ -135,7 +136,7 @@ def test_switch_model_keeps_history_and_logs_switch(shub):
     assert s.messages[1].model == "scripted:a"
     assert (switch.from_model, switch.to_model, switch.message_index, switch.reason) == (
         "scripted:a", "scripted:b", 2, "compare")
-    assert shub._store.load_switches(s.id) == [switch]
+    assert shub.store.load_switches(s.id) == [switch]
 
 
 def test_async_stream_yields_deltas(shub):
@@ -198,19 +199,21 @@ def _block_store(hub):
         blocked.set()
         release.wait(30)
 
-    hub._store.defer(hold)
+    hub.store.defer(hold)
     assert blocked.wait(10)
     return release
 
 
 def test_cancel_right_after_submit_stops_before_the_provider_is_called(shub):
     s = shub.session("a", model="scripted:never")
+    release = _block_store(shub)  # the reply cannot get past storing the prompt until the stop has landed
     handle = s.submit("question")
-    assert s.cancel() is True
+    assert s.cancel(wait=0) is True
+    release.set()
     reply = handle.result(10)
     assert reply.status is MessageStatus.STOPPED and reply.content == ""
     assert "never" not in SCRIPTS  # the provider was not asked
-    stored = shub._store.load_messages(s.id)
+    stored = shub.store.load_messages(s.id)
     assert [(m.role, m.content, m.status) for m in stored] == [
         (Role.USER, "question", MessageStatus.COMPLETE), (Role.ASSISTANT, "", MessageStatus.STOPPED)]
     assert s.messages == tuple(stored)
@@ -221,12 +224,13 @@ def test_interrupt_while_the_user_message_is_stored_keeps_it(shub):
     finished = threading.Event()
     shub.on(EventKind.MESSAGE_ASSISTANT, lambda e: finished.set())
     release = _block_store(shub)
-    future = shub._loop.submit(s._reply("question", {}))  # what send() does; a kernel interrupt cancels it
+    reply = s._prepare(as_parts("question"), {})
+    future = shub.runtime.loop.submit(s._run(reply))  # what send() does; a kernel interrupt cancels it
     future.cancel()
-    shub._loop.run(asyncio.sleep(0))  # the cancellation has reached the reply
+    shub.runtime.loop.run(asyncio.sleep(0))  # the cancellation has reached the reply
     release.set()
     assert finished.wait(10)
-    messages = shub._store.load_messages(s.id)
+    messages = shub.store.load_messages(s.id)
     assert [(m.role, m.content, m.status) for m in messages] == [
         (Role.USER, "question", MessageStatus.COMPLETE), (Role.ASSISTANT, "", MessageStatus.STOPPED)]
 
@@ -235,7 +239,7 @@ def test_cancel_while_the_complete_reply_is_stored_keeps_it_complete(shub, monke
     gate = asyncio.Event()
     SCRIPTS["m"] = Script(chunks=["Hello", " world"], gate=gate)
     s = shub.session("a", model="scripted:m")
-    store = shub._store
+    store = shub.store
     queued = threading.Event()
     real_defer = store.defer
 
@@ -250,10 +254,10 @@ def test_cancel_while_the_complete_reply_is_stored_keeps_it_complete(shub, monke
     handle = s.submit("hi")
     assert last_delta.wait(10)
     release = _block_store(shub)
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     assert queued.wait(10)  # the final state waits behind the blocked store
     s.cancel(wait=0)
-    shub._loop.run(asyncio.sleep(0))  # the stop request has run
+    shub.runtime.loop.run(asyncio.sleep(0))  # the stop request has run
     release.set()
     reply = handle.result(10)
     assert reply.status is MessageStatus.COMPLETE and reply.content == "Hello world"
@@ -301,7 +305,7 @@ def test_clear_inside_an_event_callback_while_streaming_is_refused_cleanly(shub)
     reply = s.send("hi")
     assert [type(e) for e in errors] == [Busy]
     assert reply.status is MessageStatus.COMPLETE and reply.content == "ab"
-    assert [m.content for m in shub._store.load_messages(s.id)] == ["hi", "ab"]
+    assert [m.content for m in shub.store.load_messages(s.id)] == ["hi", "ab"]
 
 
 def test_a_listener_of_the_final_event_can_send_again_at_once(shub):

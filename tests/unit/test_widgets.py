@@ -111,7 +111,7 @@ def test_deltas_reach_the_browser_in_few_batched_messages(shub):
              "all text flushed")
     assert w.progress["state"] == "streaming"
     assert w.progress["first_token_at"] >= w.progress["started_at"]
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     reply = handle.result(TIMEOUT)
     rec.wait(lambda: len(w.messages) == 2 and last_status(w) == "complete", "final trait")
     deltas = rec.of("delta")
@@ -140,7 +140,7 @@ def test_a_view_that_asks_gets_the_whole_reply_so_far(shub):
     view_msg(w, {"type": "hello"})
     rec.wait(lambda: rec.of("delta")[-1]["offset"] == 0 and len(rec.of("delta")) >= 2, "resend")
     assert rec.of("delta")[-1]["text"] == "abcdef"
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     handle.result(TIMEOUT)
     w.close()
 
@@ -162,7 +162,7 @@ def test_a_widget_opened_mid_reply_catches_up(shub):
         return bool(deltas) and deltas[0]["offset"] == 0 and "".join(d["text"] for d in deltas) == "early text"
 
     rec.wait(caught_up, "catch-up")
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     handle.result(TIMEOUT)
     first.close()
     late.close()
@@ -210,7 +210,7 @@ def test_busy_session_reports_the_error_to_the_view(shub):
     view_msg(w, {"type": "send", "text": "second", "client_id": "c9"})
     rec.wait(lambda: any(a["client_id"] == "c9" and a["error"] for a in rec.of("ack")), "busy error")
     assert "already replying" in next(a["error"] for a in rec.of("ack") if a["error"])
-    shub._loop.loop.call_soon_threadsafe(gate.set)
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     handle.result(TIMEOUT)
     w.close()
 
@@ -277,9 +277,9 @@ def test_batch_progress_is_shown_until_done(shub):
     w = ChatWidget(session=s)
     rec = Recorder(w)
     batch = {"completed": 1, "failed": 0, "total": 3, "active": "row 2", "done": False}
-    shub._emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": batch}))
+    shub.runtime.emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": batch}))
     rec.wait(lambda: w.batch == batch, "batch shown")
-    shub._emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": {**batch, "completed": 3, "done": True}}))
+    shub.runtime.emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": {**batch, "completed": 3, "done": True}}))
     rec.wait(lambda: w.batch == {}, "batch hidden when done")
     w.close()
 
