@@ -33,7 +33,7 @@ test: setup-dev chromium
 	cd js && npm test
 	$(BIN)/python -m pytest -q tests --ignore=tests/browser
 	AI_SESSIONS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser
-	$(BIN)/python -m pytest -q -p no:randomly --nbval notebooks/ --nbval-current-env -c notebooks/pytest.ini
+	$(BIN)/python -m pytest -q -p no:randomly --nbval notebooks/ --nbval-current-env -c tests/nbval/pytest.ini --rootdir .
 
 bench: setup-dev
 	$(BIN)/python -m bench
