@@ -66,6 +66,7 @@ class AnthropicProvider(CloudProvider):
     kind = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
+    sdk_module = sdk_extra = "anthropic"
     curated = ("claude-sonnet-5", "claude-opus-5", "claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5")
 
     def make_client(self, key: str | None) -> Any:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import importlib.util
 import logging
 import os
 import time
 from typing import Any
 
-from ..errors import AuthError, ProviderError
+from ..errors import AuthError, MissingSDK, ProviderError
 from .base import Availability, ModelInfo, Provider, short_model_name
 from .sdk_errors import ErrorContext, from_transport
 
@@ -35,6 +36,10 @@ class CloudProvider(Provider):
     curated: tuple[str, ...] = ()
     #: The SDK's environment variable for its base URL, shown in messages. May be set.
     base_url_env: str | None = None
+    #: The SDK's import name and the extra of jupyter-ai-sessions that installs it. Should be set: without
+    #: the SDK the provider is listed unavailable, with the ``pip install`` line, instead of failing on use.
+    sdk_module: str | None = None
+    sdk_extra: str | None = None
     default_timeout = 60.0
     default_connect_timeout = 10.0
     #: Seconds a live model list stays fresh, and how long fetching it may take.
@@ -47,6 +52,30 @@ class CloudProvider(Provider):
         self._client_id: tuple[Any, ...] | None = None
         self._models: tuple[float, list[ModelInfo]] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._sdk_found = False  # a missing SDK is looked for again: installing it mid-session works
+
+    # -- SDK --------------------------------------------------------------------------------------
+    def sdk_missing(self) -> str | None:
+        """Why the SDK cannot be imported (naming the extra to install), or None when it can."""
+        if self._sdk_found or self.sdk_module is None:
+            return None
+        try:
+            found = importlib.util.find_spec(self.sdk_module) is not None
+        except (ImportError, ValueError):  # a parent package (``google``) missing, or a broken entry
+            found = False
+        if found:
+            self._sdk_found = True
+            return None
+        return f"the {self.sdk_module} SDK is not installed: {self._install_line()}"
+
+    def require_sdk(self) -> None:
+        """Raise :class:`MissingSDK` (with the ``pip install`` line as hint) when the SDK is missing."""
+        if self.sdk_missing() is not None:
+            raise MissingSDK(f"{self.name} cannot be used: the {self.sdk_module} SDK is not installed",
+                             hint=self._install_line(), provider=self.name)
+
+    def _install_line(self) -> str:
+        return f"pip install 'jupyter-ai-sessions[{self.sdk_extra}]'"
 
     # -- options ----------------------------------------------------------------------------------
     def option(self, name: str, default: Any = None) -> Any:
@@ -71,6 +100,7 @@ class CloudProvider(Provider):
         return self.keys.get(self.name, env=self.key_env)
 
     def require_key(self, model: str = "") -> str:
+        self.require_sdk()  # the first thing missing is the first thing to fix
         key = self.api_key()
         if key is None:
             ctx = self.error_context(model)
@@ -86,6 +116,7 @@ class CloudProvider(Provider):
         key = self.api_key()
         identity = (id(asyncio.get_running_loop()), key, self.base_url())
         if self._client is None or self._client_id != identity:
+            self.require_sdk()
             old = self._client
             self._client = self.make_client(key)
             self._client_id = identity
@@ -153,6 +184,9 @@ class CloudProvider(Provider):
         """Must override: model names from the API (one short call)."""
 
     def availability(self) -> Availability:
+        """Subclasses that override this should return :meth:`sdk_missing` first."""
+        if (missing := self.sdk_missing()) is not None:
+            return Availability(False, missing)
         if self.key_env is not None and self.api_key() is None:
             return Availability(False, f"no API key for {self.name}: set {self.key_env} or run "
                                        f"`%ai_session keys set {self.name}`")

@@ -43,6 +43,7 @@ class GeminiProvider(CloudProvider):
     kind = "gemini"
     key_env = "GEMINI_API_KEY"
     base_url_env = "GOOGLE_GEMINI_BASE_URL"
+    sdk_module, sdk_extra = "google.genai", "gemini"
     curated = ("gemini-3.5-flash", "gemini-3.1-pro-preview", "gemini-2.5-flash", "gemini-2.5-pro",
                "gemini-2.5-flash-lite")
 
@@ -54,6 +55,8 @@ class GeminiProvider(CloudProvider):
         return None
 
     def availability(self) -> Availability:
+        if (missing := self.sdk_missing()) is not None:
+            return Availability(False, missing)
         if self.api_key() is None:
             return Availability(False, f"no API key for {self.name}: set GEMINI_API_KEY (or GOOGLE_API_KEY) "
                                        f"or run `%ai_session keys set {self.name}`")

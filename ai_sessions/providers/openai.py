@@ -54,6 +54,7 @@ class OpenAIProvider(CloudProvider):
     kind = "openai"
     key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
+    sdk_module = sdk_extra = "openai"
     curated = ("gpt-5.5", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-4o", "gpt-4o-mini")
     #: The request field that caps the reply length.
     max_tokens_param = "max_completion_tokens"
@@ -130,6 +131,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
         return ErrorContext(self.name, model, self.option("api_key_env"), self.base_url(), self.api_key())
 
     def availability(self) -> Availability:
+        if (missing := self.sdk_missing()) is not None:
+            return Availability(False, missing)
         if not self.option("base_url"):
             return Availability(False, f"provider {self.name!r} needs base_url = \"http://host:port/v1\" under "
                                        f"[providers.{self.name}] in settings.toml")
@@ -165,6 +168,8 @@ class AzureOpenAIProvider(OpenAIProvider):
         return str(self.option("api_version") or os.environ.get("OPENAI_API_VERSION") or self.default_api_version)
 
     def availability(self) -> Availability:
+        if (missing := self.sdk_missing()) is not None:
+            return Availability(False, missing)
         if not self.option("base_url") and not self.endpoint():
             return Availability(False, "Azure OpenAI needs its endpoint: set endpoint = \"https://NAME.openai."
                                        "azure.com\" under [providers.azure] or AZURE_OPENAI_ENDPOINT")
