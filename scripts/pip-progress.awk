@@ -38,7 +38,12 @@ line ~ /^\[ *[0-9]+%\]/ {
     next
 }
 # pip's own lines are not indented (indented ones come from a build, e.g. its build environment's install)
-line ~ /^\*\*\* / || $0 ~ /^Building wheels? for/ || $0 ~ /^Successfully (built|installed)/ || $0 ~ /^ERROR/ {
+/^Successfully installed / {
+    printf "  installed %d packages\n", NF - 2
+    fflush()
+    next
+}
+line ~ /^\*\*\* / || $0 ~ /^Building wheels? for/ || $0 ~ /^Successfully built/ || $0 ~ /^ERROR/ {
     print "  " line
     fflush()
 }
