@@ -10,12 +10,14 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # The main job: JupyterLab on the example notebooks; with no API key the chats use the embedded model.
+# scripts/install.sh compiles llama-cpp-python the first time (3-10 minutes; it installs a C/C++ compiler
+# and cmake with apt-get when missing) and shows its progress.
 lab: $(BIN)/python
-	$(BIN)/pip install -q -e ".[local,lab]"
+	VENV=$(VENV) scripts/install.sh all,local,lab
 	$(BIN)/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 setup-dev: $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+	VENV=$(VENV) scripts/install.sh dev
 	cd js && { test -d node_modules || npm ci --no-audit --no-fund; }
 
 chromium:
@@ -33,7 +35,7 @@ test: setup-dev chromium
 	cd js && npm test
 	$(BIN)/python -m pytest -q tests --ignore=tests/browser
 	AI_SESSIONS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser
-	$(BIN)/python -m pytest -q -p no:randomly --nbval notebooks/ --nbval-current-env -c notebooks/pytest.ini
+	$(BIN)/python -m pytest -q -p no:randomly --nbval notebooks/ --nbval-current-env -c tests/nbval/pytest.ini --rootdir .
 
 bench: setup-dev
 	$(BIN)/python -m bench

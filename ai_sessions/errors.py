@@ -89,6 +89,12 @@ class ProviderError(AiSessionsError):
         super().__init__(message, hint=hint)
 
 
+class MissingSDK(MissingDependency, ProviderError):
+    """A provider's SDK is not installed (each comes with an extra: ``jupyter-ai-sessions[openai]``).
+
+    A :class:`ProviderError` too, so a provider's stream lets it through unmapped."""
+
+
 class AuthError(ProviderError):
     kind = "auth"
 

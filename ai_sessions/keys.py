@@ -4,12 +4,14 @@ except in the keys file or the OS keyring.
 Lookup order for provider ``NAME``:
 
 1. the keys file ``keys.json`` in the config dir (mode 0600), written by ``%ai_session keys set NAME``;
-2. the OS keyring (service ``ai_sessions``, user ``NAME``), where a usable backend exists;
+2. the OS keyring (service ``ai_sessions``, user ``NAME``), where the ``keyring`` package (the ``keyring``
+   extra) and a usable backend exist;
 3. the provider's environment variable (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ...).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -173,6 +175,10 @@ class KeyStore:
         """The keyring module, or a clear error if this machine has no usable keyring backend."""
         keyring = self._backend()
         if keyring is None:
+            if self._use_keyring and importlib.util.find_spec("keyring") is None:
+                raise AiSessionsError("the keyring package is not installed",
+                                      hint="pip install 'jupyter-ai-sessions[keyring]', or store the key in the "
+                                           "keys file (leave out --keyring)")
             raise AiSessionsError("no usable OS keyring on this machine",
                                   hint="store the key in the keys file instead (leave out --keyring)")
         return keyring

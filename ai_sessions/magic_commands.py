@@ -313,8 +313,9 @@ def cmd_fork(ctx: MagicContext, name: str, at: int, new_name: str | None) -> Non
 
 @command("export", "export NAME as markdown or json, shown or written to a file",
          arg("name"), arg("--format", choices=("markdown", "json"), default="markdown"),
-         arg("--to", help="file to write"))
-def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None) -> None:
+         arg("--to", help="file to write"),
+         arg("--force", action="store_true", help="overwrite the file if it exists"))
+def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None, force: bool) -> None:
     from .errors import AiSessionsError
 
     text = ctx.hub.get(name).export(format)
@@ -326,8 +327,12 @@ def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None) -> Non
 
             display({"text/markdown": text, "text/plain": text}, raw=True)
         return None
-    try:
-        Path(to).expanduser().write_text(text, encoding="utf-8")
+    try:  # mode "x": an existing file is refused in the same call that creates it (no check-then-write race)
+        with Path(to).expanduser().open("w" if force else "x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:
+        raise AiSessionsError(f"{to} already exists",
+                              hint="add --force to overwrite it, or pick another --to") from None
     except OSError as exc:
         raise AiSessionsError(f"cannot write {to} ({exc.strerror})", hint="check the path") from None
     print(f"wrote {name!r} as {format} to {to}")

@@ -1,4 +1,8 @@
-"""Real processes: restart on the same store, kill -9 mid-reply, two kernels writing one store."""
+"""Real processes: restart on the same store, kill -9 mid-reply, two kernels writing one store.
+
+Replies come from the fake OpenAI server in this process (``openai_server`` points the child's
+OPENAI_BASE_URL and key at it), so these run on every install: the ``trickle`` fault is an endless slow
+reply to kill in the middle, ``hold`` a reply that never ends."""
 
 from __future__ import annotations
 
@@ -11,14 +15,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from ai_sessions.model import MessageStatus
-from ai_sessions.providers.local import smollm2_path
 from ai_sessions.store import Store
+from tests.servers.base import CHUNK_CHARS
+from tests.servers.fixtures import openai_server  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-needs_local = pytest.mark.skipif(smollm2_path() is None, reason="needs the local extra")
 
 
 def run_python(code: str, env_dir: Path, **kwargs) -> subprocess.Popen:
@@ -35,13 +37,12 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> str:
     return out
 
 
-@needs_local
-def test_sessions_survive_a_kernel_restart(tmp_path):
+def test_sessions_survive_a_kernel_restart(tmp_path, openai_server):  # noqa: F811
     finish(run_python("""
         import ai_sessions
-        s = ai_sessions.hub().session("analysis", max_tokens=8)
+        s = ai_sessions.hub().session("analysis", model="openai:gpt-4o-mini", max_tokens=8)
         s.send("Say hi")
-        s.switch_model("openai:gpt-4o-mini", reason="logged (replies fall back to local: no key)")
+        s.switch_model("anthropic:claude-haiku-4-5", reason="logged (replies fall back: no key)")
         print(s.id)
     """, tmp_path))
     out = finish(run_python("""
@@ -54,11 +55,11 @@ def test_sessions_survive_a_kernel_restart(tmp_path):
     assert "max_tokens" in params
 
 
-@needs_local
-def test_kill_9_mid_reply_keeps_partial_text_as_interrupted(tmp_path):
+def test_kill_9_mid_reply_keeps_partial_text_as_interrupted(tmp_path, openai_server):  # noqa: F811
+    openai_server.fail("trickle")
     proc = run_python("""
         import ai_sessions
-        s = ai_sessions.hub().session("long", max_tokens=4000)
+        s = ai_sessions.hub().session("long", model="openai:gpt-4o-mini")
         s.send("Write a very long essay about the history of statistics, with many sections.")
     """, tmp_path)
     db = tmp_path / "data" / "sessions.db"
@@ -128,14 +129,14 @@ def test_two_processes_write_one_store_without_loss(tmp_path):
         store.close()
 
 
-@needs_local
-def test_exit_during_a_reply_stores_it_as_stopped_cleanly(tmp_path):
+def test_exit_during_a_reply_stores_it_as_stopped_cleanly(tmp_path, openai_server):  # noqa: F811
+    openai_server.fail("hold")
     proc = run_python("""
         import threading, ai_sessions
         hub = ai_sessions.hub()
         first = threading.Event()
         hub.on("llm.response.delta", lambda e: first.set())
-        hub.session("bye", max_tokens=3000).submit("Write a long essay about sampling.")
+        hub.session("bye", model="openai:gpt-4o-mini").submit("Write a long essay about sampling.")
         assert first.wait(60)
     """, tmp_path)
     _out, err = proc.communicate(timeout=120)
@@ -147,7 +148,8 @@ def test_exit_during_a_reply_stores_it_as_stopped_cleanly(tmp_path):
         reply = store.load_messages(summary.record.id)[-1]
     finally:
         store.close()
-    assert reply.status is MessageStatus.STOPPED and reply.content
+    assert reply.status is MessageStatus.STOPPED
+    assert reply.content == openai_server.streams()[0].reply[:2 * CHUNK_CHARS]  # what came before the hold
 
 
 def _open_at_barrier(barrier, paths: list[str]) -> None:

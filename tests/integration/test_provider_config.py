@@ -4,6 +4,7 @@ OpenAI-compatible servers, Azure, availability reasons, model lists and their ca
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -94,6 +95,32 @@ def test_providers_without_keys_are_unavailable_with_reasons(make_hub):
         availability = hub.provider_availability(name)
         assert not availability.ok and variable in availability.reason
         assert all(not m.available and m.reason for m in hub.models() if m.provider == name)
+
+
+@pytest.mark.parametrize(("provider", "module", "extra"), [
+    ("openai", "openai", "openai"), ("anthropic", "anthropic", "anthropic"), ("gemini", "google.genai", "gemini")])
+def test_provider_without_its_sdk_is_unavailable_and_names_the_extra(make_hub, monkeypatch, provider, module, extra):
+    from ai_sessions.errors import MissingDependency
+    from ai_sessions.hub_models import FallbackWarning
+    from ai_sessions.providers.base import ChatRequest, ChatTurn
+
+    monkeypatch.setitem(sys.modules, module, None)  # `import openai` fails, as in an install without the extra
+    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.setenv(variable, KEY)  # a key alone is not enough
+    hub = make_hub(settings=provider_settings(lab={"kind": "openai-compatible", "base_url": "http://127.0.0.1:9"}))
+    install = f"pip install 'jupyter-ai-sessions[{extra}]'"
+    offered = [m for m in hub.models() if m.provider == provider]
+    assert offered and all(not m.available and m.reason.endswith(f"SDK is not installed: {install}")
+                           for m in offered)
+    if provider == "openai":  # every provider on the openai SDK
+        assert not hub.provider_availability("lab").ok and install in hub.provider_availability("lab").reason
+    with pytest.warns(FallbackWarning, match=re.escape(install)):  # a session asked for it says what to install
+        hub.session("s", model=f"{provider}:{offered[0].name}")
+    request = ChatRequest(offered[0].name, (ChatTurn("user", "hi"),))
+    with pytest.raises(MissingDependency, match=re.escape(f"SDK is not installed — {install}")):
+        hub._loop.run(hub._provider_instance(provider).stream_text(request, lambda text: None))
+    monkeypatch.delitem(sys.modules, module)  # installed mid-session: usable without a restart
+    assert hub.provider_availability(provider).ok
 
 
 def test_gemini_accepts_google_api_key_and_the_v1beta_api(make_hub, gemini_server, monkeypatch):  # noqa: F811

@@ -11,6 +11,7 @@ last one counts).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import socket
@@ -29,11 +30,11 @@ CHUNK_CHARS = 6
 class Fault:
     """What the server does to one streaming request."""
 
-    kind: str = "ok"  # ok | status | slow | disconnect | truncate | malformed | error_event | hold | bad_key
+    kind: str = "ok"  # ok | status | slow | disconnect | truncate | malformed | error_event | hold | trickle | bad_key
     status: int = 0
     retry_after: str | None = None
     after: int = 2  # text deltas sent before a mid-stream fault
-    delay: float = 5.0  # seconds before the first byte, for "slow"
+    delay: float = 5.0  # seconds before the first byte, for "slow"; between text deltas, for "trickle"
     code: str = ""  # "context" for a context-too-long 400
 
 
@@ -52,6 +53,7 @@ FAULTS: dict[str, Fault] = {
     "malformed": Fault("malformed", after=1),
     "error_event": Fault("error_event", after=1),
     "hold": Fault("hold", after=2),
+    "trickle": Fault("trickle", after=0, delay=0.05),  # an endless slow reply: text every 50 ms
 }
 
 
@@ -310,6 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.kind == "hold":
                 self._hold()
                 return
+            elif fault.kind == "trickle":
+                self._trickle(proto, model, body, pieces, fault.delay)
+                return
             elif fault.kind in ("ok", "slow"):
                 for piece in pieces[cut_at:]:
                     self._chunk(proto.delta(model, body, piece))
@@ -318,6 +323,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(b"")  # the last chunk: the body ends cleanly (a truncate fault ends here too)
         except OSError:
             self.close_connection = True
+
+    def _trickle(self, proto: Protocol, model: str, body: Any, pieces: list[str], delay: float) -> None:
+        """Send the reply's pieces over and over, one every ``delay`` seconds, until the client goes away."""
+        try:
+            for piece in itertools.cycle(pieces):
+                if self.server_state.stopping.wait(delay):
+                    break
+                self._chunk(proto.delta(model, body, piece))
+        except OSError:
+            self.server_state.disconnected.set()
+        self.close_connection = True
 
     def _hold(self) -> None:
         """Keep the stream open, writing blank lines, until the client goes away."""

@@ -183,6 +183,7 @@ def test_cancel_keeps_what_finished_and_marks_the_rest(shub):
     assert results.retry() == ["<a>", "<b>", "<c>", "<d>", "<e>"]
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_a_kernel_interrupt_stops_the_batch_and_returns_partial_results(shub):
     InterruptOnThird.calls = 0
     results = shub.session("a", model="interrupting:x").map("{x}", ["a", "b", "c", "d"], concurrency=1)
@@ -258,7 +259,8 @@ def test_the_chat_widget_progress_bar_follows_a_background_batch(shub):
     widget.close()
 
 
-def test_an_interrupt_while_the_batch_is_being_started_still_stops_it(shub, monkeypatch):
+@pytest.mark.usefixtures("sigint_raises")
+def test_an_interrupt_while_the_batch_is_being_started_still_stops_it(shub, monkeypatch, caplog):
     from ai_sessions.loop import HubLoop
 
     s = shub.session("a", model="interrupting:x")
@@ -273,5 +275,6 @@ def test_an_interrupt_while_the_batch_is_being_started_still_stops_it(shub, monk
     monkeypatch.setattr(HubLoop, "submit", submit_then_interrupt)
     InterruptOnThird.calls = -100  # this provider does not interrupt by itself here
     results = s.map("{x}", ["a", "b"])
+    assert "batch stopped" in caplog.text  # the interrupt was seen (items may finish before the cancel lands)
     assert {item.status for item in results.items} <= {"ok", "cancelled"}
     assert all(item.status == "cancelled" for item in results.failures)

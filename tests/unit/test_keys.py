@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+import sys
 
 import pytest
 
@@ -93,6 +94,17 @@ def test_keyring_backend_refused_when_unusable(tmp_path):
     keys = KeyStore(tmp_path / "keys.json", use_keyring=False)
     with pytest.raises(AiSessionsError, match="no usable OS keyring"):
         keys.set("openai", CANARY, backend="keyring")
+
+
+def test_without_the_keyring_package_keys_still_work_and_keyring_use_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "keyring", None)  # `import keyring` fails, as in the base install
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    keys = KeyStore(tmp_path / "keys.json", use_keyring=True)
+    assert keys.get("openai", env="OPENAI_API_KEY") == CANARY
+    assert keys.set("gemini", CANARY) == str(tmp_path / "keys.json") and keys.get("gemini") == CANARY
+    with pytest.raises(AiSessionsError, match=r"keyring package is not installed — pip install "
+                                              r"'jupyter-ai-sessions\[keyring\]'"):
+        keys.set("anthropic", CANARY, backend="keyring")
 
 
 def test_keys_file_readable_by_others_is_narrowed_with_a_warning(tmp_path, caplog):

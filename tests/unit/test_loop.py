@@ -32,6 +32,7 @@ def _waiter(started: threading.Event, cancelled: threading.Event):
     return wait_forever()
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_interrupt_while_waiting_cancels_the_work(hub_loop):
     started, cancelled = threading.Event(), threading.Event()
 

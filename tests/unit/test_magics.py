@@ -153,6 +153,19 @@ def test_fork_export_close_delete(ip, shub, tmp_path, capsys):
         line(ip, "model scripted:x")
 
 
+def test_export_refuses_to_overwrite_without_force(ip, shub, tmp_path, capsys):
+    line(ip, "new a")
+    cell(ip, "", "one")
+    target = tmp_path / "a.md"
+    target.write_text("my notes", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"already exists — add --force to overwrite it"):
+        line(ip, f"export a --to {target}")
+    assert target.read_text(encoding="utf-8") == "my notes"
+    line(ip, f"export a --to {target} --force")
+    assert "you said: one" in target.read_text(encoding="utf-8")
+    assert f"wrote 'a' as markdown to {target}" in capsys.readouterr().out
+
+
 def test_models_table_and_unknown_provider(ip):
     cell(ip, "x", "hi")  # makes the scripted model known
     table = line(ip, "models scripted")

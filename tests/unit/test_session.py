@@ -177,6 +177,7 @@ def test_unknown_event_kind_is_a_clear_error(shub):
         shub.on("message.nope", print)
 
 
+@pytest.mark.usefixtures("sigint_raises")
 def test_interrupt_during_send_stops_reply_and_propagates(shub):
     import os
     import signal

@@ -2,9 +2,10 @@
 and data dirs (so its own session store), no provider keys, no keyring and no settings from the machine;
 the embedded model answers, and nothing touches the network.
 
-Run (from the repository root)::
+A pytest plugin (loaded by ``tests/nbval/pytest.ini``), not a ``conftest.py`` in ``notebooks/``: that folder
+is what ``make lab`` opens, so it holds the tour notebooks only. Run (from the repository root)::
 
-    pytest -p no:randomly --nbval notebooks/ --nbval-current-env -c notebooks/pytest.ini
+    pytest -p no:randomly --nbval notebooks/ --nbval-current-env -c tests/nbval/pytest.ini --rootdir .
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HIDDEN_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
               "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
               "OPENAI_API_VERSION", "JPY_SESSION_NAME", "AI_SESSIONS_SETTINGS")
