@@ -98,8 +98,12 @@ def _parts(i: int, content: Any) -> str | None:
 
 
 def _is_base64(data: Any) -> bool:
+    """Proto3 JSON bytes: standard or URL-safe base64, padded or not (the SDK sends URL-safe)."""
+    if not isinstance(data, str) or not data:
+        return False
+    standard = data.replace("-", "+").replace("_", "/")
     try:
-        return isinstance(data, str) and bool(data) and bool(base64.b64decode(data, validate=True))
+        return bool(base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True))
     except (binascii.Error, ValueError):
         return False
 

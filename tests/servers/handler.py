@@ -49,6 +49,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:  # the client reset an idle keep-alive connection: nothing to answer, nothing to print
+            self.close_connection = True
+
     def do_GET(self) -> None:
         self._safely("GET")
 
