@@ -13,6 +13,7 @@ times, ``batchStats`` (int64 counts as strings) and, once succeeded, ``output.in
 inlinedResponses``: one entry per request in order, ``{response: GenerateContentResponse, metadata}``
 or ``{error: google.rpc.Status, metadata}`` (a partly failed batch still succeeds). A batch with any
 expired request is ``..._EXPIRED`` with no output; a failed one carries the Operation's ``error``.
+In ``server.batches`` controls the requests are keyed by their index: ``finish(fail=["1"])``.
 """
 
 from __future__ import annotations

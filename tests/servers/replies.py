@@ -21,8 +21,10 @@ never use them). With nothing scripted, the reply follows the request, first mat
 4. The last message carries tool results: ``"{model} got tool results: {result text}; {result text}"``.
 5. Otherwise :func:`reply_text`: ``"{model} heard {turns} turn(s); last: {last user text[:40]}"``.
 
-Call ids: OpenAI ``call_<n>``, Anthropic ``toolu_<n>`` (``n`` counts calls per server); Gemini sends
-no id unless the :class:`Call` names one.
+Scripts and directives are obeyed even under ``tool_choice: none`` (a test that scripts a call wants it);
+forcing applies whenever the request forces, as the real APIs do. Call ids: OpenAI ``call_001``,
+``call_002``..., Anthropic ``toolu_001``... (numbered per server, in reply order); Gemini sends no id
+unless the :class:`Call` names one. Each generation request's reply is kept as ``Recorded.answer``.
 """
 
 from __future__ import annotations
