@@ -100,8 +100,8 @@ def test_providers_without_keys_are_unavailable_with_reasons(make_hub):
 @pytest.mark.parametrize(("provider", "module", "extra"), [
     ("openai", "openai", "openai"), ("anthropic", "anthropic", "anthropic"), ("gemini", "google.genai", "gemini")])
 def test_provider_without_its_sdk_is_unavailable_and_names_the_extra(make_hub, monkeypatch, provider, module, extra):
+    from ai_sessions.catalogue import FallbackWarning
     from ai_sessions.errors import MissingDependency
-    from ai_sessions.hub_models import FallbackWarning
     from ai_sessions.providers.base import ChatRequest, ChatTurn
 
     monkeypatch.setitem(sys.modules, module, None)  # `import openai` fails, as in an install without the extra
@@ -118,7 +118,7 @@ def test_provider_without_its_sdk_is_unavailable_and_names_the_extra(make_hub, m
         hub.session("s", model=f"{provider}:{offered[0].name}")
     request = ChatRequest(offered[0].name, (ChatTurn("user", "hi"),))
     with pytest.raises(MissingDependency, match=re.escape(f"SDK is not installed — {install}")):
-        hub._loop.run(hub._provider_instance(provider).stream_text(request, lambda text: None))
+        hub.runtime.loop.run(hub.runtime.catalogue.instance(provider).stream_text(request, lambda text: None))
     monkeypatch.delitem(sys.modules, module)  # installed mid-session: usable without a restart
     assert hub.provider_availability(provider).ok
 
