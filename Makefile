@@ -25,6 +25,7 @@ chromium:
 
 lint: setup-dev
 	$(BIN)/ruff check ai_sessions tests bench
+	$(BIN)/lint-imports
 
 js-test: setup-dev
 	cd js && npm test
@@ -32,6 +33,7 @@ js-test: setup-dev
 # Every test: Python unit + integration, JS unit, browser tests in Chromium, notebooks under nbval.
 test: setup-dev chromium
 	$(BIN)/ruff check ai_sessions tests bench
+	$(BIN)/lint-imports
 	cd js && npm test
 	$(BIN)/python -m pytest -q tests --ignore=tests/browser
 	AI_SESSIONS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser

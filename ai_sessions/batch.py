@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .batch_progress import ProgressView, in_kernel
+from .checks import check_reply_options
 from .consume import consume
 from .errors import AiSessionsError
 from .model import Event, EventKind, Usage, total_cost
 from .providers.base import ChatTurn
-from .session import check_reply_options
 from .templates import field_root, placeholder_fields
 from .throttle import PROGRESS_INTERVAL_S, Throttle
 

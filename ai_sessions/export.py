@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .checks import check_params, check_text
 from .errors import AiSessionsError
 from .model import Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage, new_id, now
 from .parts import ImagePart, Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, part_from_dict
@@ -111,8 +112,6 @@ class ParsedExport:
 def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
     """Check an exported JSON text field by field; raises a one-line :class:`AiSessionsError` naming the
     first bad field."""
-    from .session import check_params, check_text
-
     if not isinstance(text, str):
         raise AiSessionsError(f"import_session needs the exported text, not a {type(text).__name__}",
                               hint="pass the text made by session.export('json')")
@@ -151,10 +150,10 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
         raise _damaged(f"session 'params': {exc.message}") from None
     system = session.get("system_prompt")
     if system is not None:
-        _text_field(system, "session 'system_prompt'", check_text)
+        _text_field(system, "session 'system_prompt'")
     name = session.get("name")
     if name is not None:
-        _text_field(name, "session 'name'", check_text)
+        _text_field(name, "session 'name'")
     rows, switch_rows = data.get("messages", []), data.get("model_switches", [])
     for what, items in (("messages", rows), ("model_switches", switch_rows)):
         if not isinstance(items, list) or not all(isinstance(row, dict) for row in items):
@@ -164,7 +163,7 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
     messages = []
     for seq, item in enumerate(rows, start=1):
         try:
-            message = _message_from_export(item, new_session_id, seq, check_text)
+            message = _message_from_export(item, new_session_id, seq)
         except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
             detail = exc.message if isinstance(exc, AiSessionsError) else str(exc)
             raise _damaged(f"message {seq} is malformed ({detail})") from None
@@ -172,14 +171,14 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
     switches = []
     for number, item in enumerate(switch_rows, start=1):
         try:
-            switches.append(_switch_from_export(item, new_session_id, len(messages), check_text))
+            switches.append(_switch_from_export(item, new_session_id, len(messages)))
         except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
             detail = exc.message if isinstance(exc, AiSessionsError) else str(exc)
             raise _damaged(f"model switch {number} is malformed ({detail})") from None
     return ParsedExport(new_session_id, name, model, dict(params), system, messages, switches)
 
 
-def _message_from_export(item: dict[str, Any], session_id: str, seq: int, check_text: Any) -> Message:
+def _message_from_export(item: dict[str, Any], session_id: str, seq: int) -> Message:
     role = Role(item["role"])
     status = MessageStatus(item.get("status", "complete"))
     if status is MessageStatus.STREAMING:  # exported mid-reply
@@ -190,10 +189,10 @@ def _message_from_export(item: dict[str, Any], session_id: str, seq: int, check_
         parts: tuple[Part, ...] = tuple(part_from_dict(p) for p in item["parts"])
     else:
         content = item.get("content") or ""
-        _text_field(content, "'content'", check_text)
+        _text_field(content, "'content'")
         parts = (TextPart(content),) if content else ()
     for part in parts:
-        _check_part_text(part, check_text)
+        _check_part_text(part)
     for part in binary_parts(parts):
         if part.data is None:
             raise ValueError(f"an {part.kind} part carries no data")
@@ -202,13 +201,13 @@ def _message_from_export(item: dict[str, Any], session_id: str, seq: int, check_
         raise ValueError(f"'model' must be 'provider:model' text or null, not {model!r}")
     return Message(id=new_id(), session_id=session_id, seq=seq, role=role, parts=parts, model=model,
                    status=status, usage=_usage(item.get("usage")), cost=_number(item.get("cost"), "cost"),
-                   error=_optional_text(item.get("error"), "'error'", check_text),
-                   error_kind=_optional_text(item.get("error_kind"), "'error_kind'", check_text),
+                   error=_optional_text(item.get("error"), "'error'"),
+                   error_kind=_optional_text(item.get("error_kind"), "'error_kind'"),
                    created_at=_number(item.get("created_at"), "created_at") or 0.0,
                    completed_at=_number(item.get("completed_at"), "completed_at"))
 
 
-def _switch_from_export(item: dict[str, Any], session_id: str, count: int, check_text: Any) -> ModelSwitch:
+def _switch_from_export(item: dict[str, Any], session_id: str, count: int) -> ModelSwitch:
     models = [item.get("from"), item.get("to")]
     for value in models:
         if not isinstance(value, str) or ":" not in value:
@@ -217,7 +216,7 @@ def _switch_from_export(item: dict[str, Any], session_id: str, count: int, check
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= count:
         raise ValueError(f"'message_index' must be a whole number in 0..{count}, not {index!r}")
     return ModelSwitch(session_id, models[0], models[1], index,
-                       _optional_text(item.get("reason"), "'reason'", check_text),
+                       _optional_text(item.get("reason"), "'reason'"),
                        _number(item.get("created_at"), "created_at") or now())
 
 
@@ -242,25 +241,25 @@ def _number(value: Any, what: str) -> float | None:
     return float(value)
 
 
-def _optional_text(value: Any, what: str, check_text: Any) -> str | None:
+def _optional_text(value: Any, what: str) -> str | None:
     if value is None:
         return None
-    _text_field(value, what, check_text)
+    _text_field(value, what)
     return value
 
 
-def _text_field(value: Any, what: str, check_text: Any) -> None:
+def _text_field(value: Any, what: str) -> None:
     if not isinstance(value, str):
         raise _damaged(f"{what} must be text, not {type(value).__name__}")
     check_text(value, what)
 
 
-def _check_part_text(part: Part, check_text: Any) -> None:
+def _check_part_text(part: Part) -> None:
     if isinstance(part, TextPart):
         check_text(part.text, "a text part")
     elif isinstance(part, ToolResultPart):
         for inner in part.parts:
-            _check_part_text(inner, check_text)
+            _check_part_text(inner)
 
 
 def _damaged(detail: str) -> AiSessionsError:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalogue import FallbackWarning as FallbackWarning  # re-exported: it was defined here
 from .catalogue import ModelCatalogue
+from .checks import check_params, check_text
 from .conversation import Conversation
 from .errors import AiSessionsError, SessionNotFound
 from .events import EventBus
@@ -23,7 +24,7 @@ from .loop import HubLoop
 from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
 from .providers.base import Availability, ModelInfo
 from .runtime import Runtime
-from .session import Session, check_params, check_text
+from .session import Session
 from .settings import Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import math
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import export as export_mod
 from .catalogue import warn_fallback
+from .checks import PARAMS, check_params, check_reply_options, check_text
 from .conversation import Conversation
 from .errors import AiSessionsError, SessionBusy, SessionClosed
 from .model import Event, EventKind, Message, ModelSwitch, SessionRecord, SessionStatus, Usage, now, total_cost
@@ -27,60 +27,12 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 log = logging.getLogger(__name__)
-#: Per-reply parameters every provider takes (anything provider-specific goes in ``extra={...}``).
-PARAMS = ("temperature", "max_tokens")
-REPLY_OPTIONS = (*PARAMS, "system_prompt", "extra")
-MAX_TOKENS_LIMIT = 1_000_000
-
-
 class SessionOwner(Protocol):
     """What a session asks of its hub (the hub's public API)."""
 
     def close(self, name_or_id: str) -> None: ...
 
     def fork(self, name_or_id: str, at: int | None = None, name: str | None = None) -> Session: ...
-
-
-def check_params(params: dict[str, Any]) -> None:
-    """Refuse a ``temperature`` outside 0..2 (or NaN) or a ``max_tokens`` that is not a positive integer up
-    to 1,000,000 (None is fine: the default applies)."""
-    temperature, max_tokens = params.get("temperature"), params.get("max_tokens")
-    if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, int | float)
-                                    or math.isnan(temperature) or not 0 <= temperature <= 2):
-        raise AiSessionsError(f"temperature {temperature!r} is not a number between 0 and 2",
-                              hint="e.g. temperature=0.2 (lower is more focused)")
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-                                   or not 1 <= max_tokens <= MAX_TOKENS_LIMIT):
-        raise AiSessionsError(f"max_tokens {max_tokens!r} is not a whole number between 1 and {MAX_TOKENS_LIMIT:,}",
-                              hint="e.g. max_tokens=1024")
-    system = params.get("system_prompt")
-    if system is not None:
-        check_text(system, "system_prompt")
-    extra = params.get("extra")
-    if extra is not None and not isinstance(extra, dict):
-        raise AiSessionsError(f"extra must be a dict of provider request fields, not {type(extra).__name__}",
-                              hint='e.g. extra={"top_p": 0.9}')
-
-
-def check_reply_options(params: dict[str, Any], *, allowed: Sequence[str] = REPLY_OPTIONS) -> None:
-    """Refuse an unknown keyword argument by name, then check the values (before anything is sent)."""
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise AiSessionsError(f"unknown parameter(s): {', '.join(unknown)}",
-                              hint=f"accepted: {', '.join(allowed)}; provider-specific fields go in extra={{...}}")
-    check_params(params)
-
-
-def check_text(text: Any, what: str) -> None:
-    """Refuse text that cannot be stored (a lone surrogate, e.g. from a broken decode)."""
-    if not isinstance(text, str):
-        raise AiSessionsError(f"{what} must be text, not {type(text).__name__}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise AiSessionsError(f"{what} holds a lone surrogate ({text[exc.start]!r} at position {exc.start}), "
-                              "which is not valid text", hint="remove it, e.g. text.encode('utf-8', 'replace')"
-                              ".decode()") from None
 
 
 def _prompt_parts(prompt: Any) -> tuple[Part, ...]:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from ..errors import AuthError, MissingDependency, ProviderError
+from ..errors import AuthError, MissingSDK, ProviderError
 from ..model import Usage
 from ..parts import Part, ToolCallPart, as_parts, text_of
 from .options import Expected
@@ -248,11 +248,11 @@ class Provider(abc.ABC):
         return None
 
     def require_sdk(self) -> None:
-        """Raise :class:`MissingDependency` with the install hint if the SDK is missing."""
+        """Raise :class:`MissingSDK` with the install hint if the SDK is missing."""
         reason = self.missing_sdk()
         if reason is not None:
             message, _, hint = reason.partition(": ")
-            raise MissingDependency(f"{self.name}: {message}", hint=hint)
+            raise MissingSDK(f"{self.name}: {message}", hint=hint, provider=self.name)
 
     def availability(self) -> Availability:
         """Should override when more than the SDK and a key is needed (call super)."""
