@@ -37,7 +37,8 @@ __all__ = [
     "AiSessionsError", "AuthError", "BadRequest", "ChatWidget", "ConnectionFailed", "Event", "EventKind",
     "FallbackWarning", "HubPanel", "Message", "MessageStatus", "ModelSwitch", "ProviderError", "ProviderTimeout",
     "RateLimited", "ReplyHandle", "Role", "Session", "SessionBusy", "SessionClosed", "SessionHub",
-    "SessionNotFound", "SessionStatus", "SettingsError", "StoreError", "UnknownModel", "Usage", "hub",
+    "SessionNotFound", "SessionStatus", "SettingsError", "StoreError", "Tool", "ToolCall", "UnknownModel", "Usage",
+    "hub", "notebook_tools",
 ]
 
 
@@ -46,6 +47,14 @@ def __getattr__(name: str) -> Any:
         from . import widgets
 
         return getattr(widgets, name)
+    if name == "notebook_tools":  # built with pydantic: imported when asked
+        from .notebook_tools import notebook_tools
+
+        return notebook_tools
+    if name in ("Tool", "ToolCall"):
+        from . import tools
+
+        return getattr(tools, name)
     raise AttributeError(f"module 'ai_sessions' has no attribute {name!r}")
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .approval import ApprovalBroker
 from .catalogue import FallbackWarning as FallbackWarning  # re-exported: it was defined here
 from .catalogue import ModelCatalogue
 from .checks import check_params, check_text
@@ -72,7 +73,8 @@ class SessionHub:
         store = Store(path, events_days=settings.events_days)
         keys = keys if keys is not None else KeyStore(config_dir() / "keys.json")
         loop = HubLoop()
-        self.runtime = Runtime(loop, store, EventBus(), settings, keys, ModelCatalogue(settings, keys, loop))
+        self.runtime = Runtime(loop, store, EventBus(), settings, keys, ModelCatalogue(settings, keys, loop),
+                               ApprovalBroker(lambda: loop.main.served))
         self.scope = scope or default_scope()
         self._sessions: dict[str, Session] = {}
         self._adopt_lock = threading.Lock()
@@ -129,10 +131,19 @@ class SessionHub:
     # -- sessions -------------------------------------------------------------------------------------
     def session(self, name: str | None = None, *, model: str | None = None, system_prompt: str | None = None,
                 temperature: float | None = None, max_tokens: int | None = None,
-                scope: str | None = None) -> Session:
+                scope: str | None = None, tools: Any = None) -> Session:
         """Get the session ``name`` of this notebook, creating it if needed (``model`` etc. apply to a new
         session; for an existing one a different ``model`` switches to it). Without a name, a new session
-        gets the next free automatic name (``chat-1``, ``chat-2``, ...)."""
+        gets the next free automatic name (``chat-1``, ``chat-2``, ...). ``tools``: functions (or tool
+        sets, MCP servers) the model may call, added to ``session.tools``."""
+        session = self._session(name, model=model, system_prompt=system_prompt, temperature=temperature,
+                                max_tokens=max_tokens, scope=scope)
+        if tools is not None:
+            session.tools.add(tools if isinstance(tools, list | tuple) else [tools])
+        return session
+
+    def _session(self, name: str | None, *, model: str | None, system_prompt: str | None,
+                 temperature: float | None, max_tokens: int | None, scope: str | None) -> Session:
         scope = scope or self.scope
         if name is not None:
             _check_name(name)  # an explicit "" is refused, not auto-named

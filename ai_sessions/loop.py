@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from .mainthread import MainThread
+
 T = TypeVar("T")
 STOP_WAIT_S = 10.0
 log = logging.getLogger(__name__)
@@ -24,6 +26,9 @@ class HubLoop:
 
     def __init__(self, name: str = "ai_sessions-hub") -> None:
         self.loop = asyncio.new_event_loop()
+        #: Work for the kernel's main thread (tools that need it, questions to the user): calls blocking the
+        #: main thread in :meth:`run` serve it while they wait.
+        self.main = MainThread()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -85,6 +90,8 @@ class HubLoop:
         future: concurrent.futures.Future[T] | None = None
         try:
             future = self.submit(tracked())
+            if threading.current_thread() is threading.main_thread():
+                return self.main.serve(future, timeout)
             return future.result(timeout)
         except KeyboardInterrupt:
             abandoned.set()

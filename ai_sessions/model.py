@@ -179,6 +179,10 @@ class EventKind(enum.StrEnum):
     RESPONSE_FAILED = "llm.response.failed"
     MESSAGE_ASSISTANT = "message.assistant"
     MODEL_SWITCHED = "model.switched"
+    TOOL_APPROVAL_REQUESTED = "tool.approval.requested"
+    TOOL_APPROVAL_DECIDED = "tool.approval.decided"
+    TOOL_CALL_STARTED = "tool.call.started"
+    TOOL_CALL_FINISHED = "tool.call.finished"
 
 
 @dataclass(frozen=True)
@@ -197,4 +201,4 @@ class Event:
 
 
 #: Payload keys that carry conversation text (left out of stored events).
-_TEXT_KEYS = frozenset({"content", "parts", "text", "prompt"})
+_TEXT_KEYS = frozenset({"content", "parts", "text", "prompt", "arguments"})

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .consume import consume
@@ -33,9 +33,9 @@ RequestBuilder = Callable[[str, tuple[ChatTurn, ...]], ChatRequest]
 
 
 class ToolRunner(Protocol):
-    """What a reply needs from the session's tools (see :mod:`ai_sessions.tools`)."""
+    """What a reply needs from the session's tools (see :class:`ai_sessions.tools.ToolExecutor`)."""
 
-    def specs(self) -> tuple[ToolSpec, ...]: ...
+    async def specs(self) -> tuple[ToolSpec, ...]: ...
 
     async def execute(self, calls: tuple[ToolCallPart, ...], reply: Reply) -> tuple[ToolResultPart, ...]: ...
 
@@ -49,7 +49,11 @@ class TurnSpec:
     requested_model: str
     on_delta: Callable[[str], None] | None = None
     tools: ToolRunner | None = None
+    #: None (the model decides), "required" or a tool's name (that tool must be called in the first round).
+    tool_choice: str | None = None
     max_rounds: int = 10
+    #: Called once if the model cannot call tools, so the session's tools are not offered (a notice).
+    on_no_tools: Callable[[str], None] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -178,10 +182,18 @@ class Reply:
         provider = self.runtime.catalogue.provider(provider_name)
         await provider.prepare()
         tools = self.spec.tools
+        specs = await tools.specs() if tools is not None else ()
+        if specs and not provider.capabilities_for(model).tools:
+            if self.spec.on_no_tools is not None:
+                self.spec.on_no_tools(self.model)
+            tools, specs = None, ()
         while True:
             self._rounds += 1
             turns = await self._history()
             request = self.spec.build_request(model, turns)
+            if specs:
+                choice = self.spec.tool_choice if self._rounds == 1 else None
+                request = replace(request, tools=specs, tool_choice=choice)
             try:
                 finished = await consume(provider, request, full_model=self.model, on_text=self._on_text,
                                          on_attempt=self._count_attempt, on_retry=self._on_retry)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .model import Event, EventKind
 
 if TYPE_CHECKING:
+    from .approval import ApprovalBroker
     from .catalogue import ModelCatalogue
     from .events import EventBus
     from .keys import KeyStore
@@ -33,6 +34,7 @@ class Runtime:
     settings: Settings
     keys: KeyStore
     catalogue: ModelCatalogue
+    approvals: ApprovalBroker
 
     def emit(self, event: Event, *, persist: bool = True) -> None:
         """Store ``event`` (without its text; deltas and transient progress never) and hand it to the

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import export as export_mod
 from .catalogue import warn_fallback
 from .checks import PARAMS, check_params, check_reply_options, check_text
+from .context import describe, name_in_namespace
 from .conversation import Conversation
 from .errors import AiSessionsError, SessionBusy, SessionClosed
 from .model import Event, EventKind, Message, ModelSwitch, SessionRecord, SessionStatus, Usage, now, total_cost
-from .parts import Part, as_parts
+from .parts import ImagePart, Part, as_parts
 from .providers.base import ChatRequest, ChatTurn
 from .reply import Reply, TurnSpec, with_attachments
+from .tools import Approver, ToolBox, ToolExecutor
 
 if TYPE_CHECKING:
     from .hub import SessionHub
@@ -109,6 +111,7 @@ class Session:
         self._reply: Reply | None = None
         self._task: asyncio.Task[Any] | None = None
         self._warned: set[str] = set()
+        self._tools = ToolBox()
 
     # -- read-only views ----------------------------------------------------------------------------
     @property
@@ -175,6 +178,11 @@ class Session:
         return self._status
 
     @property
+    def tools(self) -> ToolBox:
+        """The tools the model may call in this session's replies (``s.tools.add(fn)``)."""
+        return self._tools
+
+    @property
     def live_reply(self) -> Reply | None:
         """The reply in flight, or None."""
         return self._reply
@@ -194,21 +202,28 @@ class Session:
                 f"status={self._status.value}>")
 
     # -- conversation ---------------------------------------------------------------------------------
-    def send(self, prompt: str | Sequence[Part], **params: Any) -> Message:
+    def send(self, prompt: str | Sequence[Part], *, context: Sequence[Any] | None = None,
+             approve: Approver | None = None, **params: Any) -> Message:
         """Send ``prompt`` and wait for the whole reply. Interrupting the kernel stops the reply
         (its partial text is kept as ``stopped``). Raises :class:`ProviderError` on failure.
 
-        ``params``: ``temperature``, ``max_tokens``, ``system_prompt`` for this reply only, and
-        ``extra={...}`` for provider-specific request fields. Anything else is refused by name."""
-        reply = self._prepare(_prompt_parts(prompt), params)
+        ``context``: kernel objects to attach (DataFrames, arrays, figures, images, file paths; see
+        :mod:`ai_sessions.context`). ``approve``: ``approve(call) -> bool`` for tools whose approval is
+        ``"ask"`` (without it, and with no chat showing the session, such calls are denied).
+        ``params``: ``temperature``, ``max_tokens``, ``system_prompt`` for this reply only, ``tool_choice``
+        (``"required"`` or a tool's name), and ``extra={...}`` for provider-specific request fields.
+        Anything else is refused by name."""
+        reply = self._prepare(self._message_parts(prompt, context), params, approve=approve)
         return self._runtime.loop.run(self._run(reply), what="send()")
 
-    def submit(self, prompt: str | Sequence[Part], **params: Any) -> ReplyHandle:
-        """Start a reply in the background and return a handle at once."""
-        reply = self._prepare(_prompt_parts(prompt), params)
+    def submit(self, prompt: str | Sequence[Part], *, context: Sequence[Any] | None = None,
+               approve: Approver | None = None, **params: Any) -> ReplyHandle:
+        """Start a reply in the background and return a handle at once (arguments as :meth:`send`)."""
+        reply = self._prepare(self._message_parts(prompt, context), params, approve=approve)
         return ReplyHandle(self, reply, self._runtime.loop.submit(self._run(reply)))
 
-    async def stream(self, prompt: str | Sequence[Part], **params: Any) -> AsyncIterator[str]:
+    async def stream(self, prompt: str | Sequence[Part], *, context: Sequence[Any] | None = None,
+                     approve: Approver | None = None, **params: Any) -> AsyncIterator[str]:
         """Yield the reply's text as it arrives (``async for text in s.stream("...")``)."""
         caller = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
@@ -216,7 +231,7 @@ class Session:
         def on_delta(text: str) -> None:
             caller.call_soon_threadsafe(queue.put_nowait, text)
 
-        reply = self._prepare(_prompt_parts(prompt), params, on_delta=on_delta)
+        reply = self._prepare(self._message_parts(prompt, context), params, on_delta=on_delta, approve=approve)
         future = self._runtime.loop.submit(self._run(reply))
 
         def finished(fut: concurrent.futures.Future[Message]) -> None:
@@ -237,14 +252,14 @@ class Session:
             if not future.done():
                 handle.cancel()
 
-    def regenerate(self, **params: Any) -> Message:
+    def regenerate(self, *, approve: Approver | None = None, **params: Any) -> Message:
         """Drop the last reply and ask again (also retries a failed reply)."""
-        reply = self._prepare(None, params)
+        reply = self._prepare(None, params, approve=approve)
         return self._runtime.loop.run(self._run(reply), what="regenerate()")
 
-    def submit_regenerate(self, **params: Any) -> ReplyHandle:
+    def submit_regenerate(self, *, approve: Approver | None = None, **params: Any) -> ReplyHandle:
         """Like :meth:`regenerate`, in the background."""
-        reply = self._prepare(None, params)
+        reply = self._prepare(None, params, approve=approve)
         return ReplyHandle(self, reply, self._runtime.loop.submit(self._run(reply)))
 
     def cancel(self, wait: float = 5.0) -> bool:
@@ -418,15 +433,59 @@ class Session:
         self._status = SessionStatus.CLOSED
 
     # -- internals ------------------------------------------------------------------------------------
-    def _prepare(self, prompt: tuple[Part, ...] | None, params: dict[str, Any],
-                 on_delta: Any = None) -> Reply:
+    def _prepare(self, prompt: tuple[Part, ...] | None, params: dict[str, Any], on_delta: Any = None,
+                 approve: Approver | None = None) -> Reply:
         """Check everything on the caller's thread, before anything is sent or stored."""
+        tool_choice = params.pop("tool_choice", None)
         check_reply_options(params)
         self.check_open()
+        if approve is not None and not callable(approve):
+            raise AiSessionsError(f"approve must be a function of the call, not a {type(approve).__name__}",
+                                  hint="e.g. approve=lambda call: call.name != 'run_python'")
+        if tool_choice is not None and tool_choice != "required" and tool_choice not in self._tools:
+            raise AiSessionsError(f"tool_choice {tool_choice!r} names no tool of this session",
+                                  hint=f"use 'required' or one of: {', '.join(self._tools.names()) or 'no tools'}")
         self.announce_fallback()
+        if prompt is not None:
+            self._check_capabilities(prompt)
+        tools = None
+        if self._tools:
+            tools = ToolExecutor(self._tools, self._runtime.approvals, self._runtime.loop.main,
+                                 lambda kind, payload: self._emit(kind, payload), self.id, approve,
+                                 self._runtime.settings.tools.timeout_s)
         spec = TurnSpec(prompt, lambda model, turns: self.make_request(model, turns, params), self._record.model,
-                        on_delta=on_delta)
+                        on_delta=on_delta, tools=tools, tool_choice=tool_choice,
+                        max_rounds=self._runtime.settings.tools.max_rounds, on_no_tools=self._warn_no_tools)
         return Reply(self._runtime, self._conversation, self.name, spec)
+
+    def _message_parts(self, prompt: Any, context: Sequence[Any] | None) -> tuple[Part, ...]:
+        """The prompt's parts, then a description of each ``context`` object (built now)."""
+        parts = _prompt_parts(prompt)
+        if context is None:
+            return parts
+        if isinstance(context, str | bytes) or not isinstance(context, Sequence):
+            context = [context]
+        budget = self._runtime.settings.context.max_chars
+        attached: list[Part] = []
+        for item in context:
+            attached.extend(describe(item, name_in_namespace(item), budget=budget))
+        return (*parts, *attached)
+
+    def _check_capabilities(self, parts: tuple[Part, ...]) -> None:
+        """Refuse, before anything is sent, what the model that would answer cannot take."""
+        model = self.model
+        images = sum(isinstance(p, ImagePart) for p in parts)
+        if images and not self._runtime.catalogue.capabilities(model).images:
+            raise AiSessionsError(f"{model} cannot see images, and this message has {images}",
+                                  hint="switch to a model that takes images (the model selector shows them), or "
+                                       "attach the data instead of a picture")
+
+    def _warn_no_tools(self, model: str) -> None:
+        reason = f"{model} cannot call tools, so the session's tools are not offered to it"
+        if reason not in self._warned:
+            self._warned.add(reason)
+            log.warning("session %r: %s", self.name, reason)
+            self._emit(EventKind.SESSION_UPDATED, {"notice": reason})
 
     async def _run(self, reply: Reply) -> Message:
         """(hub loop) Run ``reply`` as this session's turn: refused while another reply is live."""

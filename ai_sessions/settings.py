@@ -45,7 +45,7 @@ _DEFAULT_KEYS: dict[str, type | tuple[type, ...]] = {
     "model": str, "temperature": (int, float), "max_tokens": int, "system_prompt": str,
 }
 _STORE_KEYS: dict[str, type | tuple[type, ...]] = {"path": str, "events_days": (int, float)}
-_TOP_KEYS = {"defaults", "providers", "store"}
+_TOP_KEYS = {"defaults", "providers", "store", "tools", "context", "mcp", "agents"}
 
 
 class SettingsWarning(UserWarning):
@@ -73,6 +73,48 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class ToolSettings:
+    """``[tools]``: bounds of the tool loop of a reply."""
+
+    max_rounds: int = 10
+    timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """``[context]``: the size budget of an attached object's description."""
+
+    max_chars: int = 20_000
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """``[mcp.NAME]``: an MCP server, started over stdio (``command`` + ``args`` + ``env``) or reached over
+    streamable HTTP (``url``). It gets only the environment its table gives it."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+    cwd: str | None = None
+    approval: str = "ask"
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Agent:
+    """``[agents.NAME]``: a saved pairing of model, system prompt, parameters and tools."""
+
+    name: str
+    model: str | None = None
+    system_prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Loaded settings. Use :func:`load_settings`; a bare ``Settings()`` is all defaults."""
 
@@ -82,6 +124,10 @@ class Settings:
     sources: tuple[Path, ...] = ()
     #: Days the store keeps events (metadata of what happened: requests, retries, switches; never text).
     events_days: float = 90
+    tools: ToolSettings = field(default_factory=ToolSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
+    mcp: dict[str, McpServer] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
 
     def provider_config(self, name: str) -> ProviderConfig | None:
         """The config of provider ``name``: from settings, else the kind of that name with no options
@@ -160,6 +206,33 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         warnings.warn(SettingsWarning(f"{path}" + (f", line {line}" if line else "") +
                                       f": unknown key '{dotted}' is ignored"), stacklevel=3)
 
+    def checked(dotted: str, table: Any, spec: dict[str, Spec]) -> dict[str, Any]:
+        """The keys of ``table`` known to ``spec`` (type, then an optional check), unknown ones reported."""
+        if not isinstance(table, dict):
+            raise fail(dotted, f"must be a table ([{dotted}])")
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in spec:
+                report_unknown(f"{dotted}.{key}")
+                continue
+            expected, check = spec[key]
+            if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+                raise fail(f"{dotted}.{key}", f"expected {_type_name(expected)}, got {type(value).__name__}")
+            problem = check(value) if check is not None else None
+            if problem:
+                raise fail(f"{dotted}.{key}", problem)
+            values[key] = tuple(value) if isinstance(value, list) else value
+        return values
+
+    def checked_table(name: str, spec: dict[str, Spec]) -> dict[str, Any]:
+        return checked(name, data.get(name, {}), spec)
+
+    def named_tables(name: str, spec: dict[str, Spec]) -> dict[str, dict[str, Any]]:
+        tables = data.get(name, {})
+        if not isinstance(tables, dict):
+            raise fail(name, f"must be tables, one per name ([{name}.NAME])")
+        return {key: checked(f"{name}.{key}", table, spec) for key, table in tables.items()}
+
     for key in data:
         if key not in _TOP_KEYS:
             report_unknown(key)
@@ -230,13 +303,59 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         elif key == "events_days" and (isinstance(value, bool) or not isinstance(value, expected) or value <= 0):
             raise fail(f"store.{key}", "expected a positive number of days")
     store_path = Path(store_table["path"]).expanduser() if "path" in store_table else None
-    return Settings(Defaults(**values), providers, store_path, sources, float(store_table.get("events_days", 90)))
+
+    def positive(value: Any) -> str | None:
+        return None if value > 0 else "must be positive"
+
+    tools = ToolSettings(**checked_table("tools", {"max_rounds": (int, positive), "timeout_s": (NUMBER, positive)}))
+    context = ContextSettings(**checked_table("context", {"max_chars": (int, positive)}))
+    mcp = {name: McpServer(name, **table) for name, table in named_tables("mcp", _MCP_KEYS).items()}
+    for name, server in mcp.items():
+        if (server.command is None) == (server.url is None):
+            raise fail(f"mcp.{name}", "needs either command = \"...\" (stdio) or url = \"http://...\" (HTTP)")
+    agents = {}
+    for name, table in named_tables("agents", _AGENT_KEYS).items():
+        params = {k: table.pop(k) for k in ("temperature", "max_tokens") if k in table}
+        if "model" in table and ":" not in table["model"]:
+            raise fail(f"agents.{name}.model", f"model {table['model']!r} is not of the form 'provider:model'")
+        agents[name] = Agent(name, params=params, **table)
+    return Settings(Defaults(**values), providers, store_path, sources, float(store_table.get("events_days", 90)),
+                    tools, context, mcp, agents)
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
     if isinstance(expected, tuple):
         return "a number"
-    return {str: "a string", int: "an integer"}.get(expected, expected.__name__)
+    return {str: "a string", int: "an integer", list: "a list", dict: "a table", bool: "true or false"}.get(
+        expected, expected.__name__)
+
+
+def _strings(value: Any) -> str | None:
+    return None if all(isinstance(v, str) for v in value) else "expected a list of strings"
+
+
+def _string_table(value: Any) -> str | None:
+    return None if all(isinstance(v, str) for v in value.values()) else "expected a table of NAME = \"text\""
+
+
+def _approval(value: Any) -> str | None:
+    return None if value in ("auto", "ask") else "expected \"auto\" or \"ask\""
+
+
+def _range(low: float, high: float) -> Any:
+    return lambda value: None if low <= value <= high else f"must be between {low:g} and {high:g}"
+
+
+Spec = tuple[type | tuple[type, ...], Any]
+NUMBER = (int, float)
+_MCP_KEYS: dict[str, Spec] = {
+    "command": (str, None), "args": (list, _strings), "env": (dict, _string_table), "url": (str, None),
+    "cwd": (str, None), "approval": (str, _approval), "timeout_s": (NUMBER, _range(0.1, 3600)),
+}
+_AGENT_KEYS: dict[str, Spec] = {
+    "model": (str, None), "system_prompt": (str, None), "temperature": (NUMBER, _range(0, 2)),
+    "max_tokens": (int, _range(1, 1_000_000)), "tools": (list, _strings), "description": (str, None),
+}
 
 
 def _line_from_toml_error(message: str) -> int | None:

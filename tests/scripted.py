@@ -10,8 +10,18 @@ from typing import Any
 
 from ai_sessions.errors import ProviderError
 from ai_sessions.model import Usage
+from ai_sessions.parts import ToolCallPart
 from ai_sessions.providers import register
-from ai_sessions.providers.base import Availability, ChatRequest, Finished, ModelInfo, Provider, StreamItem, TextDelta
+from ai_sessions.providers.base import (
+    Availability,
+    Capabilities,
+    ChatRequest,
+    Finished,
+    ModelInfo,
+    Provider,
+    StreamItem,
+    TextDelta,
+)
 
 
 @dataclass
@@ -26,6 +36,8 @@ class Script:
     finish: bool = True
     requests: list[ChatRequest] = field(default_factory=list)
     started: Any = None  # threading.Event set when streaming starts
+    #: Replies that ask for tool calls, in order (each a list of calls); later replies are text.
+    calls: list[list[ToolCallPart]] = field(default_factory=list)
 
 
 SCRIPTS: dict[str, Script] = {}
@@ -33,7 +45,7 @@ SCRIPTS: dict[str, Script] = {}
 
 class ScriptedProvider(Provider):
     kind = "scripted"
-    key_env = None
+    capabilities = Capabilities(tools=True, images=True, structured_output=True)
 
     def availability(self) -> Availability:
         return Availability(True)
@@ -54,7 +66,9 @@ class ScriptedProvider(Provider):
             yield TextDelta(chunk.replace("{turns}", str(len(request.turns))).replace("{last}", last))
         if script.gate is not None:
             await script.gate.wait()
-        if script.finish:
+        if script.calls:
+            yield Finished(Usage(len(request.turns), 1), "tool_calls", tuple(script.calls.pop(0)))
+        elif script.finish:
             yield Finished(Usage(len(request.turns), len(script.chunks)), "stop")
 
 

@@ -45,8 +45,8 @@ def run(kc: Any, code: str, on_output: Any = None) -> tuple[dict[str, Any], list
     return kc.get_shell_msg(timeout=TIMEOUT), messages
 
 
-def test_the_reply_streams_in_place_and_an_interrupt_stops_it(kernel):
-    km, kc = kernel
+def test_the_reply_streams_in_place_and_underscore_holds_it(kernel):
+    _, kc = kernel
     reply, _ = run(kc, "%load_ext ai_sessions\n%ai_session new k --max-tokens 300")
     assert reply["content"]["status"] == "ok"
 
@@ -60,17 +60,32 @@ def test_the_reply_streams_in_place_and_an_interrupt_stops_it(kernel):
     reply, messages = run(kc, "print(_.message.status, _ == _.message.content)")
     assert "complete True" in "".join(m["content"].get("text", "") for m in messages)
 
-    interrupted = False
 
-    def interrupt_on_text(msg: dict[str, Any]) -> None:
-        nonlocal interrupted
-        text = msg["content"].get("data", {}).get("text/plain", "")
-        if msg["msg_type"] == "update_display_data" and len(text) > 20 and not interrupted:
-            interrupted = True
-            km.interrupt_kernel()
+def test_an_interrupt_stops_a_streaming_cell_and_keeps_its_text(kernel, tmp_path):
+    """The interrupt must land while the reply streams: a wire-faithful server trickles text forever."""
+    from tests.servers.base import ProviderServer
+    from tests.servers.openai_wire import OpenAIProtocol
 
-    reply, _ = run(kc, "%%ai_session\nWrite a long story about a data scientist, with many chapters.",
-                   on_output=interrupt_on_text)
+    km, kc = kernel
+    server = ProviderServer(OpenAIProtocol(), key=None, model_names=["endless"])
+    server.fail("trickle")
+    try:
+        (tmp_path / "ai_sessions.toml").write_text(
+            f'[providers.wire]\nkind = "openai-compatible"\nbase_url = "{server.url}/v1"\n', encoding="utf-8")
+        reply, _ = run(kc, "%load_ext ai_sessions\n%ai_session new k --model wire:endless")
+        assert reply["content"]["status"] == "ok", reply["content"]
+        interrupted = False
+
+        def interrupt_on_text(msg: dict[str, Any]) -> None:
+            nonlocal interrupted
+            text = msg["content"].get("data", {}).get("text/plain", "")
+            if msg["msg_type"] == "update_display_data" and len(text) > 20 and not interrupted:
+                interrupted = True
+                km.interrupt_kernel()
+
+        reply, _ = run(kc, "%%ai_session\nWrite a long story.", on_output=interrupt_on_text)
+    finally:
+        server.stop()
     assert interrupted and reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
     reply, messages = run(kc, "import ai_sessions\nm = ai_sessions.hub().get('k').messages[-1]\n"
                               "print(m.status, len(m.content) > 20)")
