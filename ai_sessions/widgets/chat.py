@@ -14,15 +14,16 @@ import logging
 import time
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..errors import AiSessionsError, ProviderError, SessionNotFound
 from ..hub import SessionHub
 from ..model import Event, EventKind, SessionStatus
 from ..session import Session
-from ._bundle import bundle
+from ._base import KernelWidget
+from ._bundle import bundle_text, chat_bundle
 from .feed import HubFeed, feed_for
+from .static_html import conversation_html
 
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.05
@@ -30,7 +31,7 @@ _MESSAGE_EVENTS = (EventKind.MESSAGE_USER, EventKind.REQUEST_STARTED)
 _END_EVENTS = (EventKind.RESPONSE_COMPLETED, EventKind.RESPONSE_FAILED)
 
 
-class ChatWidget(anywidget.AnyWidget):
+class ChatWidget(KernelWidget):
     """A chat bound to a hub session; show it as a cell's value.
 
     >>> s = ai_sessions.hub().session("analysis")     # doctest: +SKIP
@@ -42,8 +43,8 @@ class ChatWidget(anywidget.AnyWidget):
     (and views of one widget) may show one session; they stay in step.
     """
 
-    _esm = bundle("chat.js")
-    _css = bundle("chat.css")
+    #: A small loader: the chat's code and styles are loaded by URL once per page (see _bundle.py).
+    _esm = bundle_text("chat.js")
 
     session_id = traitlets.Unicode("").tag(sync=True)
     session_name = traitlets.Unicode("").tag(sync=True)
@@ -95,6 +96,14 @@ class ChatWidget(anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         return f"ChatWidget(session={self.session_name or self.session_id!r})"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The widget view, plus the conversation as static HTML for where no widget renders."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        return {**data, "text/html": conversation_html(self.session_name, self.messages)}, metadata
 
     @property
     def session(self) -> Session | None:
@@ -277,6 +286,8 @@ class ChatWidget(anywidget.AnyWidget):
                 self._feed.run_soon(self._refresh_models)
             elif kind == "hello":
                 self._feed.run_soon(self._resend)
+            elif kind == "bundle":
+                self.send({"type": "bundle", **chat_bundle()})
             elif kind == "view":
                 self._count_view(bool(content.get("open")))
         except AiSessionsError as exc:

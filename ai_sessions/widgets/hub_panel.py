@@ -11,26 +11,25 @@ import asyncio
 import logging
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..errors import AiSessionsError
 from ..hub import SessionHub
 from ..model import Event, EventKind
-from ._bundle import bundle
+from ._base import KernelWidget
+from ._bundle import bundle_text
 from .feed import HubFeed, feed_for
 
 log = logging.getLogger(__name__)
 REFRESH_DELAY_S = 0.1
 
 
-class HubPanel(anywidget.AnyWidget):
+class HubPanel(KernelWidget):
     """All sessions of this notebook's hub. Show it with ``ai_sessions.hub().panel()``."""
 
-    _esm = bundle("panel.js")
-    _css = bundle("panel.css")
+    _esm = bundle_text("panel.js")
+    _css = bundle_text("panel.css")
 
-    scope = traitlets.Unicode("").tag(sync=True)
     #: One dict per session: id, name, model, status, message_count, last_activity, tokens, cost, live.
     sessions = traitlets.List(traitlets.Dict()).tag(sync=True)
 
@@ -44,7 +43,7 @@ class HubPanel(anywidget.AnyWidget):
         self._refresh_handle: Any = None
         self._refresh_task: asyncio.Future[None] | None = None
         self._names: dict[str, str] = {}
-        super().__init__(scope=hub.scope, **kwargs)
+        super().__init__(**kwargs)
         self.on_msg(self._on_view_msg)
         self._unlisten = self._feed.listen_all(self._on_event)
         streaming: set[str] = set()
@@ -53,6 +52,11 @@ class HubPanel(anywidget.AnyWidget):
 
     def __repr__(self) -> str:  # deterministic (nbval compares text/plain); the scope is a local path
         return "HubPanel()"
+
+    @property
+    def scope(self) -> str:
+        """The hub's scope (a local path: kept out of the synced state, so out of saved notebooks)."""
+        return self._hub.scope
 
     def close(self) -> None:
         self._unlisten()

@@ -3,6 +3,7 @@
 import "./styles/chat.css";
 import type { RenderProps } from "./anywidget";
 import { ChatView } from "./chat_view";
+import { Connection } from "./connection";
 import { createMarkdown, type MarkdownRenderer } from "./markdown";
 import type { ChatTraits } from "./protocol";
 import { watchTabClose } from "./tab_watch";
@@ -11,14 +12,18 @@ let md: MarkdownRenderer | null = null;
 
 function render({ model, el }: RenderProps<ChatTraits>): () => void {
   md ??= createMarkdown(window);
-  const view = new ChatView(model, md);
+  let view: ChatView | null = null;
+  const connection = new Connection(el, model.widget_manager, () => view?.disconnected());
+  view = new ChatView(model, md, connection);
+  const shown = view;
   el.classList.add("ais-root");
-  el.appendChild(view.el);
-  const stopWatching = watchTabClose(el, () => view.dispose());
+  el.appendChild(shown.el);
+  const stopWatching = watchTabClose(el, () => shown.dispose());
   return () => {
     stopWatching();
-    view.dispose();
-    view.el.remove();
+    connection.dispose();
+    shown.dispose();
+    shown.el.remove();
   };
 }
 

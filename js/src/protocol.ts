@@ -90,6 +90,14 @@ export interface AckMsg {
   error: string | null;
 }
 
+/** Kernel -> browser: the chat's code and styles, when a view asked for them (see chat_loader.ts). */
+export interface BundleMsg {
+  type: "bundle";
+  id: string;
+  js: string;
+  css: string;
+}
+
 export type KernelMsg = DeltaMsg | AckMsg;
 
 /** Browser -> kernel actions. Note: they reach the kernel only when its shell is idle. */
@@ -100,6 +108,7 @@ export type ViewMsg =
   | { type: "clear"; client_id: string }
   | { type: "switch_model"; model: string; client_id: string }
   | { type: "hello" }
+  | { type: "bundle" }
   | { type: "refresh_models" }
   | { type: "view"; open: boolean };
 
@@ -118,7 +127,6 @@ export interface SessionRow {
 }
 
 export interface PanelTraits {
-  scope: string;
   sessions: SessionRow[];
 }
 
