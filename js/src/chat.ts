@@ -13,7 +13,7 @@ let md: MarkdownRenderer | null = null;
 function render({ model, el }: RenderProps<ChatTraits>): () => void {
   md ??= createMarkdown(window);
   let view: ChatView | null = null;
-  const connection = new Connection(el, model.widget_manager, () => view?.disconnected());
+  const connection = new Connection(el, model, () => view?.disconnected());
   view = new ChatView(model, md, connection);
   const shown = view;
   el.classList.add("ais-root");

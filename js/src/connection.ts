@@ -1,11 +1,13 @@
 /**
  * Whether a widget view still reaches its kernel side.
  *
- * A view is disconnected for good when its model has no live comm: ipywidgets marks the view's element
- * with `jupyter-widgets-disconnected` when the model was restored from saved notebook state (no comm)
- * and when the kernel restarts (the widget manager sets every model's `comm_live` to false). The comm
- * also dies with its kernel: a kernel that is dead, or replaced by another one (a new kernel id), no
- * longer holds this widget. A busy kernel is connected: messages to it wait until its cell ends.
+ * A view is disconnected for good when its model has no live comm. A model restored from saved notebook
+ * state has none: ipywidgets marks the view's element with `jupyter-widgets-disconnected` when the view
+ * is made. When the kernel restarts, the widget manager sets every model's `comm_live` to false and the
+ * model triggers `comm_live_update` (anywidget drops the view's own listener for it, so the class does
+ * not follow; we listen ourselves: `comm_live` only ever goes from true to false once a view exists).
+ * The comm also dies with its kernel: a kernel that is dead, or replaced by another one (a new kernel
+ * id), no longer holds this widget. A busy kernel is connected: messages to it wait until its cell ends.
  */
 
 export const DISCONNECTED_CLASS = "jupyter-widgets-disconnected";
@@ -33,6 +35,8 @@ export interface ManagerLike {
 export interface ConnectionFacts {
   /** The view's element carries ipywidgets' disconnected class. */
   disconnectedClass: boolean;
+  /** The model reported a change of `comm_live` since the view was made. */
+  commLost?: boolean;
   /** The widget manager's kernel now: undefined where the manager has no kernel notion (can't tell). */
   kernel: KernelLike | null | undefined;
   /** The id of the kernel the view started with (null if it had none or can't tell). */
@@ -41,7 +45,7 @@ export interface ConnectionFacts {
 
 /** Whether a view with these facts has lost its kernel side. */
 export function isDisconnected(facts: ConnectionFacts): boolean {
-  if (facts.disconnectedClass) return true;
+  if (facts.disconnectedClass || facts.commLost) return true;
   const kernel = facts.kernel;
   if (kernel === undefined) return false;
   if (kernel === null) return facts.startKernelId !== null;
@@ -58,20 +62,35 @@ function managerKernel(manager: ManagerLike | undefined): KernelLike | null | un
   }
 }
 
+/** The model as far as the connection needs it (anywidget's model proxy). */
+export interface ModelLike {
+  on(event: string, callback: (...args: never[]) => void): void;
+  off(event?: string | null, callback?: ((...args: never[]) => void) | null): void;
+  readonly widget_manager?: ManagerLike;
+}
+
 /** Follows the connection of the view whose element is `el`; `onChange` runs when it is lost. */
 export class Connection {
   private readonly startKernelId: string | null;
   private readonly kernel: KernelLike | null | undefined;
+  private readonly manager: ManagerLike | undefined;
   private readonly observer: MutationObserver | null;
   private lost = false;
+  private commLost = false;
   private readonly onKernel = (): void => this.check();
+  private readonly onCommLive = (): void => {
+    this.commLost = true;
+    this.check();
+  };
 
   constructor(
     private readonly el: HTMLElement,
-    private readonly manager: ManagerLike | undefined,
+    private readonly model: ModelLike,
     private readonly onChange: (connected: boolean) => void,
   ) {
-    this.kernel = managerKernel(manager);
+    this.manager = model.widget_manager;
+    this.kernel = managerKernel(this.manager);
+    model.on("comm_live_update", this.onCommLive);
     this.startKernelId = this.kernel?.id ?? null;
     this.observer = typeof MutationObserver === "undefined" ? null : new MutationObserver(() => this.check());
     this.observer?.observe(el, { attributes: true, attributeFilter: ["class"] });
@@ -94,6 +113,7 @@ export class Connection {
   }
 
   dispose(): void {
+    this.model.off("comm_live_update", this.onCommLive);
     this.observer?.disconnect();
     this.kernel?.statusChanged?.disconnect(this.onKernel);
     this.kernel?.disposed?.disconnect(this.onKernel);
@@ -102,6 +122,7 @@ export class Connection {
   private compute(): boolean {
     return isDisconnected({
       disconnectedClass: this.el.classList.contains(DISCONNECTED_CLASS),
+      commLost: this.commLost,
       kernel: managerKernel(this.manager),
       startKernelId: this.startKernelId,
     });

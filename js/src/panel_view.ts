@@ -2,10 +2,13 @@
  * The hub panel: every session of the notebook with model, status, message count, last activity,
  * tokens and cost; how many are streaming; Stop, Close, Delete (confirmed) and Open chat; and a
  * notice when a session with no chat on screen finishes a reply.
+ * A panel that lost its kernel side (kernel restarted, or restored from a saved notebook) marks itself
+ * stale: it says so, its rows are as last known, and its buttons are disabled.
  */
 
 import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
+import type { ConnectionState } from "./chat_view";
 import { button, h } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
 import type { FinishedMsg, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
@@ -22,15 +25,22 @@ export class PanelView {
   private readonly notices: HTMLElement;
   private readonly body: HTMLTableSectionElement;
   private readonly empty: HTMLElement;
+  private readonly refresh: HTMLButtonElement;
+  private readonly stale: HTMLElement;
   private confirming: string | null = null;
   private readonly timer: number;
 
-  constructor(private readonly model: AnyModel<PanelTraits>) {
+  constructor(
+    private readonly model: AnyModel<PanelTraits>,
+    private readonly connection: ConnectionState = { connected: true },
+  ) {
     this.subs = new Subscriptions(model);
     this.summary = h("span", { class: "ais-panel-summary", attrs: { "aria-live": "polite" } });
-    const refresh = button("↻", "Refresh", () => this.act({ type: "refresh" }), "ais-quiet");
+    this.refresh = button("↻", "Refresh", () => this.act({ type: "refresh" }), "ais-quiet");
     const header = h("div", { class: "ais-header" }, h("span", { class: "ais-title", text: "AI sessions" }),
-      this.summary, h("span", { class: "ais-spacer" }), refresh);
+      this.summary, h("span", { class: "ais-spacer" }), this.refresh);
+    this.stale = h("div", { class: "ais-panel-stale", attrs: { role: "status" },
+      text: "Disconnected — run the cell again to reconnect. Sessions as they were when last seen." });
     this.notices = h("div", { class: "ais-panel-notices", attrs: { role: "status", "aria-live": "polite" } });
     const columns = ["Session", "Model", "Status", "Messages", "Last activity", "Tokens", "Cost", "Actions"];
     const numeric = new Set(["Messages", "Tokens", "Cost"]);
@@ -40,7 +50,7 @@ export class PanelView {
     const table = h("table", { class: "ais-panel-table", attrs: { "aria-label": "Sessions" } }, head, this.body);
     this.empty = h("p", { class: "ais-panel-empty", text: "No sessions yet: hub().session(\"name\").chat() starts one." });
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.notices, table, this.empty);
+      header, this.stale, this.notices, table, this.empty);
     this.subs.on("change:sessions", () => this.render());
     this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
       if (msg.type === "finished") this.onFinished(msg);
@@ -55,8 +65,19 @@ export class PanelView {
     window.clearInterval(this.timer);
   }
 
+  /** The connection was lost: mark the panel stale. */
+  disconnected(): void {
+    this.confirming = null;
+    this.render();
+  }
+
   private act(msg: PanelViewMsg): void {
-    this.model.send(msg);
+    if (!this.connection.connected) return;
+    try {
+      this.model.send(msg);
+    } catch {
+      // the comm is gone: the connection check tells
+    }
   }
 
   private showNotice(text: string): void {
@@ -81,12 +102,16 @@ export class PanelView {
 
   private render(): void {
     const rows = this.model.get("sessions") ?? [];
+    const live = this.connection.connected;
+    this.el.dataset.connection = live ? "live" : "lost";
+    this.stale.hidden = live;
+    this.refresh.disabled = !live;
     const streaming = rows.filter((r) => r.status === "streaming").length;
     const tokens = rows.reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
     const costs = rows.map((r) => r.cost).filter((c): c is number => c !== null);
     const cost = costs.length ? costs.reduce((a, b) => a + b, 0) : null;
-    this.summary.textContent = `${rows.length} session${rows.length === 1 ? "" : "s"} · ${streaming} streaming · ` +
-      `${formatTokens(tokens)} · ${formatCost(cost)}`;
+    this.summary.textContent = `${rows.length} session${rows.length === 1 ? "" : "s"} · ` +
+      `${live ? `${streaming} streaming` : "stale"} · ${formatTokens(tokens)} · ${formatCost(cost)}`;
     this.empty.hidden = rows.length > 0;
     const focused = document.activeElement?.getAttribute("aria-label") ?? null;
     this.body.replaceChildren(...rows.map((r) => this.row(r)));
@@ -113,7 +138,7 @@ export class PanelView {
         }, "ais-quiet"),
       );
     } else {
-      if (r.status === "streaming") actions.append(button("Stop", `Stop ${r.name}`, () => this.act({ type: "stop", session_id: r.id }), "ais-danger"));
+      if (r.status === "streaming" && this.connection.connected) actions.append(button("Stop", `Stop ${r.name}`, () => this.act({ type: "stop", session_id: r.id }), "ais-danger"));
       if (r.live) actions.append(button("Close", `Close ${r.name}`, () => this.act({ type: "close", session_id: r.id }), "ais-quiet"));
       actions.append(
         button("Open chat", `Open chat ${r.name}`, () => this.act({ type: "open", session_id: r.id }), "ais-quiet"),
@@ -124,7 +149,11 @@ export class PanelView {
         }, "ais-quiet"),
       );
     }
-    const status = h("span", { class: `ais-status ais-status-${r.status}`, text: STATUS_TEXT[r.status] ?? r.status });
+    const live = this.connection.connected;
+    for (const b of actions.querySelectorAll("button")) b.disabled = !live;
+    const known = STATUS_TEXT[r.status] ?? r.status;
+    const status = h("span", { class: `ais-status ais-status-${live ? r.status : "stale"}`,
+      text: live ? known : `${known} (stale)`, title: live ? "" : "last known status: not connected to the kernel" });
     return h("tr", { attrs: { "data-session": r.id, "data-status": r.status } },
       h("th", { text: r.name, attrs: { scope: "row" } }),
       h("td", { text: shortModelName(r.model), title: r.model }),

@@ -74,6 +74,16 @@ class Notebook:
     def output_text(self, cell: Any) -> str:
         return cell.locator(".jp-OutputArea-output").last.inner_text()
 
+    def restart_kernel(self) -> None:
+        """Restart the kernel as a user does: the notebook's Restart Kernel command, confirmed in its dialog."""
+        self.page.evaluate(f"() => {{ window.jupyterapp.shell.activateById({self.panel_id!r});"
+                           " void window.jupyterapp.commands.execute('notebook:restart-kernel'); }")
+        self.page.get_by_role("button", name="Confirm Kernel Restart").click()
+
+    def wait_idle(self) -> None:
+        self.page.wait_for_function(
+            f"() => ({_FIND_PANEL})({self.name!r}).sessionContext.session?.kernel?.status === 'idle'")
+
     def save(self) -> None:
         self.page.evaluate(f"async () => {{ const p = ({_FIND_PANEL})({self.name!r}); await p.context.save(); }}")
 
