@@ -23,6 +23,7 @@ from ..session import Session
 from ._base import KernelWidget
 from ._bundle import bundle_text, chat_bundle
 from .feed import HubFeed, feed_for
+from .front_end import FRONT_END
 from .static_html import conversation_html
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class ChatWidget(KernelWidget):
     progress = traitlets.Dict().tag(sync=True)
     #: A batch run's {completed, failed, total, active, done}, or {}.
     batch = traitlets.Dict().tag(sync=True)
+    #: "tab": opened for a JupyterLab tab (``open_tab``); its views outside the tab point to it.
+    placement = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session: Session | str | None = None, *, hub: SessionHub | None = None,
                  **kwargs: Any) -> None:
@@ -88,8 +91,12 @@ class ChatWidget(KernelWidget):
         self._pending_batch: dict[str, Any] | None = None
         self._views = 0
         self._views_seen = False
+        #: A view of this widget said it is in a JupyterLab tab.
+        self.shown_in_tab = False
         #: Called when the last view of a widget that had views goes away (used by tabs).
         self.on_views_closed: Any = None
+        #: Called when a view says its page cannot open tabs (used by tabs).
+        self.on_no_tabs: Any = None
         super().__init__(**kwargs)
         self.on_msg(self._on_view_msg)
         self.session_id = session_id
@@ -290,6 +297,8 @@ class ChatWidget(KernelWidget):
                 self.send({"type": "bundle", **chat_bundle()})
             elif kind == "view":
                 self._count_view(bool(content.get("open")))
+            elif kind == "where":
+                self._placed(bool(content.get("tabs")), bool(content.get("in_tab")))
         except AiSessionsError as exc:
             error = str(exc)
         except Exception as exc:
@@ -326,6 +335,12 @@ class ChatWidget(KernelWidget):
         if live is not None:
             self._sent.pop(live.message_id, None)
             self._schedule_flush()
+
+    def _placed(self, tabs: bool, in_tab: bool) -> None:
+        FRONT_END.tabs = tabs
+        self.shown_in_tab = self.shown_in_tab or in_tab
+        if not tabs and self.on_no_tabs is not None:
+            self.on_no_tabs()
 
     def _count_view(self, opened: bool) -> None:
         self._views = self._views + 1 if opened else max(0, self._views - 1)

@@ -32,6 +32,8 @@ class HubPanel(KernelWidget):
 
     #: One dict per session: id, name, model, status, message_count, last_activity, tokens, cost, live.
     sessions = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Chats shown inside the panel where no tab can open (Notebook 7): model_id, session_id, name.
+    inline_chats = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, hub: SessionHub | None = None, **kwargs: Any) -> None:
         if hub is None:
@@ -43,6 +45,7 @@ class HubPanel(KernelWidget):
         self._refresh_handle: Any = None
         self._refresh_task: asyncio.Future[None] | None = None
         self._names: dict[str, str] = {}
+        self._inline: dict[str, Any] = {}
         super().__init__(**kwargs)
         self.on_msg(self._on_view_msg)
         self._unlisten = self._feed.listen_all(self._on_event)
@@ -60,6 +63,9 @@ class HubPanel(KernelWidget):
 
     def close(self) -> None:
         self._unlisten()
+        for chat in self._inline.values():
+            chat.close()
+        self._inline.clear()
         super().close()
 
     # -- rows ---------------------------------------------------------------------------------------
@@ -104,6 +110,31 @@ class HubPanel(KernelWidget):
         self._schedule_refresh()
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
+    def _open_chat(self, session_id: str, tabs: Any) -> None:
+        """In a tab where the page has tabs; else (Notebook 7) inside the panel, saying why."""
+        from .chat import ChatWidget
+        from .front_end import FRONT_END
+        from .tab import open_tab
+
+        session = self._hub.get(session_id)
+        if isinstance(tabs, bool):
+            FRONT_END.tabs = tabs
+        if FRONT_END.tabs is not False:
+            open_tab(session, show_in_cell=False)  # a panel action has no cell output to show it in
+            return
+        if any(c["session_id"] == session.id for c in self.inline_chats):
+            return
+        chat = ChatWidget(session=session)
+        self._inline[chat.model_id] = chat
+        self.inline_chats = [*self.inline_chats, {"model_id": chat.model_id, "session_id": session.id,
+                                                  "name": session.name}]
+
+    def _close_inline(self, model_id: str) -> None:
+        chat = self._inline.pop(model_id, None)
+        self.inline_chats = [c for c in self.inline_chats if c["model_id"] != model_id]
+        if chat is not None:
+            chat.close()
+
     def _on_view_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         kind = content.get("type")
         session_id = str(content.get("session_id", ""))
@@ -115,9 +146,9 @@ class HubPanel(KernelWidget):
             elif kind == "delete":
                 self._hub.delete(session_id)
             elif kind == "open":
-                from .tab import open_tab
-
-                open_tab(self._hub.get(session_id))
+                self._open_chat(session_id, content.get("tabs"))
+            elif kind == "close_inline":
+                self._close_inline(str(content.get("model_id", "")))
             self._feed.run_soon(self._schedule_refresh)
         except AiSessionsError as exc:
             self.send({"type": "notice", "text": str(exc)})

@@ -76,6 +76,8 @@ export class ChatView implements FrameWork {
     private readonly model: AnyModel<ChatTraits>,
     private readonly md: MarkdownRenderer,
     private readonly connection: ConnectionState = { connected: true },
+    /** A notice of this view only (e.g. why the chat shows here instead of in a tab). */
+    private readonly viewNotice = "",
   ) {
     this.subs = new Subscriptions(model);
     this.title = h("span", { class: "ais-title" });
@@ -294,6 +296,7 @@ export class ChatView implements FrameWork {
     else if (state === "closed") texts.push("This session is closed; sending a message reopens it.");
     const notice = this.model.get("notice");
     if (notice) texts.push(notice);
+    if (this.viewNotice) texts.push(this.viewNotice);
     if (this.actionError) texts.push(this.actionError);
     this.notice.textContent = texts.join(" ");
     this.notice.hidden = texts.length === 0;

@@ -11,8 +11,15 @@ import { Subscriptions } from "./anywidget";
 import type { ConnectionState } from "./chat_view";
 import { button, h } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
-import type { FinishedMsg, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import type { FinishedMsg, InlineChat, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import { canOpenTabs } from "./tab_watch";
 import { isOnScreen } from "./visibility";
+
+/** What we use of the widget manager to show a chat inside the panel. */
+interface ViewMaker {
+  get_model(id: string): Promise<unknown>;
+  create_view(model: unknown, options?: unknown): Promise<{ el: HTMLElement; remove(): void }>;
+}
 
 const STATUS_TEXT: Record<string, string> = {
   idle: "idle", streaming: "streaming", closed: "closed", stored: "stored",
@@ -27,6 +34,8 @@ export class PanelView {
   private readonly empty: HTMLElement;
   private readonly refresh: HTMLButtonElement;
   private readonly stale: HTMLElement;
+  private readonly inline: HTMLElement;
+  private readonly inlineViews = new Map<string, { el: HTMLElement; remove(): void } | null>();
   private confirming: string | null = null;
   private readonly timer: number;
 
@@ -49,20 +58,67 @@ export class PanelView {
     this.body = h("tbody");
     const table = h("table", { class: "ais-panel-table", attrs: { "aria-label": "Sessions" } }, head, this.body);
     this.empty = h("p", { class: "ais-panel-empty", text: "No sessions yet: hub().session(\"name\").chat() starts one." });
+    this.inline = h("div", { class: "ais-panel-inline" });
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.stale, this.notices, table, this.empty);
+      header, this.stale, this.notices, table, this.empty, this.inline);
     this.subs.on("change:sessions", () => this.render());
+    this.subs.on("change:inline_chats", () => void this.renderInline());
     this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
       if (msg.type === "finished") this.onFinished(msg);
       else if (msg.type === "notice") this.showNotice(msg.text);
     }) as (...args: never[]) => void);
     this.timer = window.setInterval(() => this.render(), 15000);
     this.render();
+    void this.renderInline();
   }
 
   dispose(): void {
     this.subs.dispose();
     window.clearInterval(this.timer);
+    for (const view of this.inlineViews.values()) view?.remove();
+    this.inlineViews.clear();
+  }
+
+  /**
+   * Chats shown in the panel (where no tab can open): one view of each chat widget, made by the widget
+   * manager, under a line saying why it is here.
+   */
+  private async renderInline(): Promise<void> {
+    const chats = this.model.get("inline_chats") ?? [];
+    const ids = new Set(chats.map((c) => c.model_id));
+    for (const [id, view] of this.inlineViews) {
+      if (ids.has(id)) continue;
+      view?.remove();
+      this.inlineViews.delete(id);
+      this.inline.querySelector(`[data-model="${CSS.escape(id)}"]`)?.remove();
+    }
+    const manager = this.model.widget_manager as unknown as ViewMaker | undefined;
+    for (const chat of chats) {
+      if (this.inlineViews.has(chat.model_id) || !manager?.get_model) continue;
+      this.inlineViews.set(chat.model_id, null);
+      const item = this.inlineItem(chat);
+      this.inline.appendChild(item);
+      try {
+        const view = await manager.create_view(await manager.get_model(chat.model_id));
+        if (!this.inlineViews.has(chat.model_id)) {
+          view.remove();
+          continue;
+        }
+        this.inlineViews.set(chat.model_id, view);
+        item.appendChild(view.el);
+      } catch {
+        item.append(h("span", { text: " (this chat could not be shown)" }));
+      }
+    }
+  }
+
+  private inlineItem(chat: InlineChat): HTMLElement {
+    const close = button("×", `Close chat ${chat.name} shown here`, () => {
+      this.act({ type: "close_inline", model_id: chat.model_id });
+    }, "ais-quiet");
+    return h("div", { class: "ais-panel-inline-chat", attrs: { "data-model": chat.model_id } },
+      h("div", { class: "ais-panel-notice" }, h("span", { text: `Tabs need JupyterLab: “${chat.name}” is shown here.` }),
+        h("span", { class: "ais-spacer" }), close));
   }
 
   /** The connection was lost: mark the panel stale. */
@@ -90,7 +146,7 @@ export class PanelView {
     if (isOnScreen(msg.session_id)) return;
     const verb = msg.status === "complete" ? "finished" : msg.status;
     const open = button("Open chat", `Open chat ${msg.name}`, () => {
-      this.act({ type: "open", session_id: msg.session_id });
+      this.act({ type: "open", session_id: msg.session_id, tabs: canOpenTabs() });
       item.remove();
     }, "ais-quiet");
     const dismiss = button("×", `Dismiss notice about ${msg.name}`, () => item.remove(), "ais-quiet");
@@ -141,7 +197,8 @@ export class PanelView {
       if (r.status === "streaming" && this.connection.connected) actions.append(button("Stop", `Stop ${r.name}`, () => this.act({ type: "stop", session_id: r.id }), "ais-danger"));
       if (r.live) actions.append(button("Close", `Close ${r.name}`, () => this.act({ type: "close", session_id: r.id }), "ais-quiet"));
       actions.append(
-        button("Open chat", `Open chat ${r.name}`, () => this.act({ type: "open", session_id: r.id }), "ais-quiet"),
+        button("Open chat", `Open chat ${r.name}`, () => this.act({ type: "open", session_id: r.id, tabs: canOpenTabs() }),
+          "ais-quiet"),
         button("Delete", `Delete ${r.name}`, () => {
           this.confirming = r.id;
           this.render();

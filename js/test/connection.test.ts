@@ -169,3 +169,23 @@ describe("a hub panel that loses its kernel side", () => {
     view.dispose();
   });
 });
+
+describe("tabs", () => {
+  it("can open where JupyterLab's dock area is, not elsewhere (Notebook 7, VS Code)", async () => {
+    const { canOpenTabs, whenPlaced } = await import("../src/tab_watch");
+    expect(canOpenTabs()).toBe(false);
+    const dock = document.createElement("div");
+    dock.id = "jp-main-dock-panel";
+    const tab = document.createElement("div");
+    tab.className = "jupyterlab-sidecar";
+    dock.appendChild(tab);
+    document.body.appendChild(dock);
+    expect(canOpenTabs()).toBe(true);
+    const el = document.createElement("div");
+    tab.appendChild(el);
+    const places: (Element | null)[] = [];
+    whenPlaced(el, (t) => places.push(t));
+    expect(places).toEqual([tab]);
+    dock.remove();
+  });
+});

@@ -17,7 +17,7 @@ import pytest
 
 from .fake_openai import FakeOpenAI
 from .lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_SECRET, ROOT, LabServer, run_lab
-from .notebook import Notebook
+from .notebook import Notebook, Notebook7
 
 STARTUP_TIMEOUT_S = 60
 
@@ -85,19 +85,29 @@ def page(browser: Any, lab: LabServer) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture
-def notebook(page: Any, lab: LabServer) -> Iterator[Callable[[str], Notebook]]:
-    """``notebook("name.ipynb")``: a new notebook open in the page; its kernel is shut down afterwards."""
+def _notebooks(page: Any, lab: LabServer, kind: type[Notebook]) -> Iterator[Callable[[str], Notebook]]:
     opened: list[Notebook] = []
 
     def open_notebook(name: str) -> Notebook:
-        nb = Notebook(page, lab, name).open()
+        nb = kind(page, lab, name).open()
         opened.append(nb)
         return nb
 
     yield open_notebook
     for nb in opened:
         lab.shutdown_kernels_of(nb.name)
+
+
+@pytest.fixture
+def notebook(page: Any, lab: LabServer) -> Iterator[Callable[[str], Notebook]]:
+    """``notebook("name.ipynb")``: a new notebook open in JupyterLab; its kernel is shut down afterwards."""
+    yield from _notebooks(page, lab, Notebook)
+
+
+@pytest.fixture
+def notebook7(page: Any, lab: LabServer) -> Iterator[Callable[[str], Notebook]]:
+    """``notebook7("name.ipynb")``: a new notebook open in Jupyter Notebook 7 (same server)."""
+    yield from _notebooks(page, lab, Notebook7)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -82,6 +82,10 @@ def run_lab(base: Path, root: Path, env: dict[str, str], fake: FakeOpenAI | None
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          f"--LabApp.user_settings_dir={settings or base / 'settings'}",
          f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=",
+         # Jupyter Notebook 7 on the same server (/tree, /notebooks/...), with the same settings
+         "--JupyterNotebookApp.expose_app_in_browser=True",
+         f"--JupyterNotebookApp.user_settings_dir={settings or base / 'settings'}",
+         f"--JupyterNotebookApp.workspaces_dir={base / 'workspaces'}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
          f"--ServerApp.base_url={base_url}", "--allow-root"],
         cwd=root, stdout=log, stderr=subprocess.STDOUT,

@@ -48,9 +48,12 @@ class Notebook:
         self.name = lab.new_notebook(name)
         self.panel_id = ""
 
-    def open(self) -> Notebook:
+    def url(self) -> str:
         workspace = Path(self.name).stem  # one workspace per notebook: a reload reopens only this one
-        self.page.goto(f"/lab/workspaces/{workspace}/tree/{self.name}?token={self.lab.token}")
+        return f"/lab/workspaces/{workspace}/tree/{self.name}?token={self.lab.token}"
+
+    def open(self) -> Notebook:
+        self.page.goto(self.url())
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
         self.page.wait_for_function(f"() => ({_FIND_PANEL})({self.name!r}) !== null")
         self.panel_id = self.page.evaluate(f"async () => {{ const p = ({_FIND_PANEL})({self.name!r});"
@@ -96,3 +99,10 @@ def shot(target: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     target.screenshot(path=str(path), animations="disabled")
     return path
+
+
+class Notebook7(Notebook):
+    """A notebook open in Jupyter Notebook 7 (same server, ``/notebooks/...``; same commands)."""
+
+    def url(self) -> str:
+        return f"/notebooks/{self.name}?token={self.lab.token}"

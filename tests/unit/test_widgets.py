@@ -68,6 +68,16 @@ def view_msg(widget: Any, content: dict[str, Any]) -> None:
     widget._on_view_msg(widget, content, [])
 
 
+@pytest.fixture(autouse=True)
+def unknown_front_end():
+    """Each test starts not knowing whether the front end has tabs (views tell the kernel)."""
+    from ai_sessions.widgets.front_end import FRONT_END
+
+    FRONT_END.tabs = None
+    yield
+    FRONT_END.tabs = None
+
+
 @pytest.fixture
 def shub(make_hub):
     SCRIPTS.clear()
@@ -329,14 +339,45 @@ def test_tab_closes_its_widgets_when_its_view_goes(shub):
     pytest.importorskip("sidecar")
     s = shub.session("a")
     tab = open_tab(s)
-    assert repr(tab) == "ChatTab(session='a', open=True)"
+    assert tab.widget.placement == "tab"
+    assert repr(tab) == "ChatTab(session='a', open=False, not confirmed by the front end yet)"
     assert tab.sidecar.title == "a" and tab.sidecar.anchor == "tab-after"
     assert tab.sidecar.outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == tab.widget.model_id
     view_msg(tab.widget, {"type": "view", "open": True})
+    view_msg(tab.widget, {"type": "where", "tabs": True, "in_tab": True})
+    assert repr(tab) == "ChatTab(session='a', open=True)"
     view_msg(tab.widget, {"type": "view", "open": False})
     assert not tab.is_open and tab.widget.comm is None
     s.send("still works")  # the session and its history stay
     assert len(shub.get("a").messages) == 2
+
+
+def test_no_tab_is_reported_where_the_front_end_has_none(shub):
+    pytest.importorskip("sidecar")
+    s = shub.session("nb7")
+    tab = open_tab(s)  # nothing known yet: a sidecar is tried, and the cell shows the chat too
+    view_msg(tab.widget, {"type": "where", "tabs": False, "in_tab": False})  # its view in the cell: no tabs here
+    assert tab.sidecar is None and not tab.is_open
+    assert repr(tab) == "ChatTab(session='nb7', open=False, shown in the cell output: tabs need JupyterLab)"
+    second = open_tab(s)  # known now: no sidecar at all
+    assert second.sidecar is None and not second.is_open
+    assert tab.widget.comm is not None  # the chat in the cell stays
+    tab.close()
+    second.close()
+
+
+def test_the_panel_shows_a_chat_inside_itself_where_no_tab_can_open(shub):
+    s = shub.session("inline")
+    panel = shub.panel()
+    view_msg(panel, {"type": "open", "session_id": s.id, "tabs": False})
+    view_msg(panel, {"type": "open", "session_id": s.id, "tabs": False})  # once is enough
+    (shown,) = panel.inline_chats
+    assert shown["session_id"] == s.id and shown["name"] == "inline"
+    chat = panel._inline[shown["model_id"]]
+    assert chat.session_id == s.id and chat.comm is not None
+    view_msg(panel, {"type": "close_inline", "model_id": shown["model_id"]})
+    assert panel.inline_chats == [] and chat.comm is None
+    panel.close()
 
 
 def test_import_ai_sessions_does_not_load_widgets():
