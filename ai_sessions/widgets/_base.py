@@ -12,17 +12,20 @@ thread does.
 from __future__ import annotations
 
 import contextvars
-import threading
 from typing import Any
 
 import anywidget
 
 
 class KernelWidget(anywidget.AnyWidget):
-    """An anywidget whose messages sent off the main thread carry the current request's parent header."""
+    """An anywidget whose messages sent from the hub thread carry the current request's parent header."""
+
+    def _on_hub_thread(self) -> bool:
+        hub = getattr(self, "_hub", None)
+        return hub is not None and hub._loop.in_loop_thread()
 
     def _send(self, msg: Any, buffers: Any = None) -> None:
-        if threading.current_thread() is threading.main_thread():
-            super()._send(msg, buffers)
-        else:
+        if self._on_hub_thread():
             contextvars.Context().run(super()._send, msg, buffers)
+        else:  # a cell, or a browser action's handler: their own request is the right parent
+            super()._send(msg, buffers)

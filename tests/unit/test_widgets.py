@@ -467,7 +467,11 @@ def test_messages_from_the_hub_thread_carry_the_current_cell_as_parent(monkeypat
     # ipykernel reads the parent header from the sending context, else from the request it handles now
     monkeypatch.setattr(ipywidgets.Widget, "_send", lambda self, msg, buffers=None: seen.append(
         parent.get("the request handled now")))
-    probe = KernelWidget()
+    class Probe(KernelWidget):
+        def _on_hub_thread(self) -> bool:
+            return threading.current_thread() is not threading.main_thread()
+
+    probe = Probe()
     seen.clear()
     parent.set("cell 2")  # what the hub thread's tasks inherit: the cell that scheduled them
     scheduled = contextvars.copy_context()
