@@ -41,6 +41,17 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[LabServer]:
+    yield from _lab(tmp_path_factory, fake_openai, server_extension=True)
+
+
+@pytest.fixture(scope="module")
+def lab_without_extension(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[LabServer]:
+    """A JupyterLab whose server does not serve ai_sessions' files (as one from another environment)."""
+    yield from _lab(tmp_path_factory, fake_openai, server_extension=False)
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, *,
+         server_extension: bool) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("lab")
     root, settings = base / "root", base / "user-settings"
     root.mkdir()
@@ -61,7 +72,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> It
     for name in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "AI_SESSIONS_SETTINGS",
                  "JPY_SESSION_NAME"):
         env.pop(name, None)
-    with run_lab(base, root, env, fake_openai, settings, STARTUP_TIMEOUT_S) as server:
+    with run_lab(base, root, env, fake_openai, settings, STARTUP_TIMEOUT_S,
+                 server_extension=server_extension) as server:
         yield server
 
 

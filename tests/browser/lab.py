@@ -62,9 +62,11 @@ class LabServer:
 
 @contextmanager
 def run_lab(base: Path, root: Path, env: dict[str, str], fake: FakeOpenAI | None = None,
-            settings: Path | None = None, startup_timeout: float = 60, base_url: str = "/") -> Iterator[LabServer]:
+            settings: Path | None = None, startup_timeout: float = 60, base_url: str = "/",
+            server_extension: bool = True) -> Iterator[LabServer]:
     """A JupyterLab server on 127.0.0.1 with its own config, runtime and workspace dirs under ``base``,
-    serving ``root``; its kernels are shut down and the server stopped on exit."""
+    serving ``root``; its kernels are shut down and the server stopped on exit. ``server_extension``: whether
+    ai_sessions' server extension serves the front-end files (False: as a server from another environment)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -74,7 +76,7 @@ def run_lab(base: Path, root: Path, env: dict[str, str], fake: FakeOpenAI | None
     # the server extension serving ai_sessions/static (installed with the package; enabled here too, so
     # the tests run this checkout's extension whatever the environment has installed)
     (config / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": {"ai_sessions.server_extension": True}}}))
+        json.dumps({"ServerApp": {"jpserver_extensions": {"ai_sessions.server_extension": server_extension}}}))
     log = (base / "server.log").open("w")
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--expose-app-in-browser",
