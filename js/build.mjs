@@ -1,9 +1,12 @@
-// Bundles the widgets' ES modules and CSS into ../ai_sessions/static (chat.js/.css, panel.js/.css).
-// KaTeX's fonts are inlined as woff2 data URLs (no network at runtime; woff/ttf fallbacks dropped).
-// chat.js is a small loader (src/chat_loader.ts) carrying the chat's bundle (src/chat.ts) as text, so a
-// page imports the chat's code once however many chats it shows (see chat_loader.ts).
+// Bundles the widgets' front end into ../ai_sessions/static:
+// - chat-impl.js, chat.css, fonts/: the chat (src/chat.ts) with its styles and KaTeX's woff2 fonts as files
+//   (woff/ttf fallbacks dropped). They are served by ai_sessions' Jupyter server extension and loaded once
+//   per page; chat-impl.js ends with `export const buildId`, a hash of the chat's code and styles.
+// - chat.js: the chat's anywidget `_esm`, a small loader (src/chat_loader.ts) that knows that build id,
+//   so a saved notebook carries a few KB per chat instead of the chat's code.
+// - panel.js, panel.css: the hub panel (small; its widget carries them inline).
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -30,29 +33,36 @@ const common = {
   minify: !watch,
   sourcemap: false,
   legalComments: "none",
-  loader: { ".woff2": "dataurl" },
-  plugins: [katexWoff2Only],
   logLevel: "info",
 };
 
-/** Writes chat.css and, from chat.js's text, the loader as chat.js (after each build of the chat). */
-const chatLoader = {
-  name: "chat-loader",
+/** After each build of the chat: writes chat-impl.js (with its build id), chat.css, the fonts and the loader. */
+const chatOutputs = {
+  name: "chat-outputs",
   setup(build) {
     build.onEnd(async (result) => {
       if (result.errors.length) return;
-      const out = (ext) => result.outputFiles.find((f) => f.path.endsWith(ext)).text;
-      const source = out(".js");
-      const id = createHash("sha256").update(source).digest("hex").slice(0, 16);
-      await writeFile(join(outdir, "chat.css"), out(".css"));
+      const files = result.outputFiles;
+      const code = files.find((f) => f.path.endsWith(".js")).text;
+      const css = files.find((f) => f.path.endsWith(".css")).text;
+      const id = createHash("sha256").update(code).update(css).digest("hex").slice(0, 16);
+      await rm(join(outdir, "fonts"), { recursive: true, force: true });
+      for (const file of files) {
+        if (file.path.endsWith(".js") || file.path.endsWith(".css")) continue;
+        await mkdir(dirname(file.path), { recursive: true });
+        await writeFile(file.path, file.contents);
+      }
+      await writeFile(join(outdir, "chat-impl.js"), `${code}export const buildId = ${JSON.stringify(id)};\n`);
+      await writeFile(join(outdir, "chat.css"), css);
       await esbuild.build({
         ...common,
+        logLevel: "warning",
         plugins: [{
-          name: "chat-impl",
+          name: "chat-build-id",
           setup(b) {
-            b.onResolve({ filter: /^ai-sessions:chat-impl$/ }, (args) => ({ path: args.path, namespace: "chat-impl" }));
-            b.onLoad({ filter: /.*/, namespace: "chat-impl" }, () => ({
-              contents: `export const source = ${JSON.stringify(source)};\nexport const id = ${JSON.stringify(id)};\n`,
+            b.onResolve({ filter: /^ai-sessions:build$/ }, (args) => ({ path: args.path, namespace: "chat-build" }));
+            b.onLoad({ filter: /.*/, namespace: "chat-build" }, () => ({
+              contents: `export const id = ${JSON.stringify(id)};\n`,
               loader: "js",
             }));
           },
@@ -65,11 +75,14 @@ const chatLoader = {
 };
 
 const builds = [
-  { ...common, entryPoints: { chat: join(here, "src/chat.ts") }, outdir, write: false, logLevel: "warning",
-    plugins: [...common.plugins, chatLoader] },
+  {
+    ...common, entryPoints: { chat: join(here, "src/chat.ts") }, outdir, write: false,
+    loader: { ".woff2": "file" }, assetNames: "fonts/[name]-[hash]", plugins: [katexWoff2Only, chatOutputs],
+  },
   { ...common, entryPoints: { panel: join(here, "src/panel.ts") }, outdir },
 ];
 
+await mkdir(outdir, { recursive: true });
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();
 } else {

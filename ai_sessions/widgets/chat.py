@@ -14,15 +14,17 @@ import logging
 import time
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..errors import AiSessionsError, ProviderError, SessionNotFound
 from ..hub import SessionHub
 from ..model import Event, EventKind, SessionStatus
 from ..session import Session
-from ._bundle import bundle
+from ._base import KernelWidget
+from ._bundle import bundle_text, chat_bundle
 from .feed import HubFeed, feed_for
+from .front_end import FRONT_END
+from .static_html import conversation_html
 
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.05
@@ -30,7 +32,7 @@ _MESSAGE_EVENTS = (EventKind.MESSAGE_USER, EventKind.REQUEST_STARTED)
 _END_EVENTS = (EventKind.RESPONSE_COMPLETED, EventKind.RESPONSE_FAILED)
 
 
-class ChatWidget(anywidget.AnyWidget):
+class ChatWidget(KernelWidget):
     """A chat bound to a hub session; show it as a cell's value.
 
     >>> s = ai_sessions.hub().session("analysis")     # doctest: +SKIP
@@ -42,8 +44,8 @@ class ChatWidget(anywidget.AnyWidget):
     (and views of one widget) may show one session; they stay in step.
     """
 
-    _esm = bundle("chat.js")
-    _css = bundle("chat.css")
+    #: A small loader: the chat's code and styles are loaded by URL once per page (see _bundle.py).
+    _esm = bundle_text("chat.js")
 
     session_id = traitlets.Unicode("").tag(sync=True)
     session_name = traitlets.Unicode("").tag(sync=True)
@@ -61,6 +63,8 @@ class ChatWidget(anywidget.AnyWidget):
     progress = traitlets.Dict().tag(sync=True)
     #: A batch run's {completed, failed, total, active, done}, or {}.
     batch = traitlets.Dict().tag(sync=True)
+    #: "tab": opened for a JupyterLab tab (``open_tab``); its views outside the tab point to it.
+    placement = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session: Session | str | None = None, *, hub: SessionHub | None = None,
                  **kwargs: Any) -> None:
@@ -87,14 +91,26 @@ class ChatWidget(anywidget.AnyWidget):
         self._pending_batch: dict[str, Any] | None = None
         self._views = 0
         self._views_seen = False
+        #: A view of this widget said it is in a JupyterLab tab.
+        self.shown_in_tab = False
         #: Called when the last view of a widget that had views goes away (used by tabs).
         self.on_views_closed: Any = None
+        #: Called when a view says its page cannot open tabs (used by tabs).
+        self.on_no_tabs: Any = None
         super().__init__(**kwargs)
         self.on_msg(self._on_view_msg)
         self.session_id = session_id
 
     def __repr__(self) -> str:
         return f"ChatWidget(session={self.session_name or self.session_id!r})"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The widget view, plus the conversation as static HTML for where no widget renders."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        return {**data, "text/html": conversation_html(self.session_name, self.messages)}, metadata
 
     @property
     def session(self) -> Session | None:
@@ -277,8 +293,12 @@ class ChatWidget(anywidget.AnyWidget):
                 self._feed.run_soon(self._refresh_models)
             elif kind == "hello":
                 self._feed.run_soon(self._resend)
+            elif kind == "bundle":
+                self.send({"type": "bundle", **chat_bundle()})
             elif kind == "view":
                 self._count_view(bool(content.get("open")))
+            elif kind == "where":
+                self._placed(bool(content.get("tabs")), bool(content.get("in_tab")))
         except AiSessionsError as exc:
             error = str(exc)
         except Exception as exc:
@@ -315,6 +335,12 @@ class ChatWidget(anywidget.AnyWidget):
         if live is not None:
             self._sent.pop(live.message_id, None)
             self._schedule_flush()
+
+    def _placed(self, tabs: bool, in_tab: bool) -> None:
+        FRONT_END.tabs = tabs
+        self.shown_in_tab = self.shown_in_tab or in_tab
+        if not tabs and self.on_no_tabs is not None:
+            self.on_no_tabs()
 
     def _count_view(self, opened: bool) -> None:
         self._views = self._views + 1 if opened else max(0, self._views - 1)

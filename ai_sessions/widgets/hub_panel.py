@@ -11,28 +11,29 @@ import asyncio
 import logging
 from typing import Any
 
-import anywidget
 import traitlets
 
 from ..errors import AiSessionsError
 from ..hub import SessionHub
 from ..model import Event, EventKind
-from ._bundle import bundle
+from ._base import KernelWidget
+from ._bundle import bundle_text
 from .feed import HubFeed, feed_for
 
 log = logging.getLogger(__name__)
 REFRESH_DELAY_S = 0.1
 
 
-class HubPanel(anywidget.AnyWidget):
+class HubPanel(KernelWidget):
     """All sessions of this notebook's hub. Show it with ``ai_sessions.hub().panel()``."""
 
-    _esm = bundle("panel.js")
-    _css = bundle("panel.css")
+    _esm = bundle_text("panel.js")
+    _css = bundle_text("panel.css")
 
-    scope = traitlets.Unicode("").tag(sync=True)
     #: One dict per session: id, name, model, status, message_count, last_activity, tokens, cost, live.
     sessions = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Chats shown inside the panel where no tab can open (Notebook 7): model_id, session_id, name.
+    inline_chats = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, hub: SessionHub | None = None, **kwargs: Any) -> None:
         if hub is None:
@@ -44,7 +45,8 @@ class HubPanel(anywidget.AnyWidget):
         self._refresh_handle: Any = None
         self._refresh_task: asyncio.Future[None] | None = None
         self._names: dict[str, str] = {}
-        super().__init__(scope=hub.scope, **kwargs)
+        self._inline: dict[str, Any] = {}
+        super().__init__(**kwargs)
         self.on_msg(self._on_view_msg)
         self._unlisten = self._feed.listen_all(self._on_event)
         streaming: set[str] = set()
@@ -54,8 +56,16 @@ class HubPanel(anywidget.AnyWidget):
     def __repr__(self) -> str:  # deterministic (nbval compares text/plain); the scope is a local path
         return "HubPanel()"
 
+    @property
+    def scope(self) -> str:
+        """The hub's scope (a local path: kept out of the synced state, so out of saved notebooks)."""
+        return self._hub.scope
+
     def close(self) -> None:
         self._unlisten()
+        for chat in self._inline.values():
+            chat.close()
+        self._inline.clear()
         super().close()
 
     # -- rows ---------------------------------------------------------------------------------------
@@ -100,6 +110,31 @@ class HubPanel(anywidget.AnyWidget):
         self._schedule_refresh()
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
+    def _open_chat(self, session_id: str, tabs: Any) -> None:
+        """In a tab where the page has tabs; else (Notebook 7) inside the panel, saying why."""
+        from .chat import ChatWidget
+        from .front_end import FRONT_END
+        from .tab import open_tab
+
+        session = self._hub.get(session_id)
+        if isinstance(tabs, bool):
+            FRONT_END.tabs = tabs
+        if FRONT_END.tabs is not False:
+            open_tab(session, show_in_cell=False)  # a panel action has no cell output to show it in
+            return
+        if any(c["session_id"] == session.id for c in self.inline_chats):
+            return
+        chat = ChatWidget(session=session)
+        self._inline[chat.model_id] = chat
+        self.inline_chats = [*self.inline_chats, {"model_id": chat.model_id, "session_id": session.id,
+                                                  "name": session.name}]
+
+    def _close_inline(self, model_id: str) -> None:
+        chat = self._inline.pop(model_id, None)
+        self.inline_chats = [c for c in self.inline_chats if c["model_id"] != model_id]
+        if chat is not None:
+            chat.close()
+
     def _on_view_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         kind = content.get("type")
         session_id = str(content.get("session_id", ""))
@@ -111,9 +146,9 @@ class HubPanel(anywidget.AnyWidget):
             elif kind == "delete":
                 self._hub.delete(session_id)
             elif kind == "open":
-                from .tab import open_tab
-
-                open_tab(self._hub.get(session_id))
+                self._open_chat(session_id, content.get("tabs"))
+            elif kind == "close_inline":
+                self._close_inline(str(content.get("model_id", "")))
             self._feed.run_soon(self._schedule_refresh)
         except AiSessionsError as exc:
             self.send({"type": "notice", "text": str(exc)})

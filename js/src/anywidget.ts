@@ -1,5 +1,7 @@
 /** The parts of anywidget's front-end API we use (anywidget >= 0.9). */
 
+import type { ManagerLike } from "./connection";
+
 export interface AnyModel<T> {
   get<K extends keyof T>(key: K): T[K];
   set<K extends keyof T>(key: K, value: T[K]): void;
@@ -7,6 +9,8 @@ export interface AnyModel<T> {
   on(event: string, callback: (...args: never[]) => void): void;
   off(event?: string | null, callback?: ((...args: never[]) => void) | null): void;
   send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[]): void;
+  /** The ipywidgets widget manager (anywidget hands it out; absent in tests). */
+  readonly widget_manager?: ManagerLike;
 }
 
 export interface RenderProps<T> {

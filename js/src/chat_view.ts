@@ -5,6 +5,8 @@
  *
  * Actions go to the kernel as custom messages. Jupyter delivers them only when the kernel's shell is
  * idle, so while a cell runs a sent message shows as "waiting for the kernel" until it is taken.
+ * A view that lost its kernel side (kernel restarted, or restored from a saved notebook) says so, shows
+ * the conversation read-only and never takes text out of the message box.
  */
 
 import type { AnyModel } from "./anywidget";
@@ -31,6 +33,13 @@ interface Pending {
   before: Set<string>;
   accepted: boolean;
 }
+
+/** Whether the view still reaches its kernel side (see connection.ts). */
+export interface ConnectionState {
+  readonly connected: boolean;
+}
+
+export const DISCONNECTED_TEXT = "Disconnected — run the cell again to reconnect.";
 
 export class ChatView implements FrameWork {
   readonly el: HTMLElement;
@@ -66,6 +75,9 @@ export class ChatView implements FrameWork {
   constructor(
     private readonly model: AnyModel<ChatTraits>,
     private readonly md: MarkdownRenderer,
+    private readonly connection: ConnectionState = { connected: true },
+    /** A notice of this view only (e.g. why the chat shows here instead of in a tab). */
+    private readonly viewNotice = "",
   ) {
     this.subs = new Subscriptions(model);
     this.title = h("span", { class: "ais-title" });
@@ -133,8 +145,21 @@ export class ChatView implements FrameWork {
     this.renderState();
     this.renderLog();
     this.renderProgress();
-    this.model.send({ type: "view", open: true } satisfies ViewMsg);
-    this.model.send({ type: "hello" } satisfies ViewMsg);
+    this.act({ type: "view", open: true });
+    this.act({ type: "hello" });
+  }
+
+  /** The connection was lost: show it, give unsent text back to the box, and render read-only. */
+  disconnected(): void {
+    if (this.disposed) return;
+    for (const p of this.pending.splice(0)) {
+      p.view.el.remove();
+      if (!p.accepted && !this.input.value) this.input.value = p.text;
+    }
+    this.confirmBar.hidden = true;
+    this.renderState();
+    this.renderProgress();
+    this.renderLog();
   }
 
   /** Stop rendering and tell the kernel this view is gone (once). */
@@ -146,11 +171,7 @@ export class ChatView implements FrameWork {
     this.subs.dispose();
     this.progress.dispose();
     this.untrack();
-    try {
-      this.model.send({ type: "view", open: false } satisfies ViewMsg);
-    } catch {
-      // the model is already gone (widget closed)
-    }
+    this.act({ type: "view", open: false });
   }
 
   // -- kernel -> view ---------------------------------------------------------------------------
@@ -189,12 +210,21 @@ export class ChatView implements FrameWork {
 
   // -- view -> kernel ---------------------------------------------------------------------------
   private act(msg: ViewMsg): void {
-    this.model.send(msg);
+    if (!this.online()) return;
+    try {
+      this.model.send(msg);
+    } catch {
+      // the comm is gone (widget closed, kernel replaced): the connection check below tells
+    }
+  }
+
+  private online(): boolean {
+    return this.connection.connected;
   }
 
   private submit(): void {
     const text = this.input.value.trim();
-    if (!text || this.isStreaming() || this.isDead()) return;
+    if (!text || this.isStreaming() || this.isDead() || !this.online()) return;
     const clientId = uniqueId("send");
     const view = new MessageView(this.md, "user");
     view.update({ role: "user", status: "pending" as MessageData["status"], model: null, error: null }, text, []);
@@ -219,6 +249,7 @@ export class ChatView implements FrameWork {
   }
 
   private askClear(): void {
+    if (!this.online()) return;
     const count = this.model.get("messages").length;
     const yes = button("Clear messages", "Confirm clear", () => {
       this.confirmBar.hidden = true;
@@ -238,7 +269,7 @@ export class ChatView implements FrameWork {
 
   // -- rendering --------------------------------------------------------------------------------
   private isStreaming(): boolean {
-    return Boolean(this.model.get("progress")?.state);
+    return Boolean(this.model.get("progress")?.state) && this.online();
   }
 
   private isDead(): boolean {
@@ -257,11 +288,15 @@ export class ChatView implements FrameWork {
   private renderState(): void {
     const state = this.model.get("session_state");
     const texts: string[] = [];
-    if (state === "deleted") texts.push("This session was deleted.");
+    const online = this.online();
+    this.el.dataset.connection = online ? "live" : "lost";
+    if (!online) texts.push(DISCONNECTED_TEXT);
+    else if (state === "deleted") texts.push("This session was deleted.");
     else if (state === "missing") texts.push("This session does not exist (any more).");
     else if (state === "closed") texts.push("This session is closed; sending a message reopens it.");
     const notice = this.model.get("notice");
     if (notice) texts.push(notice);
+    if (this.viewNotice) texts.push(this.viewNotice);
     if (this.actionError) texts.push(this.actionError);
     this.notice.textContent = texts.join(" ");
     this.notice.hidden = texts.length === 0;
@@ -270,15 +305,20 @@ export class ChatView implements FrameWork {
   }
 
   private renderProgress(): void {
-    this.progress.update(this.model.get("progress") ?? {}, this.model.get("batch") ?? {}, this.stream?.tokens ?? 0);
+    if (this.online()) {
+      this.progress.update(this.model.get("progress") ?? {}, this.model.get("batch") ?? {}, this.stream?.tokens ?? 0);
+    } else {
+      this.progress.update({}, {}, 0); // no clock runs for a reply nobody is streaming here
+    }
     this.updateControls();
   }
 
   private updateControls(): void {
     const streaming = this.isStreaming();
-    const dead = this.isDead();
+    const dead = this.isDead() || !this.online();
     const messages = this.model.get("messages") ?? [];
     this.stop.hidden = !streaming;
+    this.stop.disabled = dead;
     this.send.hidden = streaming;
     this.send.disabled = dead;
     this.input.disabled = dead;
@@ -316,7 +356,7 @@ export class ChatView implements FrameWork {
       // a long history shows its last messages rendered at once, older ones when they scroll into view;
       // one still waiting keeps waiting (a later update of the log must not render them all at once)
       const lazy = view.isDeferred || (fresh && this.lazyRender !== null && i < messages.length - EAGER_MESSAGES);
-      view.update(m, displayText(m, this.stream), models, lazy);
+      view.update(this.shown(m), displayText(m, this.stream), models, lazy);
       if (view.isDeferred && this.lazyRender && !this.deferredViews.has(view.el)) {
         this.deferredViews.set(view.el, view);
         this.lazyRender.observe(view.el);
@@ -347,6 +387,11 @@ export class ChatView implements FrameWork {
     });
     this.updateControls();
     this.scroll();
+  }
+
+  /** A message as shown: with no kernel side, a reply saved mid-way is not streaming here. */
+  private shown(m: MessageData): MessageData {
+    return m.status === "streaming" && !this.online() ? { ...m, status: "interrupted" } : m;
   }
 
   /** Drop the placeholders of sent messages that the kernel took and that now show in `messages`. */
@@ -387,7 +432,7 @@ export class ChatView implements FrameWork {
     const message = (this.model.get("messages") ?? []).find((m) => m.id === stream.messageId);
     const view = this.views.get(stream.messageId);
     if (!message || !view) return; // the messages trait has not caught up; renderLog will show it
-    view.update(message, displayText(message, stream), this.model.get("models") ?? []);
+    view.update(this.shown(message), displayText(message, stream), this.model.get("models") ?? []);
     this.scrollDue = true;
   }
 

@@ -2,16 +2,21 @@
 
 import "./styles/panel.css";
 import type { RenderProps } from "./anywidget";
+import { Connection } from "./connection";
 import { PanelView } from "./panel_view";
 import type { PanelTraits } from "./protocol";
 
 function render({ model, el }: RenderProps<PanelTraits>): () => void {
-  const view = new PanelView(model);
+  let view: PanelView | null = null;
+  const connection = new Connection(el, model, () => view?.disconnected());
+  view = new PanelView(model, connection);
+  const shown = view;
   el.classList.add("ais-root");
-  el.appendChild(view.el);
+  el.appendChild(shown.el);
   return () => {
-    view.dispose();
-    view.el.remove();
+    connection.dispose();
+    shown.dispose();
+    shown.el.remove();
   };
 }
 

@@ -2,14 +2,24 @@
  * The hub panel: every session of the notebook with model, status, message count, last activity,
  * tokens and cost; how many are streaming; Stop, Close, Delete (confirmed) and Open chat; and a
  * notice when a session with no chat on screen finishes a reply.
+ * A panel that lost its kernel side (kernel restarted, or restored from a saved notebook) marks itself
+ * stale: it says so, its rows are as last known, and its buttons are disabled.
  */
 
 import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
+import type { ConnectionState } from "./chat_view";
 import { button, h } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
-import type { FinishedMsg, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import type { FinishedMsg, InlineChat, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import { canOpenTabs } from "./tab_watch";
 import { isOnScreen } from "./visibility";
+
+/** What we use of the widget manager to show a chat inside the panel. */
+interface ViewMaker {
+  get_model(id: string): Promise<unknown>;
+  create_view(model: unknown, options?: unknown): Promise<{ el: HTMLElement; remove(): void }>;
+}
 
 const STATUS_TEXT: Record<string, string> = {
   idle: "idle", streaming: "streaming", closed: "closed", stored: "stored",
@@ -22,15 +32,24 @@ export class PanelView {
   private readonly notices: HTMLElement;
   private readonly body: HTMLTableSectionElement;
   private readonly empty: HTMLElement;
+  private readonly refresh: HTMLButtonElement;
+  private readonly stale: HTMLElement;
+  private readonly inline: HTMLElement;
+  private readonly inlineViews = new Map<string, { el: HTMLElement; remove(): void } | null>();
   private confirming: string | null = null;
   private readonly timer: number;
 
-  constructor(private readonly model: AnyModel<PanelTraits>) {
+  constructor(
+    private readonly model: AnyModel<PanelTraits>,
+    private readonly connection: ConnectionState = { connected: true },
+  ) {
     this.subs = new Subscriptions(model);
     this.summary = h("span", { class: "ais-panel-summary", attrs: { "aria-live": "polite" } });
-    const refresh = button("↻", "Refresh", () => this.act({ type: "refresh" }), "ais-quiet");
+    this.refresh = button("↻", "Refresh", () => this.act({ type: "refresh" }), "ais-quiet");
     const header = h("div", { class: "ais-header" }, h("span", { class: "ais-title", text: "AI sessions" }),
-      this.summary, h("span", { class: "ais-spacer" }), refresh);
+      this.summary, h("span", { class: "ais-spacer" }), this.refresh);
+    this.stale = h("div", { class: "ais-panel-stale", attrs: { role: "status" },
+      text: "Disconnected — run the cell again to reconnect. Sessions as they were when last seen." });
     this.notices = h("div", { class: "ais-panel-notices", attrs: { role: "status", "aria-live": "polite" } });
     const columns = ["Session", "Model", "Status", "Messages", "Last activity", "Tokens", "Cost", "Actions"];
     const numeric = new Set(["Messages", "Tokens", "Cost"]);
@@ -39,24 +58,82 @@ export class PanelView {
     this.body = h("tbody");
     const table = h("table", { class: "ais-panel-table", attrs: { "aria-label": "Sessions" } }, head, this.body);
     this.empty = h("p", { class: "ais-panel-empty", text: "No sessions yet: hub().session(\"name\").chat() starts one." });
+    this.inline = h("div", { class: "ais-panel-inline" });
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.notices, table, this.empty);
+      header, this.stale, this.notices, table, this.empty, this.inline);
     this.subs.on("change:sessions", () => this.render());
+    this.subs.on("change:inline_chats", () => void this.renderInline());
     this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
       if (msg.type === "finished") this.onFinished(msg);
       else if (msg.type === "notice") this.showNotice(msg.text);
     }) as (...args: never[]) => void);
     this.timer = window.setInterval(() => this.render(), 15000);
     this.render();
+    void this.renderInline();
   }
 
   dispose(): void {
     this.subs.dispose();
     window.clearInterval(this.timer);
+    for (const view of this.inlineViews.values()) view?.remove();
+    this.inlineViews.clear();
+  }
+
+  /**
+   * Chats shown in the panel (where no tab can open): one view of each chat widget, made by the widget
+   * manager, under a line saying why it is here.
+   */
+  private async renderInline(): Promise<void> {
+    const chats = this.model.get("inline_chats") ?? [];
+    const ids = new Set(chats.map((c) => c.model_id));
+    for (const [id, view] of this.inlineViews) {
+      if (ids.has(id)) continue;
+      view?.remove();
+      this.inlineViews.delete(id);
+      this.inline.querySelector(`[data-model="${CSS.escape(id)}"]`)?.remove();
+    }
+    const manager = this.model.widget_manager as unknown as ViewMaker | undefined;
+    for (const chat of chats) {
+      if (this.inlineViews.has(chat.model_id) || !manager?.get_model) continue;
+      this.inlineViews.set(chat.model_id, null);
+      const item = this.inlineItem(chat);
+      this.inline.appendChild(item);
+      try {
+        const view = await manager.create_view(await manager.get_model(chat.model_id));
+        if (!this.inlineViews.has(chat.model_id)) {
+          view.remove();
+          continue;
+        }
+        this.inlineViews.set(chat.model_id, view);
+        item.appendChild(view.el);
+      } catch {
+        item.append(h("span", { text: " (this chat could not be shown)" }));
+      }
+    }
+  }
+
+  private inlineItem(chat: InlineChat): HTMLElement {
+    const close = button("×", `Close chat ${chat.name} shown here`, () => {
+      this.act({ type: "close_inline", model_id: chat.model_id });
+    }, "ais-quiet");
+    return h("div", { class: "ais-panel-inline-chat", attrs: { "data-model": chat.model_id } },
+      h("div", { class: "ais-panel-notice" }, h("span", { text: `Tabs need JupyterLab: “${chat.name}” is shown here.` }),
+        h("span", { class: "ais-spacer" }), close));
+  }
+
+  /** The connection was lost: mark the panel stale. */
+  disconnected(): void {
+    this.confirming = null;
+    this.render();
   }
 
   private act(msg: PanelViewMsg): void {
-    this.model.send(msg);
+    if (!this.connection.connected) return;
+    try {
+      this.model.send(msg);
+    } catch {
+      // the comm is gone: the connection check tells
+    }
   }
 
   private showNotice(text: string): void {
@@ -69,7 +146,7 @@ export class PanelView {
     if (isOnScreen(msg.session_id)) return;
     const verb = msg.status === "complete" ? "finished" : msg.status;
     const open = button("Open chat", `Open chat ${msg.name}`, () => {
-      this.act({ type: "open", session_id: msg.session_id });
+      this.act({ type: "open", session_id: msg.session_id, tabs: canOpenTabs() });
       item.remove();
     }, "ais-quiet");
     const dismiss = button("×", `Dismiss notice about ${msg.name}`, () => item.remove(), "ais-quiet");
@@ -81,12 +158,16 @@ export class PanelView {
 
   private render(): void {
     const rows = this.model.get("sessions") ?? [];
+    const live = this.connection.connected;
+    this.el.dataset.connection = live ? "live" : "lost";
+    this.stale.hidden = live;
+    this.refresh.disabled = !live;
     const streaming = rows.filter((r) => r.status === "streaming").length;
     const tokens = rows.reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
     const costs = rows.map((r) => r.cost).filter((c): c is number => c !== null);
     const cost = costs.length ? costs.reduce((a, b) => a + b, 0) : null;
-    this.summary.textContent = `${rows.length} session${rows.length === 1 ? "" : "s"} · ${streaming} streaming · ` +
-      `${formatTokens(tokens)} · ${formatCost(cost)}`;
+    this.summary.textContent = `${rows.length} session${rows.length === 1 ? "" : "s"} · ` +
+      `${live ? `${streaming} streaming` : "stale"} · ${formatTokens(tokens)} · ${formatCost(cost)}`;
     this.empty.hidden = rows.length > 0;
     const focused = document.activeElement?.getAttribute("aria-label") ?? null;
     this.body.replaceChildren(...rows.map((r) => this.row(r)));
@@ -113,10 +194,11 @@ export class PanelView {
         }, "ais-quiet"),
       );
     } else {
-      if (r.status === "streaming") actions.append(button("Stop", `Stop ${r.name}`, () => this.act({ type: "stop", session_id: r.id }), "ais-danger"));
+      if (r.status === "streaming" && this.connection.connected) actions.append(button("Stop", `Stop ${r.name}`, () => this.act({ type: "stop", session_id: r.id }), "ais-danger"));
       if (r.live) actions.append(button("Close", `Close ${r.name}`, () => this.act({ type: "close", session_id: r.id }), "ais-quiet"));
       actions.append(
-        button("Open chat", `Open chat ${r.name}`, () => this.act({ type: "open", session_id: r.id }), "ais-quiet"),
+        button("Open chat", `Open chat ${r.name}`, () => this.act({ type: "open", session_id: r.id, tabs: canOpenTabs() }),
+          "ais-quiet"),
         button("Delete", `Delete ${r.name}`, () => {
           this.confirming = r.id;
           this.render();
@@ -124,7 +206,11 @@ export class PanelView {
         }, "ais-quiet"),
       );
     }
-    const status = h("span", { class: `ais-status ais-status-${r.status}`, text: STATUS_TEXT[r.status] ?? r.status });
+    const live = this.connection.connected;
+    for (const b of actions.querySelectorAll("button")) b.disabled = !live;
+    const known = STATUS_TEXT[r.status] ?? r.status;
+    const status = h("span", { class: `ais-status ais-status-${live ? r.status : "stale"}`,
+      text: live ? known : `${known} (stale)`, title: live ? "" : "last known status: not connected to the kernel" });
     return h("tr", { attrs: { "data-session": r.id, "data-status": r.status } },
       h("th", { text: r.name, attrs: { scope: "row" } }),
       h("td", { text: shortModelName(r.model), title: r.model }),

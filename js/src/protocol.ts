@@ -71,6 +71,8 @@ export interface ChatTraits {
   models: ModelOption[];
   progress: ProgressData;
   batch: BatchData;
+  /** "tab": opened for a JupyterLab tab (open_tab); its views outside the tab point to it. */
+  placement?: "" | "tab";
 }
 
 /** Kernel -> browser: appended reply text (at most one every ~50 ms per widget). */
@@ -90,6 +92,14 @@ export interface AckMsg {
   error: string | null;
 }
 
+/** Kernel -> browser: the chat's code and styles, when a view asked for them (see chat_loader.ts). */
+export interface BundleMsg {
+  type: "bundle";
+  id: string;
+  js: string;
+  css: string;
+}
+
 export type KernelMsg = DeltaMsg | AckMsg;
 
 /** Browser -> kernel actions. Note: they reach the kernel only when its shell is idle. */
@@ -100,8 +110,11 @@ export type ViewMsg =
   | { type: "clear"; client_id: string }
   | { type: "switch_model"; model: string; client_id: string }
   | { type: "hello" }
+  | { type: "bundle" }
   | { type: "refresh_models" }
-  | { type: "view"; open: boolean };
+  | { type: "view"; open: boolean }
+  /** Where a view ended up, once in the page: whether this page can open tabs, whether it is in one. */
+  | { type: "where"; tabs: boolean; in_tab: boolean };
 
 /** One row of HubPanel's `sessions` trait. */
 export interface SessionRow {
@@ -118,8 +131,16 @@ export interface SessionRow {
 }
 
 export interface PanelTraits {
-  scope: string;
   sessions: SessionRow[];
+  /** Chats shown in the panel, where no tab can open (Notebook 7). */
+  inline_chats?: InlineChat[];
+}
+
+/** A chat the panel shows inside itself: the chat widget's model id and its session. */
+export interface InlineChat {
+  model_id: string;
+  session_id: string;
+  name: string;
 }
 
 /** Kernel -> panel: a reply of some session ended. */
@@ -137,5 +158,8 @@ export interface NoticeMsg {
 }
 
 export type PanelViewMsg =
-  | { type: "stop" | "close" | "delete" | "open"; session_id: string }
+  | { type: "stop" | "close" | "delete"; session_id: string }
+  /** `tabs`: whether this page can open a tab (else the chat shows in the panel). */
+  | { type: "open"; session_id: string; tabs: boolean }
+  | { type: "close_inline"; model_id: string }
   | { type: "refresh" };

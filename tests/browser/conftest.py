@@ -17,7 +17,7 @@ import pytest
 
 from .fake_openai import FakeOpenAI
 from .lab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FAKE_SECRET, ROOT, LabServer, run_lab
-from .notebook import Notebook
+from .notebook import Notebook, Notebook7
 
 STARTUP_TIMEOUT_S = 60
 
@@ -41,6 +41,17 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[LabServer]:
+    yield from _lab(tmp_path_factory, fake_openai, server_extension=True)
+
+
+@pytest.fixture(scope="module")
+def lab_without_extension(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[LabServer]:
+    """A JupyterLab whose server does not serve ai_sessions' files (as one from another environment)."""
+    yield from _lab(tmp_path_factory, fake_openai, server_extension=False)
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, *,
+         server_extension: bool) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("lab")
     root, settings = base / "root", base / "user-settings"
     root.mkdir()
@@ -61,7 +72,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> It
     for name in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "AI_SESSIONS_SETTINGS",
                  "JPY_SESSION_NAME"):
         env.pop(name, None)
-    with run_lab(base, root, env, fake_openai, settings, STARTUP_TIMEOUT_S) as server:
+    with run_lab(base, root, env, fake_openai, settings, STARTUP_TIMEOUT_S,
+                 server_extension=server_extension) as server:
         yield server
 
 
@@ -85,19 +97,29 @@ def page(browser: Any, lab: LabServer) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture
-def notebook(page: Any, lab: LabServer) -> Iterator[Callable[[str], Notebook]]:
-    """``notebook("name.ipynb")``: a new notebook open in the page; its kernel is shut down afterwards."""
+def _notebooks(page: Any, lab: LabServer, kind: type[Notebook]) -> Iterator[Callable[[str], Notebook]]:
     opened: list[Notebook] = []
 
     def open_notebook(name: str) -> Notebook:
-        nb = Notebook(page, lab, name).open()
+        nb = kind(page, lab, name).open()
         opened.append(nb)
         return nb
 
     yield open_notebook
     for nb in opened:
         lab.shutdown_kernels_of(nb.name)
+
+
+@pytest.fixture
+def notebook(page: Any, lab: LabServer) -> Iterator[Callable[[str], Notebook]]:
+    """``notebook("name.ipynb")``: a new notebook open in JupyterLab; its kernel is shut down afterwards."""
+    yield from _notebooks(page, lab, Notebook)
+
+
+@pytest.fixture
+def notebook7(page: Any, lab: LabServer) -> Iterator[Callable[[str], Notebook]]:
+    """``notebook7("name.ipynb")``: a new notebook open in Jupyter Notebook 7 (same server)."""
+    yield from _notebooks(page, lab, Notebook7)
 
 
 @pytest.fixture(scope="session", autouse=True)

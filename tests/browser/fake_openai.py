@@ -5,6 +5,7 @@ Models (the ``model`` of the request picks the behaviour):
 - ``hostile``: streams markdown full of XSS attempts and a remote image pointing back at this server;
 - ``slow``: streams ``tick N`` every 40 ms until the client goes away (for Stop and the progress bar);
 - ``steady``: like ``echo``, after a 150 ms pause (so a batch of them takes visible time);
+- ``gated``: like ``echo``, once ``GET /release`` was called (so a test decides when the reply ends);
 - anything else: streams ``Echo: <last user message>`` in a few chunks.
 
 Every GET is recorded in ``requests`` (so a test can tell whether the browser fetched an image).
@@ -48,6 +49,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.record(self.path)
+        if self.path == "/release":
+            self.server.gate.set()
+            self._json({})
+            return
         if self.path.startswith("/v1/models"):
             self._json({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
                                                    for m in ("echo", "steady", "slow", "hostile")]})
@@ -83,6 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 if model == "steady":
                     self.server.closing.wait(0.15)
+                elif model == "gated":
+                    self.server.gate.wait(60)
                 last = next((m["content"] for m in reversed(body.get("messages", [])) if m["role"] == "user"), "")
                 pieces = ["Echo: ", str(last)[:200]]
             for piece in pieces:
@@ -122,6 +129,7 @@ class FakeOpenAI(ThreadingHTTPServer):
         self.base = f"http://127.0.0.1:{self.server_address[1]}"
         self.requests: list[str] = []
         self.closing = threading.Event()
+        self.gate = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -139,5 +147,6 @@ class FakeOpenAI(ThreadingHTTPServer):
 
     def stop(self) -> None:
         self.closing.set()
+        self.gate.set()
         self.shutdown()
         self.server_close()

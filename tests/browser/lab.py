@@ -62,13 +62,21 @@ class LabServer:
 
 @contextmanager
 def run_lab(base: Path, root: Path, env: dict[str, str], fake: FakeOpenAI | None = None,
-            settings: Path | None = None, startup_timeout: float = 60) -> Iterator[LabServer]:
+            settings: Path | None = None, startup_timeout: float = 60, base_url: str = "/",
+            server_extension: bool = True) -> Iterator[LabServer]:
     """A JupyterLab server on 127.0.0.1 with its own config, runtime and workspace dirs under ``base``,
-    serving ``root``; its kernels are shut down and the server stopped on exit."""
+    serving ``root``; its kernels are shut down and the server stopped on exit. ``server_extension``: whether
+    ai_sessions' server extension serves the front-end files (False: as a server from another environment)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     token = secrets.token_hex(16)
+    config = base / "jupyter-config"
+    config.mkdir(exist_ok=True)
+    # the server extension serving ai_sessions/static (installed with the package; enabled here too, so
+    # the tests run this checkout's extension whatever the environment has installed)
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"ai_sessions.server_extension": server_extension}}}))
     log = (base / "server.log").open("w")
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--expose-app-in-browser",
@@ -76,12 +84,16 @@ def run_lab(base: Path, root: Path, env: dict[str, str], fake: FakeOpenAI | None
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          f"--LabApp.user_settings_dir={settings or base / 'settings'}",
          f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.news_url=",
+         # Jupyter Notebook 7 on the same server (/tree, /notebooks/...), with the same settings
+         "--JupyterNotebookApp.expose_app_in_browser=True",
+         f"--JupyterNotebookApp.user_settings_dir={settings or base / 'settings'}",
+         f"--JupyterNotebookApp.workspaces_dir={base / 'workspaces'}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-         "--allow-root"],
+         f"--ServerApp.base_url={base_url}", "--allow-root"],
         cwd=root, stdout=log, stderr=subprocess.STDOUT,
-        env={**env, "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
+        env={**env, "JUPYTER_CONFIG_DIR": str(config),
              "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"), "JUPYTER_PLATFORM_DIRS": "1"})
-    server = LabServer(f"http://127.0.0.1:{port}", token, root, fake)  # type: ignore[arg-type]
+    server = LabServer(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, root, fake)  # type: ignore[arg-type]
     try:
         deadline = time.monotonic() + startup_timeout
         while True:  # the server reports readiness only through HTTP

@@ -48,9 +48,12 @@ class Notebook:
         self.name = lab.new_notebook(name)
         self.panel_id = ""
 
-    def open(self) -> Notebook:
+    def url(self) -> str:
         workspace = Path(self.name).stem  # one workspace per notebook: a reload reopens only this one
-        self.page.goto(f"/lab/workspaces/{workspace}/tree/{self.name}?token={self.lab.token}")
+        return f"/lab/workspaces/{workspace}/tree/{self.name}?token={self.lab.token}"
+
+    def open(self) -> Notebook:
+        self.page.goto(self.url())
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
         self.page.wait_for_function(f"() => ({_FIND_PANEL})({self.name!r}) !== null")
         self.panel_id = self.page.evaluate(f"async () => {{ const p = ({_FIND_PANEL})({self.name!r});"
@@ -74,6 +77,16 @@ class Notebook:
     def output_text(self, cell: Any) -> str:
         return cell.locator(".jp-OutputArea-output").last.inner_text()
 
+    def restart_kernel(self) -> None:
+        """Restart the kernel as a user does: the notebook's Restart Kernel command, confirmed in its dialog."""
+        self.page.evaluate(f"() => {{ window.jupyterapp.shell.activateById({self.panel_id!r});"
+                           " void window.jupyterapp.commands.execute('notebook:restart-kernel'); }")
+        self.page.get_by_role("button", name="Confirm Kernel Restart").click()
+
+    def wait_idle(self) -> None:
+        self.page.wait_for_function(
+            f"() => ({_FIND_PANEL})({self.name!r}).sessionContext.session?.kernel?.status === 'idle'")
+
     def save(self) -> None:
         self.page.evaluate(f"async () => {{ const p = ({_FIND_PANEL})({self.name!r}); await p.context.save(); }}")
 
@@ -86,3 +99,10 @@ def shot(target: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     target.screenshot(path=str(path), animations="disabled")
     return path
+
+
+class Notebook7(Notebook):
+    """A notebook open in Jupyter Notebook 7 (same server, ``/notebooks/...``; same commands)."""
+
+    def url(self) -> str:
+        return f"/notebooks/{self.name}?token={self.lab.token}"

@@ -68,6 +68,16 @@ def view_msg(widget: Any, content: dict[str, Any]) -> None:
     widget._on_view_msg(widget, content, [])
 
 
+@pytest.fixture(autouse=True)
+def unknown_front_end():
+    """Each test starts not knowing whether the front end has tabs (views tell the kernel)."""
+    from ai_sessions.widgets.front_end import FRONT_END
+
+    FRONT_END.tabs = None
+    yield
+    FRONT_END.tabs = None
+
+
 @pytest.fixture
 def shub(make_hub):
     SCRIPTS.clear()
@@ -329,14 +339,45 @@ def test_tab_closes_its_widgets_when_its_view_goes(shub):
     pytest.importorskip("sidecar")
     s = shub.session("a")
     tab = open_tab(s)
-    assert repr(tab) == "ChatTab(session='a', open=True)"
+    assert tab.widget.placement == "tab"
+    assert repr(tab) == "ChatTab(session='a', open=False, not confirmed by the front end yet)"
     assert tab.sidecar.title == "a" and tab.sidecar.anchor == "tab-after"
     assert tab.sidecar.outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == tab.widget.model_id
     view_msg(tab.widget, {"type": "view", "open": True})
+    view_msg(tab.widget, {"type": "where", "tabs": True, "in_tab": True})
+    assert repr(tab) == "ChatTab(session='a', open=True)"
     view_msg(tab.widget, {"type": "view", "open": False})
     assert not tab.is_open and tab.widget.comm is None
     s.send("still works")  # the session and its history stay
     assert len(shub.get("a").messages) == 2
+
+
+def test_no_tab_is_reported_where_the_front_end_has_none(shub):
+    pytest.importorskip("sidecar")
+    s = shub.session("nb7")
+    tab = open_tab(s)  # nothing known yet: a sidecar is tried, and the cell shows the chat too
+    view_msg(tab.widget, {"type": "where", "tabs": False, "in_tab": False})  # its view in the cell: no tabs here
+    assert tab.sidecar is None and not tab.is_open
+    assert repr(tab) == "ChatTab(session='nb7', open=False, shown in the cell output: tabs need JupyterLab)"
+    second = open_tab(s)  # known now: no sidecar at all
+    assert second.sidecar is None and not second.is_open
+    assert tab.widget.comm is not None  # the chat in the cell stays
+    tab.close()
+    second.close()
+
+
+def test_the_panel_shows_a_chat_inside_itself_where_no_tab_can_open(shub):
+    s = shub.session("inline")
+    panel = shub.panel()
+    view_msg(panel, {"type": "open", "session_id": s.id, "tabs": False})
+    view_msg(panel, {"type": "open", "session_id": s.id, "tabs": False})  # once is enough
+    (shown,) = panel.inline_chats
+    assert shown["session_id"] == s.id and shown["name"] == "inline"
+    chat = panel._inline[shown["model_id"]]
+    assert chat.session_id == s.id and chat.comm is not None
+    view_msg(panel, {"type": "close_inline", "model_id": shown["model_id"]})
+    assert panel.inline_chats == [] and chat.comm is None
+    panel.close()
 
 
 def test_import_ai_sessions_does_not_load_widgets():
@@ -356,3 +397,88 @@ def test_fallback_is_explained_in_the_chat(shub):
     assert openai and not any(m["available"] for m in openai)
     assert all("no API key" in (m["reason"] or "") for m in openai)
     w.close()
+
+
+def test_saved_state_carries_a_small_loader_and_no_local_path(shub):
+    s = shub.session("small")
+    s.send("hello")
+    w, panel = ChatWidget(session=s), HubPanel(hub=shub)
+    state = w.get_state()
+    assert "_css" not in state and len(state["_esm"]) < 4096  # the chat's code and styles load by URL
+    assert "import(" in state["_esm"]
+    conversation = len(json.dumps(state["messages"]))
+    assert len(json.dumps(state, default=str)) <= conversation + 16_000
+    assert "scope" not in panel.get_state()
+    assert panel.scope == shub.scope
+    w.close()
+    panel.close()
+
+
+def test_a_view_with_no_server_gets_the_bundle_from_the_kernel(shub):
+    from ai_sessions.widgets._bundle import STATIC
+
+    w = ChatWidget(session=shub.session("vscode"))
+    rec = Recorder(w)
+    view_msg(w, {"type": "bundle"})
+    (sent,) = rec.of("bundle")
+    impl = (STATIC / "chat-impl.js").read_text(encoding="utf-8")
+    assert sent["js"].strip() == impl.strip() and impl.rstrip().endswith(f'export const buildId = "{sent["id"]}";')
+    assert f'var i="{sent["id"]}"' in w._esm or f'"{sent["id"]}"' in w._esm  # the loader expects this build
+    assert "url(\"data:font/woff2;base64," in sent["css"] and "./fonts/" not in sent["css"]
+    w.close()
+
+
+def test_the_cell_output_carries_the_conversation_as_escaped_html(shub):
+    SCRIPTS["m1"] = Script(chunks=["<img src=x onerror=alert(1)> **bold**"])
+    s = shub.session("shown")
+    s.send("what is <script>alert(1)</script>?")
+    w = ChatWidget(session=s)
+    data, _ = w._repr_mimebundle_()
+    assert data["text/plain"] == "ChatWidget(session='shown')"
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    page = data["text/html"]
+    assert "what is &lt;script&gt;alert(1)&lt;/script&gt;?" in page
+    assert "&lt;img src=x onerror=alert(1)&gt; **bold**" in page
+    assert "<script" not in page and "<img" not in page
+    w.close()
+
+
+def test_the_static_copy_of_a_long_conversation_stays_small():
+    from ai_sessions.widgets.static_html import MAX_CHARS, conversation_html
+
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} " + "x" * 500,
+                 "model": None if i % 2 == 0 else "openai:gpt-4o-mini", "status": "complete"} for i in range(200)]
+    page = conversation_html("long", messages)
+    assert len(page) < MAX_CHARS + 4_000
+    assert "message 199 " in page and "message 0 " not in page
+    assert "earlier messages not shown" in page
+
+
+def test_messages_from_the_hub_thread_carry_the_current_cell_as_parent(monkeypatch):
+    """A reply started in one cell may end in another: its messages must not name the first cell."""
+    import contextvars
+
+    import ipywidgets
+
+    from ai_sessions.widgets._base import KernelWidget
+
+    parent: contextvars.ContextVar[str] = contextvars.ContextVar("parent")
+    seen: list[str] = []
+    # ipykernel reads the parent header from the sending context, else from the request it handles now
+    monkeypatch.setattr(ipywidgets.Widget, "_send", lambda self, msg, buffers=None: seen.append(
+        parent.get("the request handled now")))
+    class Probe(KernelWidget):
+        def _on_hub_thread(self) -> bool:
+            return threading.current_thread() is not threading.main_thread()
+
+    probe = Probe()
+    seen.clear()
+    parent.set("cell 2")  # what the hub thread's tasks inherit: the cell that scheduled them
+    scheduled = contextvars.copy_context()
+    thread = threading.Thread(target=scheduled.run, args=(probe.send, {}))
+    thread.start()
+    thread.join()
+    probe.send({})  # on the main thread, the context is the kernel's own
+    assert seen == ["the request handled now", "cell 2"]
+    monkeypatch.undo()
+    probe.close()
