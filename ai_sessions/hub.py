@@ -3,6 +3,7 @@ settings, keys and the model catalogue)."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import os
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .agents import find_agent, resolve_tools
 from .approval import ApprovalBroker
 from .catalogue import FallbackWarning as FallbackWarning  # re-exported: it was defined here
 from .catalogue import ModelCatalogue
@@ -22,12 +24,14 @@ from .events import EventBus
 from .export import parse_export
 from .keys import KeyStore
 from .loop import HubLoop
+from .mcp_servers import McpToolSource, inline_config
 from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
 from .providers.base import Availability, ModelInfo
 from .runtime import Runtime
 from .session import Session
-from .settings import Settings, config_dir, data_dir, load_settings
+from .settings import Agent, Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
+from .tools import check_approval
 
 if TYPE_CHECKING:
     from .widgets import HubPanel
@@ -78,6 +82,7 @@ class SessionHub:
         self.scope = scope or default_scope()
         self._sessions: dict[str, Session] = {}
         self._adopt_lock = threading.Lock()
+        self._mcp: dict[str, McpToolSource] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -131,16 +136,47 @@ class SessionHub:
     # -- sessions -------------------------------------------------------------------------------------
     def session(self, name: str | None = None, *, model: str | None = None, system_prompt: str | None = None,
                 temperature: float | None = None, max_tokens: int | None = None,
-                scope: str | None = None, tools: Any = None) -> Session:
+                scope: str | None = None, tools: Any = None, agent: str | None = None) -> Session:
         """Get the session ``name`` of this notebook, creating it if needed (``model`` etc. apply to a new
         session; for an existing one a different ``model`` switches to it). Without a name, a new session
         gets the next free automatic name (``chat-1``, ``chat-2``, ...). ``tools``: functions (or tool
-        sets, MCP servers) the model may call, added to ``session.tools``."""
+        sets, MCP servers) the model may call, added to ``session.tools``. ``agent``: start from the
+        ``[agents.NAME]`` preset of the settings (its model, system prompt, parameters and tools; the
+        arguments given here win)."""
+        preset = find_agent(self.settings, agent) if agent is not None else None
+        if preset is not None:
+            model = model or preset.model
+            system_prompt = system_prompt if system_prompt is not None else preset.system_prompt
+            temperature = temperature if temperature is not None else preset.params.get("temperature")
+            max_tokens = max_tokens if max_tokens is not None else preset.params.get("max_tokens")
+            agent_tools = resolve_tools(preset, self.settings, self.mcp)  # a bad name fails before anything
         session = self._session(name, model=model, system_prompt=system_prompt, temperature=temperature,
                                 max_tokens=max_tokens, scope=scope)
+        if preset is not None:
+            session.tools.add(agent_tools)
         if tools is not None:
             session.tools.add(tools if isinstance(tools, list | tuple) else [tools])
         return session
+
+    def agents(self) -> list[Agent]:
+        """The agent presets of the settings (``[agents.NAME]``): model, system prompt, params, tools."""
+        return list(self.settings.agents.values())
+
+    def mcp(self, name: str, *, command: list[str] | str | None = None, url: str | None = None,
+            env: dict[str, str] | None = None, approval: str | None = None) -> McpToolSource:
+        """The MCP server ``name``: from ``[mcp.NAME]`` in settings, or given here (``command=[...]`` for
+        stdio, ``url=...`` for streamable HTTP). Add it to a session with ``s.tools.add(...)``; it starts on
+        first use and stops with the hub."""
+        if approval is not None:
+            check_approval(approval)
+        config = inline_config(name, command, url, env, approval, self.settings.mcp.get(name))
+        existing = self._mcp.get(name)
+        if existing is not None and existing.config == config:
+            return existing
+        if existing is not None:
+            self.runtime.loop.call_soon(lambda: asyncio.ensure_future(existing.aclose()))
+        source = self._mcp[name] = McpToolSource(config)
+        return source
 
     def _session(self, name: str | None, *, model: str | None, system_prompt: str | None,
                  temperature: float | None, max_tokens: int | None, scope: str | None) -> Session:
@@ -311,10 +347,14 @@ class SessionHub:
         self._closed = True
         for session in list(self._sessions.values()):
             session.cancel()
+        async def close_all() -> None:
+            await asyncio.gather(self.runtime.catalogue.aclose(), *(m.aclose() for m in self._mcp.values()),
+                                 return_exceptions=True)
+
         try:
-            self.runtime.loop.run(self.runtime.catalogue.aclose(), timeout=10)
+            self.runtime.loop.run(close_all(), timeout=10)
         except Exception:
-            log.exception("closing providers failed")
+            log.exception("closing providers and MCP servers failed")
         self.runtime.loop.stop()
         for session in list(self._sessions.values()):
             session.mark_closed()  # a kept reference says so instead of waiting forever

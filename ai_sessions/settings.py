@@ -98,7 +98,7 @@ class McpServer:
     env: dict[str, str] = field(default_factory=dict)
     url: str | None = None
     cwd: str | None = None
-    approval: str = "ask"
+    approval: str = "auto"
     timeout_s: float = 30.0
 
 

@@ -113,7 +113,12 @@ class Tool:
         return f"Tool({self.name!r}, source={self.source!r}, approval={self.approval!r})"
 
 
-class ToolArgumentError(Exception):
+class ToolFailed(Exception):
+    """Raise it from a tool to report a failure with exactly this text (other exceptions are reported as
+    ``TypeName: message``)."""
+
+
+class ToolArgumentError(ToolFailed):
     """The model's arguments do not fit the tool's parameters (the model is told, and may try again)."""
 
 
@@ -348,7 +353,7 @@ async def run_tool(tool: Tool, call: ToolCallPart, main: MainThread,
                 value = await value
     except TimeoutError:
         return _error(call, f"{tool.name} did not finish within {timeout:g} s")
-    except ToolArgumentError as exc:
+    except ToolFailed as exc:
         return _error(call, str(exc))
     except asyncio.CancelledError:
         raise
