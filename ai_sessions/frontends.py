@@ -21,6 +21,21 @@ class FrontEnd(Protocol):
 
 _bridges: dict[str, list[FrontEnd]] = {}
 _lock = threading.Lock()
+_concurrent_delivery = False
+
+
+def note_message_thread() -> None:
+    """Called by widgets on each message from the browser: once one arrives on a thread other than the main
+    one (JupyterLab ≥ 4.6 with ipykernel 7 deliver them through a kernel subshell while a cell runs),
+    a chat can answer an approval even while a cell of ours blocks the main thread."""
+    global _concurrent_delivery
+    if threading.current_thread() is not threading.main_thread():
+        _concurrent_delivery = True
+
+
+def messages_arrive_while_busy() -> bool:
+    """Whether browser messages have been seen to arrive while the main thread was busy (see above)."""
+    return _concurrent_delivery
 
 
 def register_frontend(session_id: str, bridge: FrontEnd) -> Callable[[], None]:

@@ -22,6 +22,7 @@ from .conversation import Conversation
 from .errors import AiSessionsError, SessionNotFound
 from .events import EventBus
 from .export import parse_export
+from .frontends import messages_arrive_while_busy
 from .keys import KeyStore
 from .loop import HubLoop
 from .mcp_servers import McpToolSource, inline_config
@@ -78,7 +79,7 @@ class SessionHub:
         keys = keys if keys is not None else KeyStore(config_dir() / "keys.json")
         loop = HubLoop()
         self.runtime = Runtime(loop, store, EventBus(), settings, keys, ModelCatalogue(settings, keys, loop),
-                               ApprovalBroker(lambda: loop.main.served))
+                               ApprovalBroker(lambda: loop.main.served and not messages_arrive_while_busy()))
         self.scope = scope or default_scope()
         self._sessions: dict[str, Session] = {}
         self._adopt_lock = threading.Lock()

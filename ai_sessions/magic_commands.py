@@ -219,9 +219,10 @@ def run_line(ctx: MagicContext, line: str) -> Any:
 @command("new", "create a session and make it the current one",
          arg("name"), arg("--model", help="provider:model, e.g. local:smollm2"),
          arg("--system", help="system prompt"), arg("--temperature", type=float),
-         arg("--max-tokens", type=int, dest="max_tokens"))
+         arg("--max-tokens", type=int, dest="max_tokens"),
+         arg("--agent", help="start from the [agents.NAME] preset of the settings"))
 def cmd_new(ctx: MagicContext, name: str, model: str | None, system: str | None, temperature: float | None,
-            max_tokens: int | None) -> None:
+            max_tokens: int | None, agent: str | None = None) -> None:
     from .errors import AiSessionsError
 
     if not name.strip():
@@ -232,9 +233,10 @@ def cmd_new(ctx: MagicContext, name: str, model: str | None, system: str | None,
     if model:
         check_model(ctx.hub, model)
     session = ctx.hub.session(name, model=model, system_prompt=system, temperature=temperature,
-                              max_tokens=max_tokens)
+                              max_tokens=max_tokens, agent=agent)
     ctx.current = session.name
-    print(f"created session {session.name!r} ({session.model}); it is now the current session")
+    tools = f" with {len(session.tools)} tools" if len(session.tools) else ""
+    print(f"created session {session.name!r} ({session.model}){tools}; it is now the current session")
 
 
 @command("list", "list this notebook's sessions (the current one marked *)",
@@ -340,7 +342,7 @@ def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None, force:
 
 
 # -- models and keys (their own module; imported here so they are listed before `help`) ---------------
-from . import magic_keys  # noqa: E402,F401
+from . import magic_keys, magic_tools  # noqa: E402,F401
 
 
 @command("help", "list the subcommands")

@@ -79,6 +79,8 @@ def _cell_parser() -> MagicParser:
     parser.add_argument("--format", choices=FORMATS, default="markdown",
                         help="markdown (rendered), code (offered as the next cell) or text")
     parser.add_argument("--no-interpolate", action="store_true", help="send {braces} as they are")
+    parser.add_argument("--with", dest="attach", metavar="NAMES",
+                        help="attach these variables (comma-separated, e.g. df,fig): their description is sent")
     return parser
 
 
@@ -90,8 +92,9 @@ def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
         raise _error("the cell is empty", "write the prompt in the cell body below %%ai_session")
     if not args.no_interpolate:
         prompt = interpolate(prompt, ctx.shell.user_ns)
+    context = _attachments(args.attach, ctx.shell.user_ns) if args.attach else None
     session = ctx.cell_session(args.name, args.model)
-    message = stream_reply(session, prompt, _view(ctx.shell, args.format))
+    message = stream_reply(session, prompt, _view(ctx.shell, args.format), context=context)
     reply = Reply(message.content, message, shown_in=ctx.shell.execution_count)
     if args.format == "code":
         code = extract_code(message.content)
@@ -100,6 +103,20 @@ def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
         else:
             print("note: the reply has no code block, so no cell was added", file=sys.stderr)
     return reply
+
+
+def _attachments(names: str, namespace: Mapping[str, Any]) -> list[Any]:
+    """The variables named by ``--with a,b`` (a missing one is an error naming it, before anything is sent)."""
+    values = []
+    for name in (n.strip() for n in names.split(",")):
+        if not name:
+            continue
+        if name not in namespace:
+            raise _error(f"--with names {name!r}, which is not defined", f"define {name} first, or remove it")
+        values.append(namespace[name])
+    if not values:
+        raise _error("--with names no variable", "e.g. --with df,fig")
+    return values
 
 
 def interpolate(template: str, namespace: Mapping[str, Any]) -> str:
@@ -241,12 +258,13 @@ def _view(shell: Any, fmt: str) -> DisplayView | PrintView:
     return DisplayView(fmt) if getattr(shell, "kernel", None) is not None else PrintView()
 
 
-def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView) -> Message:
-    """Send ``prompt`` on ``session`` and show the reply in ``view`` as it streams (≤10 updates/s).
-    A kernel interrupt stops the reply; its partial text is kept as ``stopped``."""
+def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView,
+                 context: list[Any] | None = None) -> Message:
+    """Send ``prompt`` (with ``context`` attached) on ``session`` and show the reply in ``view`` as it streams
+    (≤10 updates/s). A kernel interrupt stops the reply; its partial text is kept as ``stopped``."""
     live = _LiveText(session)
     try:
-        handle = session.submit(prompt)
+        handle = session.submit(prompt, context=context)
         while True:
             try:
                 message = handle.result(timeout=MAGIC_UPDATE_S)

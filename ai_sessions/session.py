@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,8 +60,11 @@ class ReplyHandle:
 
     def result(self, timeout: float | None = None) -> Message:
         """Wait for the reply; raises the provider error if it failed."""
+        loop = self.session.runtime.loop
         if not self._future.done():
-            self.session.runtime.loop.refuse_wait("ReplyHandle.result()")
+            loop.refuse_wait("ReplyHandle.result()")
+        if threading.current_thread() is threading.main_thread():
+            return loop.main.serve(self._future, timeout)  # main-thread tools run while we wait
         return self._future.result(timeout)
 
     def done(self) -> bool:
