@@ -31,7 +31,8 @@ class HubPanel(anywidget.AnyWidget):
     _css = bundle("panel.css")
 
     scope = traitlets.Unicode("").tag(sync=True)
-    #: One dict per session: id, name, model, status, message_count, last_activity, tokens, cost, live.
+    #: One dict per session: id, name, model, status, message_count, last_activity, tokens, cost,
+    #: cost_partial (some prices unknown: cost is a floor), live. Shapes: contract.py.
     sessions = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, hub: SessionHub | None = None, **kwargs: Any) -> None:
@@ -66,7 +67,8 @@ class HubPanel(anywidget.AnyWidget):
             rows.append({"id": info.id, "name": info.name, "model": info.model, "status": status,
                          "message_count": info.message_count, "last_activity": info.last_activity,
                          "input_tokens": info.usage.input_tokens, "output_tokens": info.usage.output_tokens,
-                         "cost": info.cost, "live": info.live})
+                         "cost": info.cost, "cost_partial": bool(getattr(info, "cost_partial", False)),
+                         "live": info.live})
         return rows
 
     def _apply(self, rows: list[dict[str, Any]]) -> None:

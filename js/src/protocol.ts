@@ -1,87 +1,9 @@
 /**
  * The data the kernel and the browser exchange: synced trait values and custom messages.
- * Names match the Python side (ai_sessions/widgets/chat.py, hub_panel.py) one to one.
+ *
+ * GENERATED from ai_sessions/widgets/contract.py by `python -m ai_sessions.widgets.contract_ts`:
+ * do not edit by hand. Offsets and lengths count UTF-16 code units (JavaScript string indices).
  */
-
-export type Role = "user" | "assistant";
-export type MessageStatus = "complete" | "streaming" | "stopped" | "failed" | "interrupted";
-
-/** One entry of the `messages` trait (Message.to_dict() in ai_sessions/model.py). */
-export interface MessageData {
-  id: string;
-  seq: number;
-  role: Role;
-  content: string;
-  model: string | null;
-  status: MessageStatus;
-  usage: { input_tokens: number; output_tokens: number } | null;
-  cost: number | null;
-  error: string | null;
-  error_kind: string | null;
-  created_at: number;
-  completed_at: number | null;
-}
-
-/** One entry of the `switches` trait (ModelSwitch.to_dict()). */
-export interface SwitchData {
-  from: string;
-  to: string;
-  message_index: number;
-  reason: string | null;
-  created_at: number;
-}
-
-/** One entry of the `models` trait (ModelInfo). */
-export interface ModelOption {
-  provider: string;
-  name: string;
-  short_name: string;
-  available: boolean;
-  reason: string | null;
-}
-
-/** The `progress` trait: empty object when no reply is in flight. */
-export interface ProgressData {
-  message_id?: string;
-  state?: "waiting" | "streaming";
-  started_at?: number;
-  first_token_at?: number | null;
-  tokens?: number;
-  model?: string;
-}
-
-/** The `batch` trait: the batch contract's dict, or an empty object. */
-export interface BatchData {
-  completed?: number;
-  failed?: number;
-  total?: number;
-  active?: string | null;
-  done?: boolean;
-}
-
-/** Synced traits of ChatWidget. */
-export interface ChatTraits {
-  session_id: string;
-  session_name: string;
-  model: string;
-  session_state: "open" | "closed" | "deleted" | "missing";
-  notice: string;
-  messages: MessageData[];
-  switches: SwitchData[];
-  models: ModelOption[];
-  progress: ProgressData;
-  batch: BatchData;
-}
-
-/** Kernel -> browser: appended reply text (at most one every ~50 ms per widget). */
-export interface DeltaMsg {
-  type: "delta";
-  message_id: string;
-  seq: number;
-  offset: number;
-  text: string;
-  tokens: number;
-}
 
 /** Kernel -> browser: the result of an action a view asked for. */
 export interface AckMsg {
@@ -90,37 +12,53 @@ export interface AckMsg {
   error: string | null;
 }
 
-export type KernelMsg = DeltaMsg | AckMsg;
+/** Stop, regenerate or clear. */
+export interface ActionMsg {
+  type: "stop" | "regenerate" | "clear";
+  client_id: string;
+}
 
-/** Browser -> kernel actions. Note: they reach the kernel only when its shell is idle. */
-export type ViewMsg =
-  | { type: "send"; text: string; client_id: string }
-  | { type: "stop"; client_id: string }
-  | { type: "regenerate"; client_id: string }
-  | { type: "clear"; client_id: string }
-  | { type: "switch_model"; model: string; client_id: string }
-  | { type: "hello" }
-  | { type: "refresh_models" }
-  | { type: "view"; open: boolean };
+/** The `batch` trait while a batch runs on the session, and its summary once done. */
+export interface BatchData {
+  completed: number;
+  failed: number;
+  total: number;
+  active: string | null;
+  done: boolean;
+  /** Seconds from start to end (set once done). */
+  elapsed_s?: number | null;
+  /** Once done: the number of messages then; the summary line goes there. */
+  message_index?: number | null;
+}
 
-/** One row of HubPanel's `sessions` trait. */
-export interface SessionRow {
-  id: string;
-  name: string;
+/** Synced traits of `ChatWidget`. */
+export interface ChatTraits {
+  session_id: string;
+  session_name: string;
+  /** The model replies come from now (after any fallback). */
   model: string;
-  status: "idle" | "streaming" | "closed" | "stored";
-  message_count: number;
-  last_activity: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost: number | null;
-  live: boolean;
+  session_state: SessionState;
+  notice: string;
+  messages: MessageData[];
+  switches: SwitchData[];
+  models: ModelOption[];
+  progress: ProgressData | Empty;
+  batch: BatchData | Empty;
 }
 
-export interface PanelTraits {
-  scope: string;
-  sessions: SessionRow[];
+/** Kernel -> browser: reply text appended since the last delta (at most one every ~50 ms per widget). */
+export interface DeltaMsg {
+  type: "delta";
+  message_id: string;
+  seq: number;
+  /** Where `text` starts in the reply, in UTF-16 code units. */
+  offset: number;
+  text: string;
+  tokens: number;
 }
+
+/** An empty object: no reply (or batch) in flight. */
+export type Empty = Record<string, never>;
 
 /** Kernel -> panel: a reply of some session ended. */
 export interface FinishedMsg {
@@ -130,12 +68,166 @@ export interface FinishedMsg {
   status: MessageStatus;
 }
 
+/** A view asks for the whole text of the reply in flight (it joined mid-reply or found a gap). */
+export interface HelloMsg {
+  type: "hello";
+}
+
+export type KernelMsg = DeltaMsg | AckMsg;
+
+/** One entry of the `messages` trait (`Message.to_dict()` in ai_sessions/model.py). */
+export interface MessageData {
+  id: string;
+  seq: number;
+  role: Role;
+  /** The text (markdown for replies). While streaming, the last checkpoint; the deltas carry the rest. */
+  content: string;
+  model: string | null;
+  status: MessageStatus;
+  usage: UsageData | null;
+  cost: number | null;
+  error: string | null;
+  error_kind: string | null;
+  created_at: number;
+  completed_at: number | null;
+  /** Parts beyond the text (optional). */
+  parts?: MessagePart[];
+}
+
+/** One part of a message (text, image, file, tool call or result, structured output). Not rendered yet. */
+export interface MessagePart {
+  kind: PartKind;
+  [key: string]: unknown;
+}
+
+export type MessageStatus = "complete" | "streaming" | "stopped" | "failed" | "interrupted";
+
+/** One entry of the `models` trait. `name` is empty for a provider that lists no model. */
+export interface ModelOption {
+  provider: string;
+  name: string;
+  short_name: string;
+  available: boolean;
+  reason: string | null;
+}
+
 /** Kernel -> panel: an action failed. */
 export interface NoticeMsg {
   type: "notice";
   text: string;
 }
 
-export type PanelViewMsg =
-  | { type: "stop" | "close" | "delete" | "open"; session_id: string }
-  | { type: "refresh" };
+export interface PanelActionMsg {
+  type: "stop" | "close" | "delete" | "open";
+  session_id: string;
+}
+
+export type PanelKernelMsg = FinishedMsg | NoticeMsg;
+
+export interface PanelRefreshMsg {
+  type: "refresh";
+}
+
+/** Synced traits of `HubPanel`. */
+export interface PanelTraits {
+  scope: string;
+  sessions: SessionRow[];
+}
+
+export type PanelViewMsg = PanelActionMsg | PanelRefreshMsg;
+
+export type PartKind = "text" | "image" | "file" | "tool_call" | "tool_result" | "structured";
+
+/** The `progress` trait while a reply is in flight. */
+export interface ProgressData {
+  message_id: string;
+  state: ReplyState;
+  started_at: number;
+  first_token_at: number | null;
+  tokens: number;
+  model: string | null;
+  /** Set while `state` is `retrying`. */
+  retry?: RetryData | null;
+}
+
+export interface RefreshModelsMsg {
+  type: "refresh_models";
+}
+
+export type ReplyState = "waiting" | "streaming" | "retrying";
+
+/** A reply waiting to try again after a transient error. */
+export interface RetryData {
+  /** The attempt that comes next (2 for the first retry). */
+  attempt: number;
+  max_attempts: number;
+  wait_s: number;
+  /** When the next attempt starts (epoch seconds). */
+  until: number;
+  kind: RetryKind;
+  reason: string;
+}
+
+export type RetryKind = "rate_limited" | "provider_error" | "timeout" | "connection";
+
+export type Role = "user" | "assistant";
+
+export type RowStatus = "idle" | "streaming" | "closed" | "stored";
+
+export interface SendMsg {
+  type: "send";
+  text: string;
+  client_id: string;
+}
+
+/** One row of `HubPanel.sessions`. */
+export interface SessionRow {
+  id: string;
+  name: string;
+  model: string;
+  status: RowStatus;
+  message_count: number;
+  last_activity: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost: number | null;
+  /** Some replies' prices are unknown: `cost` is a floor. */
+  cost_partial?: boolean;
+  live: boolean;
+}
+
+export type SessionState = "open" | "closed" | "deleted" | "missing";
+
+/** One entry of the `switches` trait (`ModelSwitch.to_dict()` plus what answered). */
+export interface SwitchData {
+  from: string;
+  to: string;
+  /** Number of messages before the switch: its divider goes before message `message_index`. */
+  message_index: number;
+  reason: string | null;
+  created_at: number;
+  /** The model that answers after the switch (differs from `to` after a fallback). */
+  answered_by?: string | null;
+  /** Why `answered_by` differs from `to`. */
+  fallback_reason?: string | null;
+}
+
+export interface SwitchModelMsg {
+  type: "switch_model";
+  model: string;
+  client_id: string;
+}
+
+/** Token counts of one reply. */
+export interface UsageData {
+  input_tokens: number;
+  output_tokens: number;
+}
+
+export type ViewMsg = SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg;
+
+/** A view appeared (`open`) or went away. */
+export interface ViewOpenMsg {
+  type: "view";
+  open: boolean;
+}
