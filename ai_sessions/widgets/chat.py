@@ -290,13 +290,14 @@ class ChatWidget(anywidget.AnyWidget):
         """The ``batch`` trait for a batch event: as sent while it runs; once done, with its duration and
         the place of its summary line in the log."""
         if not batch.get("done"):
-            if self._batch_started is None:
+            if self._batch_started is None or self.batch.get("done"):  # a new batch
                 self._batch_started = time.time()
             return batch
-        started, self._batch_started = self._batch_started, None
+        if self.batch.get("done") and all(self.batch.get(k) == batch.get(k) for k in ("completed", "failed", "total")):
+            return self.batch  # the same end, told twice
         elapsed = batch.get("elapsed_s")
-        if elapsed is None:
-            elapsed = round(time.time() - started, 3) if started is not None else None
+        if elapsed is None and self._batch_started is not None:
+            elapsed = round(time.time() - self._batch_started, 3)
         count = len(self._session.messages) if self._session is not None else 0
         return {**batch, "elapsed_s": elapsed, "message_index": count}
 

@@ -13,12 +13,13 @@ function render({ model, el }: RenderProps<ChatTraits>): () => void {
   md ??= createMarkdown(window);
   const view = new ChatView(model, md);
   el.classList.add("ais-root");
-  el.appendChild(view.el);
+  el.append(view.el, view.live);
   const stopWatching = watchTabClose(el, () => view.dispose());
   return () => {
     stopWatching();
     view.dispose();
     view.el.remove();
+    view.live.remove();
   };
 }
 

@@ -8,6 +8,12 @@
  *
  * The log is one tab stop (roving.ts); it does not read tokens aloud: a polite status region announces
  * each reply once it has ended (announce.ts).
+ *
+ * The log scrolls from its bottom (`column-reverse` around one block of messages): its resting place,
+ * scroll offset 0, is the newest message. So it follows new text with no script, the browser's scroll
+ * anchoring keeps what a reader scrolled up to in place while text arrives below, and whatever makes the
+ * page lay the log out anew (a reload, a tab switch, a split view, JupyterLab re-attaching an off-screen
+ * cell) leaves it at the bottom instead of the top.
  */
 
 import type { AnyModel } from "./anywidget";
@@ -25,9 +31,6 @@ import { RovingLog } from "./roving";
 import { displayText, mergeDelta, streamEnded, type StreamText } from "./stream";
 import { trackVisibility } from "./visibility";
 
-const STICK_PX = 48;
-/** A scroll of the log within this long after the user's wheel, touch, key or pointer is the user's. */
-const USER_SCROLL_MS = 1000;
 /** Messages at the end of the log rendered at once; older ones render as they scroll into view. */
 const EAGER_MESSAGES = 40;
 
@@ -42,6 +45,11 @@ interface Pending {
 
 export class ChatView implements FrameWork {
   readonly el: HTMLElement;
+  /**
+   * The polite status region that says each reply once it has ended. Not inside `el`: whoever shows the
+   * chat puts it next to it (so the chat's text is found once, in the log).
+   */
+  readonly live: HTMLElement;
   private readonly subs: Subscriptions<ChatTraits>;
   private readonly title: HTMLElement;
   private readonly select: ModelSelect;
@@ -51,6 +59,8 @@ export class ChatView implements FrameWork {
   private readonly confirmBar: HTMLElement;
   private readonly notice: HTMLElement;
   private readonly log: HTMLElement;
+  /** The messages, dividers and hints, in reading order (the log's one child). */
+  private readonly items: HTMLElement;
   private readonly input: HTMLTextAreaElement;
   private readonly send: HTMLButtonElement;
   private readonly stop: HTMLButtonElement;
@@ -61,23 +71,15 @@ export class ChatView implements FrameWork {
   private readonly dividers = new Map<string, HTMLElement>();
   private readonly empty: HTMLElement;
   private readonly batchLine: HTMLElement;
-  private readonly announcer: HTMLElement;
   private readonly roving: RovingLog;
-  /** Reopening the page, switching tabs or splitting the view lays the log out anew, scrolled to its top. */
-  private readonly relayout: ResizeObserver | null;
   private readonly pending: Pending[] = [];
   private stream: StreamText | null = null;
   /** Message statuses at the last render (null before the first): which replies ended since. */
   private statuses: Map<string, MessageData["status"]> | null = null;
-  /** Whether the log follows new text (the user has not scrolled up). */
-  private stick = true;
-  /** When the user last wheeled, touched, pressed a key or a pointer in the log (performance.now()). */
-  private lastInput = -Infinity;
-  private pointerHeld = false;
   /** Streamed text arrived since the last frame. */
   private streamDue = false;
-  /** The log changed since the last frame: scroll it to the bottom if it sticks there. */
-  private scrollDue = false;
+  /** The user sent a message: show the bottom of the log in the next frame, even if they had scrolled up. */
+  private jumpDue = false;
   private actionError = "";
   private readonly untrack: () => void;
   private disposed = false;
@@ -103,25 +105,13 @@ export class ChatView implements FrameWork {
     this.notice = h("div", { class: "ais-notice", attrs: { role: "status", "aria-live": "polite" } });
 
     // aria-live off: a role=log region is polite by default, and would read every streamed token
-    this.log = h("div", { class: "ais-log", attrs: { role: "log", "aria-label": "Messages", "aria-live": "off" } });
-    this.log.addEventListener("scroll", () => this.onScroll());
-    for (const kind of ["wheel", "touchmove", "keydown"]) {
-      this.log.addEventListener(kind, () => (this.lastInput = performance.now()), { passive: true });
-    }
-    this.log.addEventListener("pointerdown", () => {
-      this.pointerHeld = true;
-      this.lastInput = performance.now();
-    });
-    this.log.addEventListener("pointerup", () => (this.pointerHeld = false));
+    this.items = h("div", { class: "ais-log-items" });
+    this.log = h("div", { class: "ais-log", attrs: { role: "log", "aria-label": "Messages", "aria-live": "off" } }, this.items);
     this.log.addEventListener("click", onMarkdownClick);
-    this.roving = new RovingLog(this.log);
+    this.roving = new RovingLog(this.items);
     this.empty = h("p", { class: "ais-empty" });
     this.batchLine = h("div", { class: "ais-batch-summary", attrs: { role: "note" } });
-    this.announcer = h("div", { class: "ais-sr-only", attrs: { role: "status", "aria-live": "polite", "aria-atomic": "true" } });
-    this.relayout = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
-      if (this.log.clientHeight > 0) this.scroll(); // shown again: back to the bottom if it stuck there
-    });
-    this.relayout?.observe(this.log);
+    this.live = h("div", { class: "ais-sr-only", attrs: { role: "status", "aria-live": "polite", "aria-atomic": "true" } });
     this.lazyRender = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
       for (const entry of entries) {
         if (!entry.isIntersecting) continue;
@@ -144,7 +134,7 @@ export class ChatView implements FrameWork {
     const composer = h("div", { class: "ais-composer" }, this.input, this.send, this.stop);
 
     this.el = h("section", { class: "ais-chat", attrs: { "aria-label": "AI chat" } },
-      header, this.confirmBar, this.notice, this.log, composer, this.announcer);
+      header, this.confirmBar, this.notice, this.log, composer);
 
     this.subs.on("change:messages", () => this.renderLog());
     this.subs.on("change:switches", () => this.renderLog());
@@ -179,7 +169,6 @@ export class ChatView implements FrameWork {
     this.disposed = true;
     cancelFrame(this);
     this.lazyRender?.disconnect();
-    this.relayout?.disconnect();
     this.subs.dispose();
     this.progress.dispose();
     this.untrack();
@@ -238,9 +227,9 @@ export class ChatView implements FrameWork {
     const before = new Set((this.model.get("messages") ?? []).map((m) => m.id));
     this.pending.push({ clientId, text, view, before, accepted: false });
     this.input.value = "";
-    this.stick = true;
-    this.log.appendChild(view.el);
-    this.scroll();
+    this.items.appendChild(view.el);
+    this.jumpDue = true;
+    requestFrame(this);
     this.act({ type: "send", text, client_id: clientId });
   }
 
@@ -300,7 +289,7 @@ export class ChatView implements FrameWork {
     const notice = this.model.get("notice");
     if (notice) texts.push(notice);
     if (this.actionError) texts.push(this.actionError);
-    this.notice.replaceChildren(...withCode(texts.join(" ")));
+    this.notice.replaceChildren(h("span", {}, ...withCode(texts.join(" "))));
     this.notice.hidden = texts.length === 0;
     this.notice.classList.toggle("ais-notice-error", Boolean(this.actionError));
     this.updateControls();
@@ -335,7 +324,7 @@ export class ChatView implements FrameWork {
   private resetLog(): void {
     this.views.clear();
     this.dividers.clear();
-    this.log.replaceChildren();
+    this.items.replaceChildren();
     this.renderLog();
   }
 
@@ -412,12 +401,11 @@ export class ChatView implements FrameWork {
       this.empty.remove();
     }
     order.forEach((el, i) => {
-      if (this.log.children[i] !== el) this.log.insertBefore(el, this.log.children[i] ?? null);
+      if (this.items.children[i] !== el) this.items.insertBefore(el, this.items.children[i] ?? null);
     });
     this.roving.refresh();
     this.announce(messages);
     this.updateControls();
-    this.scroll();
   }
 
   /** Say each reply that ended since the last render, once, in the status region (not token by token). */
@@ -427,7 +415,7 @@ export class ChatView implements FrameWork {
     const last = ended[ended.length - 1];
     const view = last && this.views.get(last.id);
     if (!last || !view) return;
-    this.announcer.textContent = replyAnnouncement(last, view.el.getAttribute("aria-label") ?? view.label, view.spokenText());
+    this.live.textContent = replyAnnouncement(last, view.el.getAttribute("aria-label") ?? view.label, view.spokenText());
   }
 
   /** Drop the placeholders of sent messages that the kernel took and that now show in `messages`. */
@@ -485,31 +473,13 @@ export class ChatView implements FrameWork {
     const view = this.views.get(stream.messageId);
     if (!message || !view) return; // the messages trait has not caught up; renderLog will show it
     view.update(message, displayText(message, stream), this.model.get("models") ?? []);
-    this.scrollDue = true;
   }
 
-  /** Frame work, after every view's writes: keep the log at the bottom if it sticks there. */
+  /** Frame work, after every view's writes: the bottom of the log after the user sent a message. */
   measure(): void {
-    if (!this.scrollDue) return;
-    this.scrollDue = false;
-    if (this.stick) this.log.scrollTop = this.log.scrollHeight;
-  }
-
-  /**
-   * Only the user unsticks the log. The page also scrolls it, to its top, whenever it lays the log out
-   * anew (a reload, a tab switch, a split view); such a scroll is not the user's and changes nothing.
-   */
-  private onScroll(): void {
-    // while our own scroll is due the log has grown under it: that is not the user scrolling up either
-    if (this.scrollDue || this.log.clientHeight === 0) return;
-    if (!this.pointerHeld && performance.now() - this.lastInput > USER_SCROLL_MS) return;
-    this.stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICK_PX;
-  }
-
-  /** Scroll to the bottom (if the log sticks there) in the next frame, after every view's writes. */
-  private scroll(): void {
-    this.scrollDue = true;
-    requestFrame(this);
+    if (!this.jumpDue) return;
+    this.jumpDue = false;
+    this.log.scrollTop = 0;
   }
 }
 

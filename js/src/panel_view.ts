@@ -133,7 +133,7 @@ export class PanelView {
     }
     const status = h("span", { class: `ais-status ais-status-${r.status}`, text: STATUS_TEXT[r.status] ?? r.status });
     return h("tr", { attrs: { "data-session": r.id, "data-status": r.status } },
-      h("th", { text: r.name, attrs: { scope: "row" } }),
+      h("th", { text: r.name, title: r.name, attrs: { scope: "row" } }),
       h("td", { text: shortModelName(r.model), title: r.model }),
       h("td", {}, status),
       h("td", { class: "ais-num", text: String(r.message_count) }),

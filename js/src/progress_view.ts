@@ -90,7 +90,13 @@ export class ProgressView implements FrameWork {
     this.el.setAttribute("aria-valuetext", label);
     this.el.dataset.state = p?.state ?? "batch";
     const total = batch?.total ?? 0;
-    if (batch && total > 0) {
+    if (p?.state === "retrying" && p.retry && !batch) {
+      // the wait before the next attempt, filling up
+      const waited = p.retry.wait_s > 0 ? 1 - (p.retry.until - Date.now() / 1000) / p.retry.wait_s : 1;
+      for (const a of ["aria-valuemin", "aria-valuemax", "aria-valuenow"]) this.el.removeAttribute(a);
+      this.bar.classList.remove("ais-indeterminate");
+      this.fill.style.width = `${Math.round(100 * Math.min(1, Math.max(0, waited)))}%`;
+    } else if (batch && total > 0) {
       const done = batch.completed + batch.failed;
       this.el.setAttribute("aria-valuemin", "0");
       this.el.setAttribute("aria-valuemax", String(total));

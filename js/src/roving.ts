@@ -19,6 +19,7 @@ export class RovingLog {
   /** The message in the tab order; null: the last one (so the log follows new replies). */
   private current: HTMLElement | null = null;
 
+  /** `log`: the element whose children are the messages. */
   constructor(private readonly log: HTMLElement) {
     log.addEventListener("keydown", (e) => this.onKey(e));
     log.addEventListener("focusin", (e) => {

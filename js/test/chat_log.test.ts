@@ -42,13 +42,13 @@ function chat(traits: Partial<ChatTraits> = {}): { model: FakeModel<ChatTraits>;
     messages: [], switches: [], models: [], progress: {}, batch: {}, ...traits,
   });
   const view = new ChatView(model, md);
-  document.body.appendChild(view.el);
+  document.body.append(view.el, view.live);
   return { model, view };
 }
 
 /** The log's children as a list of `message id`, `|divider text|`, `(hint)`. */
 function layout(view: ChatView): string[] {
-  return Array.from(view.el.querySelector("[role=log]")?.children ?? []).map((el) => {
+  return Array.from(view.el.querySelector("[role=log] .ais-log-items")?.children ?? []).map((el) => {
     const e = el as HTMLElement;
     if (e.dataset.messageId) return e.dataset.messageId;
     if (e.getAttribute("role") === "separator") return `|${e.textContent}|`;
@@ -148,7 +148,8 @@ describe("screen readers", () => {
   it("hear a reply once it has ended, not each token, and not the history", () => {
     const history = exchanges(1);
     const { model, view } = chat({ messages: [...history, message("u2", "user", "more"), message("a2", "assistant", "", { status: "streaming" })] });
-    const status = view.el.querySelector(".ais-sr-only[role=status]");
+    const status = view.live;
+    expect(status.getAttribute("role")).toBe("status");
     expect(view.el.querySelector("[role=log]")?.getAttribute("aria-live")).toBe("off");
     expect(status?.textContent).toBe("");
     model.emit("msg:custom", { type: "delta", message_id: "a2", seq: 1, offset: 0, text: "Hello **world**", tokens: 2 });

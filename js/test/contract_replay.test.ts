@@ -98,7 +98,7 @@ describe.each(Object.entries(fixtures))("replaying %s", (file, fixture) => {
     expect(unmatched, `${file}: messages the kernel never got`).toEqual([]);
     const messages = model.get("messages");
     for (const m of messages) expect(bare(shown(view, m.id))).toBe(bare(m.content));
-    const log = view.el.querySelector("[role=log]");
+    const log = view.el.querySelector("[role=log] .ais-log-items");
     for (const s of model.get("switches")) {
       const next = messages[s.message_index];
       const divider = next ? log?.querySelector(`[data-message-id="${next.id}"]`)?.previousElementSibling : log?.lastElementChild;

@@ -272,7 +272,8 @@ def test_close_and_delete_are_shown(shub):
     w.close()
 
 
-def test_batch_progress_is_shown_until_done_then_leaves_a_summary(shub):
+def test_batch_progress_is_shown_until_done_then_leaves_a_summary(shub, monkeypatch):
+    monkeypatch.setattr(widgets.chat, "FLUSH_INTERVAL_S", 0.0)  # each event is flushed as it is handled
     s = shub.session("a")
     s.send("before the batch")
     w = ChatWidget(session=s)
@@ -285,6 +286,10 @@ def test_batch_progress_is_shown_until_done_then_leaves_a_summary(shub):
     # what the browser's summary line needs: its counts, how long it took, where in the log it goes
     assert w.batch["completed"] == 3 and w.batch["failed"] == 0 and w.batch["total"] == 3
     assert w.batch["elapsed_s"] >= 0 and w.batch["message_index"] == 2
+    summary = dict(w.batch)
+    shub._emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": {**batch, "completed": 3, "done": True}}))
+    shub._loop.call(lambda: None)  # the batch tells its end twice (its last item, then its close): handled now
+    assert w.batch == summary
     w.close()
 
 
