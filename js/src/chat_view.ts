@@ -20,7 +20,7 @@ import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
 import { endedReplies, replyAnnouncement } from "./announce";
 import { button, h, uniqueId, withCode } from "./dom";
-import { batchSummary, isBatch, isReplying, shortModelName } from "./format";
+import { batchSummary, isBatch, isReplying, plainHint, shortModelName } from "./format";
 import { cancelFrame, requestFrame, type FrameWork } from "./frame";
 import type { MarkdownRenderer } from "./markdown";
 import { MessageView, onMarkdownClick } from "./message_view";
@@ -441,7 +441,7 @@ export class ChatView implements FrameWork {
     const to = shortModelName(s.to, models);
     const other = answered && answered !== s.to ? shortModelName(answered, models) : null;
     const text = other ? `switched to ${to} · ${other} answers` : `switched to ${to}`;
-    const why = [s.reason, other && s.fallback_reason ? `${other} answers: ${s.fallback_reason}` : null].filter(Boolean).join("; ");
+    const why = plainHint([s.reason, other && s.fallback_reason ? `${other} answers: ${s.fallback_reason}` : null].filter(Boolean).join("; "));
     const key = `${s.created_at}:${s.to}`;
     seen.add(key);
     let el = this.dividers.get(key);

@@ -69,11 +69,11 @@ describe("model switch dividers", () => {
   });
 
   it("say what was asked for and what answers after a fallback", () => {
-    const fallback = switchAt(2, "gemini:gemini-2.5-flash", { answered_by: "local:smollm2", fallback_reason: "no API key for gemini" });
+    const fallback = switchAt(2, "gemini:gemini-2.5-flash", { answered_by: "local:smollm2", fallback_reason: "no API key for gemini: run `%ai_session keys set gemini`" });
     const { view } = chat({ messages: exchanges(1), switches: [fallback] });
     const divider = view.el.querySelector("[role=separator]");
     expect(divider?.textContent).toBe("switched to gemini-2.5-flash · smollm2 answers");
-    expect(divider?.getAttribute("aria-label")).toContain("smollm2 answers: no API key for gemini");
+    expect(divider?.getAttribute("aria-label")).toContain("smollm2 answers: no API key for gemini: run %ai_session keys set gemini");
   });
 
   it("name a model as its badge does", () => {

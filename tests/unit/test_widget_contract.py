@@ -361,6 +361,15 @@ def test_recorded_fixtures_match_the_real_widget(hub, name):
         "again (AI_SESSIONS_RECORD_FIXTURES=1) and check that vitest still passes")
 
 
+@pytest.mark.parametrize(("widget", "shape"), [(ChatWidget, contract.ChatTraits), (HubPanel, contract.PanelTraits)])
+def test_every_synced_trait_is_in_the_contract(widget, shape):
+    """A trait added to a widget without its shape in contract.py would reach the browser unchecked."""
+    import anywidget
+
+    ours = set(widget.class_trait_names(sync=True)) - set(anywidget.AnyWidget.class_trait_names(sync=True))
+    assert ours == set(shape.model_fields), "declare the widget's synced traits in ai_sessions/widgets/contract.py"
+
+
 def test_protocol_ts_is_generated_from_the_contract():
     assert contract_ts.TARGET.read_text(encoding="utf-8") == contract_ts.typescript(), (
         "js/src/protocol.ts differs from the contract: run python -m ai_sessions.widgets.contract_ts")
