@@ -2,9 +2,10 @@
 
 Kernel side, a widget follows its session's events on the hub thread. Reply text is not sent per token:
 deltas are collected and flushed at most every ``FLUSH_INTERVAL_S`` as one custom message carrying the
-appended text, its offset and a sequence number; when the reply ends, the final text lands in the synced
-``messages`` trait (so a saved notebook shows the conversation). Browser actions (send, stop, ...) come
-as custom messages, which Jupyter delivers only while the kernel's shell is idle.
+appended text, its offset (in UTF-16 code units, the browser's string indices) and a sequence number; when
+the reply ends, the final text lands in the synced ``messages`` trait (so a saved notebook shows the
+conversation). Browser actions (send, stop, ...) come as custom messages, which Jupyter delivers only while
+the kernel's shell is idle. The shapes of traits and messages are declared in ``contract.py``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import traitlets
 
 from ..errors import AiSessionsError, ProviderError, SessionNotFound
 from ..hub import SessionHub
-from ..model import Event, EventKind, SessionStatus
+from ..model import Event, EventKind, Message, ModelSwitch, Role, SessionStatus
 from ..session import Session
 from ._base import KernelWidget
 from ._bundle import bundle_text, chat_bundle
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.05
 _MESSAGE_EVENTS = (EventKind.MESSAGE_USER, EventKind.REQUEST_STARTED)
 _END_EVENTS = (EventKind.RESPONSE_COMPLETED, EventKind.RESPONSE_FAILED)
+
+
+def utf16_len(text: str) -> int:
+    """The length of ``text`` in UTF-16 code units, as JavaScript counts it (an emoji is 2)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 class ChatWidget(KernelWidget):
@@ -56,12 +63,15 @@ class ChatWidget(KernelWidget):
     #: A standing notice, e.g. why another model answers (fallback).
     notice = traitlets.Unicode("").tag(sync=True)
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Model switches, each with the model that answered after it (``answered_by``).
     switches = traitlets.List(traitlets.Dict()).tag(sync=True)
-    #: Models for the selector: provider, name, short_name, available, reason (never a key).
+    #: Models for the selector: provider, name, short_name, available, reason (never a key). A provider
+    #: that lists no model is one entry with an empty name, so the selector still shows it and why.
     models = traitlets.List(traitlets.Dict()).tag(sync=True)
     #: The reply in flight (see LiveReply.progress), or {}.
     progress = traitlets.Dict().tag(sync=True)
-    #: A batch run's {completed, failed, total, active, done}, or {}.
+    #: A batch run's {completed, failed, total, active, done}; once done, also elapsed_s and message_index
+    #: (the browser shows a one-line summary there); {} before any batch.
     batch = traitlets.Dict().tag(sync=True)
     #: "tab": opened for a JupyterLab tab (``open_tab``); its views outside the tab point to it.
     placement = traitlets.Unicode("").tag(sync=True)
@@ -87,8 +97,10 @@ class ChatWidget(KernelWidget):
         self._flush_handle: Any = None
         self._last_flush = 0.0  # time.monotonic() of the last flush
         self._seq = 0
-        self._sent: dict[str, int] = {}
+        #: What was sent of the reply in flight: message id -> (code points, UTF-16 code units).
+        self._sent: dict[str, tuple[int, int]] = {}
         self._pending_batch: dict[str, Any] | None = None
+        self._batch_started: float | None = None
         self._views = 0
         self._views_seen = False
         #: A view of this widget said it is in a JupyterLab tab.
@@ -164,7 +176,6 @@ class ChatWidget(KernelWidget):
             self.session_state = "closed" if session.status is SessionStatus.CLOSED else "open"
             self._sync_model(session)
             self._sync_messages(session)
-            self.switches = [s.to_dict() for s in session.model_switches]
             live = self._feed.live(session.id)
             self.progress = live.progress() if live else {}
             self.batch = {}
@@ -179,13 +190,30 @@ class ChatWidget(KernelWidget):
 
     def _refresh_models(self) -> None:
         try:
-            self.models = [{"provider": m.provider, "name": m.name, "short_name": m.short_name,
-                            "available": m.available, "reason": m.reason} for m in self._hub.models()]
+            models = [{"provider": m.provider, "name": m.name, "short_name": m.short_name,
+                       "available": m.available, "reason": m.reason} for m in self._hub.models()]
+            listed = {m["provider"] for m in models}
+            for name in self._hub.provider_names():
+                if name not in listed:  # e.g. Azure with no deployments named: still offered, with what to do
+                    models.append(self._unlisted_provider(name))
+            self.models = models
         except Exception:
             log.exception("listing models failed")
 
+    def _unlisted_provider(self, name: str) -> dict[str, Any]:
+        availability = self._hub.provider_availability(name)
+        config = self._hub.settings.provider_config(name)
+        option = "deployments" if config is not None and config.kind == "azure" else "models"
+        reason = availability.reason if not availability.ok else (
+            f'no models listed: name them with `{option} = ["NAME"]` under [providers.{name}] in settings, '
+            f"or use `{name}:NAME` from Python")
+        return {"provider": name, "name": "", "short_name": "", "available": False, "reason": reason}
+
     def _sync_messages(self, session: Session) -> None:
-        self.messages = [m.to_dict() for m in session.messages]
+        """The ``messages`` trait, and the switches placed among them (a clear drops both)."""
+        messages = session.messages
+        self.messages = [m.to_dict() for m in messages]
+        self.switches = switch_dicts(session.model_switches, messages, session)
 
     # -- hub events (hub thread) --------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -195,6 +223,11 @@ class ChatWidget(KernelWidget):
             if live is not None and self.progress.get("state") != "streaming":
                 self.progress = live.progress()
             self._schedule_flush()
+            return
+        if kind is EventKind.REQUEST_RETRY:
+            self._refresh_progress()
+            wait = float(event.payload.get("wait_s") or 0)
+            self._feed.call_later(wait + 0.05, self._refresh_progress)  # back to "waiting" when the wait ends
             return
         if kind is EventKind.SESSION_DELETED:
             self._session = None
@@ -230,12 +263,19 @@ class ChatWidget(KernelWidget):
                 self.progress = {}
             elif kind is EventKind.MODEL_SWITCHED:
                 self._sync_model(session)
-                self.switches = [s.to_dict() for s in session.model_switches]
+                self.switches = switch_dicts(session.model_switches, session.messages, session)
             elif kind is EventKind.SESSION_UPDATED:
                 if "fallback" in event.payload:
                     self._sync_model(session)
+                    self.switches = switch_dicts(session.model_switches, session.messages, session)
                 else:
                     self._sync_messages(session)
+
+    def _refresh_progress(self) -> None:
+        """(hub thread) The progress trait from the reply in flight (nothing once it has ended)."""
+        live = self._feed.live(self.session_id)
+        if live is not None:
+            self.progress = live.progress()
 
     def _schedule_flush(self) -> None:
         """Throttle with a leading edge: the first text after a quiet spell goes out at once (a busy
@@ -261,16 +301,32 @@ class ChatWidget(KernelWidget):
             return
         live = self._feed.live(self.session_id)
         if live is not None and live.whole:
-            sent = self._sent.get(live.message_id, 0)
+            chars, units = self._sent.get(live.message_id, (0, 0))
             text = live.text
-            if len(text) > sent:
+            if len(text) > chars:
+                piece = text[chars:]
                 self._seq += 1
-                self.send({"type": "delta", "message_id": live.message_id, "seq": self._seq, "offset": sent,
-                           "text": text[sent:], "tokens": live.tokens})
-                self._sent = {live.message_id: len(text)}
+                self.send({"type": "delta", "message_id": live.message_id, "seq": self._seq, "offset": units,
+                           "text": piece, "tokens": live.tokens})
+                self._sent = {live.message_id: (len(text), units + utf16_len(piece))}
         if self._pending_batch is not None:
             batch, self._pending_batch = self._pending_batch, None
-            self.batch = {} if batch.get("done") else batch
+            self.batch = self._batch_value(batch)
+
+    def _batch_value(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The ``batch`` trait for a batch event: as sent while it runs; once done, with its duration and
+        the place of its summary line in the log."""
+        if not batch.get("done"):
+            if self._batch_started is None or self.batch.get("done"):  # a new batch
+                self._batch_started = time.time()
+            return batch
+        if self.batch.get("done") and all(self.batch.get(k) == batch.get(k) for k in ("completed", "failed", "total")):
+            return self.batch  # the same end, told twice
+        elapsed = batch.get("elapsed_s")
+        if elapsed is None and self._batch_started is not None:
+            elapsed = round(time.time() - self._batch_started, 3)
+        count = len(self._session.messages) if self._session is not None else 0
+        return {**batch, "elapsed_s": elapsed, "message_index": count}
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
     def _on_view_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
@@ -347,3 +403,23 @@ class ChatWidget(KernelWidget):
         self._views_seen = self._views_seen or opened
         if self._views == 0 and self._views_seen and not opened and self.on_views_closed is not None:
             self.on_views_closed()
+
+
+def switch_dicts(switches: Sequence[ModelSwitch], messages: Sequence[Message],
+                 session: Session) -> list[dict[str, Any]]:
+    """The ``switches`` trait: each switch with the model that answered after it (``answered_by``: the
+    first reply up to the next switch; for the last switch without a reply yet, the model that will).
+    A switch placed past the last message (left over by a clear) is dropped."""
+    result = []
+    for i, switch in enumerate(switches):
+        if switch.message_index > len(messages):
+            continue
+        end = switches[i + 1].message_index if i + 1 < len(switches) else len(messages)
+        answered = next((m.model for m in messages[switch.message_index:end]
+                         if m.role is Role.ASSISTANT and m.model), None)
+        reason = None
+        if answered is None and i == len(switches) - 1 and session.requested_model == switch.to_model:
+            answered, reason = session.model, session.fallback_reason
+        result.append({**switch.to_dict(), "answered_by": answered,
+                       "fallback_reason": reason if answered != switch.to_model else None})
+    return result

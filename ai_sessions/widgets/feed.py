@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Listener = Callable[[Event], None]
+_RETRY_KEYS = ("attempt", "max_attempts", "wait_s", "until", "kind", "reason")
 _ENDS = (EventKind.RESPONSE_COMPLETED, EventKind.RESPONSE_FAILED, EventKind.SESSION_CLOSED,
          EventKind.SESSION_DELETED)
 
@@ -38,6 +39,8 @@ class LiveReply:
     first_token_at: float | None = None
     tokens: int = 0
     parts: list[str] = field(default_factory=list)
+    #: While the reply waits to retry after a transient error: attempt, max_attempts, wait_s, until, kind, reason.
+    retry: dict[str, object] | None = None
     _joined: str = ""
     _joined_parts: int = 0
 
@@ -49,10 +52,14 @@ class LiveReply:
         return self._joined
 
     def progress(self) -> dict[str, object]:
-        """The chat's ``progress`` trait value for this reply."""
-        return {"message_id": self.message_id, "state": "streaming" if self.first_token_at else "waiting",
-                "started_at": self.started_at, "first_token_at": self.first_token_at, "tokens": self.tokens,
-                "model": self.model}
+        """The chat's ``progress`` trait value for this reply (the shape is ProgressData in contract.py)."""
+        retrying = self.retry is not None and time.time() < float(self.retry["until"])  # type: ignore[arg-type]
+        state = "streaming" if self.first_token_at else "retrying" if retrying else "waiting"
+        data: dict[str, object] = {"message_id": self.message_id, "state": state, "started_at": self.started_at,
+                                   "first_token_at": self.first_token_at, "tokens": self.tokens, "model": self.model}
+        if state == "retrying":
+            data["retry"] = self.retry
+        return data
 
 
 class HubFeed:
@@ -143,6 +150,10 @@ class HubFeed:
             reply.tokens += payload.get("pieces", 1)
             if reply.first_token_at is None:
                 reply.first_token_at = event.time or time.time()
+        elif event.kind is EventKind.REQUEST_RETRY:
+            reply = self._live.get(sid)
+            if reply is not None and reply.message_id == payload.get("message_id"):
+                reply.retry = {key: payload[key] for key in _RETRY_KEYS}
         elif event.kind in _ENDS:
             self._live.pop(sid, None)
 

@@ -30,7 +30,8 @@ class HubPanel(KernelWidget):
     _esm = bundle_text("panel.js")
     _css = bundle_text("panel.css")
 
-    #: One dict per session: id, name, model, status, message_count, last_activity, tokens, cost, live.
+    #: One dict per session: id, name, model, status, message_count, last_activity, tokens, cost,
+    #: cost_partial (some prices unknown: cost is a floor), live. Shapes: contract.py.
     sessions = traitlets.List(traitlets.Dict()).tag(sync=True)
     #: Chats shown inside the panel where no tab can open (Notebook 7): model_id, session_id, name.
     inline_chats = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -76,7 +77,8 @@ class HubPanel(KernelWidget):
             rows.append({"id": info.id, "name": info.name, "model": info.model, "status": status,
                          "message_count": info.message_count, "last_activity": info.last_activity,
                          "input_tokens": info.usage.input_tokens, "output_tokens": info.usage.output_tokens,
-                         "cost": info.cost, "live": info.live})
+                         "cost": info.cost, "cost_partial": bool(info.cost_partial),
+                         "live": info.live})
         return rows
 
     def _apply(self, rows: list[dict[str, Any]]) -> None:

@@ -32,7 +32,7 @@ function render({ model, el }: RenderProps<ChatTraits>): () => void {
 
   const mountChat = (notice: string): void => {
     view = new ChatView(model, markdown, connection, notice);
-    el.appendChild(view.el);
+    el.append(view.el, view.live);
   };
   // A chat opened for a tab (open_tab): in the tab it is the chat; its view in the cell only points to
   // the tab, or, where no tab can open (Notebook 7, VS Code), is the chat, saying why.
@@ -58,6 +58,7 @@ function render({ model, el }: RenderProps<ChatTraits>): () => void {
     connection.dispose();
     view?.dispose();
     view?.el.remove();
+    view?.live.remove();
     pointer?.remove();
   };
 }

@@ -7,21 +7,32 @@
  * idle, so while a cell runs a sent message shows as "waiting for the kernel" until it is taken.
  * A view that lost its kernel side (kernel restarted, or restored from a saved notebook) says so, shows
  * the conversation read-only and never takes text out of the message box.
+ *
+ * The log is one tab stop (roving.ts); it does not read tokens aloud: a polite status region announces
+ * each reply once it has ended (announce.ts).
+ *
+ * The log scrolls from its bottom (`column-reverse` around one block of messages): its resting place,
+ * scroll offset 0, is the newest message. So it follows new text with no script, the browser's scroll
+ * anchoring keeps what a reader scrolled up to in place while text arrives below, and whatever makes the
+ * page lay the log out anew (a reload, a tab switch, a split view, JupyterLab re-attaching an off-screen
+ * cell) leaves it at the bottom instead of the top.
  */
 
 import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
-import { button, h, uniqueId } from "./dom";
+import { endedReplies, replyAnnouncement } from "./announce";
+import { button, h, uniqueId, withCode } from "./dom";
+import { batchSummary, isBatch, isReplying, plainHint, shortModelName } from "./format";
 import { cancelFrame, requestFrame, type FrameWork } from "./frame";
 import type { MarkdownRenderer } from "./markdown";
 import { MessageView, onMarkdownClick } from "./message_view";
 import { ModelSelect } from "./model_select";
 import { ProgressView } from "./progress_view";
-import type { ChatTraits, KernelMsg, MessageData, SwitchData, ViewMsg } from "./protocol";
+import type { BatchData, ChatTraits, KernelMsg, MessageData, SwitchData, ViewMsg } from "./protocol";
+import { RovingLog } from "./roving";
 import { displayText, mergeDelta, streamEnded, type StreamText } from "./stream";
 import { trackVisibility } from "./visibility";
 
-const STICK_PX = 48;
 /** Messages at the end of the log rendered at once; older ones render as they scroll into view. */
 const EAGER_MESSAGES = 40;
 
@@ -43,6 +54,11 @@ export const DISCONNECTED_TEXT = "Disconnected — run the cell again to reconne
 
 export class ChatView implements FrameWork {
   readonly el: HTMLElement;
+  /**
+   * The polite status region that says each reply once it has ended. Not inside `el`: whoever shows the
+   * chat puts it next to it (so the chat's text is found once, in the log).
+   */
+  readonly live: HTMLElement;
   private readonly subs: Subscriptions<ChatTraits>;
   private readonly title: HTMLElement;
   private readonly select: ModelSelect;
@@ -52,6 +68,8 @@ export class ChatView implements FrameWork {
   private readonly confirmBar: HTMLElement;
   private readonly notice: HTMLElement;
   private readonly log: HTMLElement;
+  /** The messages, dividers and hints, in reading order (the log's one child). */
+  private readonly items: HTMLElement;
   private readonly input: HTMLTextAreaElement;
   private readonly send: HTMLButtonElement;
   private readonly stop: HTMLButtonElement;
@@ -60,14 +78,17 @@ export class ChatView implements FrameWork {
   private readonly lazyRender: IntersectionObserver | null;
   private readonly deferredViews = new WeakMap<Element, MessageView>();
   private readonly dividers = new Map<string, HTMLElement>();
+  private readonly empty: HTMLElement;
+  private readonly batchLine: HTMLElement;
+  private readonly roving: RovingLog;
   private readonly pending: Pending[] = [];
   private stream: StreamText | null = null;
-  /** Whether the log follows new text (the user has not scrolled up). */
-  private stick = true;
+  /** Message statuses at the last render (null before the first): which replies ended since. */
+  private statuses: Map<string, MessageData["status"]> | null = null;
   /** Streamed text arrived since the last frame. */
   private streamDue = false;
-  /** The log changed since the last frame: scroll it to the bottom if it sticks there. */
-  private scrollDue = false;
+  /** The user sent a message: show the bottom of the log in the next frame, even if they had scrolled up. */
+  private jumpDue = false;
   private actionError = "";
   private readonly untrack: () => void;
   private disposed = false;
@@ -95,12 +116,14 @@ export class ChatView implements FrameWork {
     this.confirmBar.hidden = true;
     this.notice = h("div", { class: "ais-notice", attrs: { role: "status", "aria-live": "polite" } });
 
-    this.log = h("div", { class: "ais-log", attrs: { role: "log", "aria-label": "Messages", tabindex: "0" } });
-    this.log.addEventListener("scroll", () => {
-      // while our own scroll is due the log has grown under it: that is not the user scrolling up
-      if (!this.scrollDue) this.stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICK_PX;
-    });
+    // aria-live off: a role=log region is polite by default, and would read every streamed token
+    this.items = h("div", { class: "ais-log-items" });
+    this.log = h("div", { class: "ais-log", attrs: { role: "log", "aria-label": "Messages", "aria-live": "off" } }, this.items);
     this.log.addEventListener("click", onMarkdownClick);
+    this.roving = new RovingLog(this.items);
+    this.empty = h("p", { class: "ais-empty" });
+    this.batchLine = h("div", { class: "ais-batch-summary", attrs: { role: "note" } });
+    this.live = h("div", { class: "ais-sr-only", attrs: { role: "status", "aria-live": "polite", "aria-atomic": "true" } });
     this.lazyRender = typeof IntersectionObserver === "undefined" ? null : new IntersectionObserver((entries) => {
       for (const entry of entries) {
         if (!entry.isIntersecting) continue;
@@ -133,7 +156,10 @@ export class ChatView implements FrameWork {
     this.subs.on("change:session_state", () => this.renderState());
     this.subs.on("change:notice", () => this.renderState());
     this.subs.on("change:progress", () => this.renderProgress());
-    this.subs.on("change:batch", () => this.renderProgress());
+    this.subs.on("change:batch", () => {
+      this.renderProgress();
+      this.renderLog();
+    });
     this.subs.on("change:session_id", () => {
       this.stream = null;
       this.resetLog();
@@ -231,9 +257,9 @@ export class ChatView implements FrameWork {
     const before = new Set((this.model.get("messages") ?? []).map((m) => m.id));
     this.pending.push({ clientId, text, view, before, accepted: false });
     this.input.value = "";
-    this.stick = true;
-    this.log.appendChild(view.el);
-    this.scroll();
+    this.items.appendChild(view.el);
+    this.jumpDue = true;
+    requestFrame(this);
     this.act({ type: "send", text, client_id: clientId });
   }
 
@@ -269,7 +295,7 @@ export class ChatView implements FrameWork {
 
   // -- rendering --------------------------------------------------------------------------------
   private isStreaming(): boolean {
-    return Boolean(this.model.get("progress")?.state) && this.online();
+    return isReplying(this.model.get("progress")) && this.online();
   }
 
   private isDead(): boolean {
@@ -298,7 +324,7 @@ export class ChatView implements FrameWork {
     if (notice) texts.push(notice);
     if (this.viewNotice) texts.push(this.viewNotice);
     if (this.actionError) texts.push(this.actionError);
-    this.notice.textContent = texts.join(" ");
+    this.notice.replaceChildren(h("span", {}, ...withCode(texts.join(" "))));
     this.notice.hidden = texts.length === 0;
     this.notice.classList.toggle("ais-notice-error", Boolean(this.actionError));
     this.updateControls();
@@ -311,6 +337,14 @@ export class ChatView implements FrameWork {
       this.progress.update({}, {}, 0); // no clock runs for a reply nobody is streaming here
     }
     this.updateControls();
+  }
+
+  /** The finished batch whose summary line the log shows (at the message count it ended at), or null. */
+  private finishedBatch(messageCount: number): BatchData | null {
+    const batch = this.model.get("batch");
+    if (!isBatch(batch) || !batch.done) return null;
+    const at = batch.message_index ?? messageCount;
+    return at <= messageCount ? batch : null;
   }
 
   private updateControls(): void {
@@ -330,33 +364,47 @@ export class ChatView implements FrameWork {
   private resetLog(): void {
     this.views.clear();
     this.dividers.clear();
-    this.log.replaceChildren();
+    this.items.replaceChildren();
     this.renderLog();
   }
 
-  /** Bring the log in line with the `messages` and `switches` traits, reusing existing elements. */
+  /**
+   * Bring the log in line with the `messages`, `switches` and `batch` traits, reusing existing elements.
+   * A divider (or the batch summary) goes before the message at its `message_index`; one placed past the
+   * last message belongs to messages that were cleared, and is dropped.
+   */
   private renderLog(): void {
     const messages = this.model.get("messages") ?? [];
-    const switches = this.model.get("switches") ?? [];
+    const switches = (this.model.get("switches") ?? []).filter((s) => s.message_index <= messages.length);
     const models = this.model.get("models") ?? [];
+    const batch = this.finishedBatch(messages.length);
     if (streamEnded(messages, this.stream)) this.stream = null;
     const order: HTMLElement[] = [];
     const seenMessages = new Set<string>();
     const seenDividers = new Set<string>();
-    const byIndex = new Map<number, SwitchData[]>();
-    for (const s of switches) byIndex.set(s.message_index, [...(byIndex.get(s.message_index) ?? []), s]);
+    const byIndex = new Map<number, HTMLElement[]>();
+    const place = (index: number, el: HTMLElement): void => {
+      byIndex.set(index, [...(byIndex.get(index) ?? []), el]);
+    };
+    switches.forEach((s, i) => place(s.message_index, this.divider(s, switches[i + 1], messages, seenDividers)));
+    if (batch) {
+      this.batchLine.replaceChildren(`Batch: ${batchSummary(batch)}`);
+      place(batch.message_index ?? messages.length, this.batchLine);
+    }
+    const counts = { user: 0, assistant: 0 };
     messages.forEach((m, i) => {
-      for (const s of byIndex.get(i) ?? []) order.push(this.divider(s, seenDividers));
+      order.push(...(byIndex.get(i) ?? []));
       let view = this.views.get(m.id);
       const fresh = !view;
       if (!view) {
-        view = new MessageView(this.md, m.role);
+        view = new MessageView(this.md, m.role, m.id);
         this.views.set(m.id, view);
       }
       // a long history shows its last messages rendered at once, older ones when they scroll into view;
       // one still waiting keeps waiting (a later update of the log must not render them all at once)
       const lazy = view.isDeferred || (fresh && this.lazyRender !== null && i < messages.length - EAGER_MESSAGES);
       view.update(this.shown(m), displayText(m, this.stream), models, lazy);
+      view.setNumber(++counts[m.role]);
       if (view.isDeferred && this.lazyRender && !this.deferredViews.has(view.el)) {
         this.deferredViews.set(view.el, view);
         this.lazyRender.observe(view.el);
@@ -364,9 +412,8 @@ export class ChatView implements FrameWork {
       seenMessages.add(m.id);
       order.push(view.el);
     });
-    for (const [index, list] of byIndex) {
-      if (index >= messages.length) for (const s of list) order.push(this.divider(s, seenDividers));
-    }
+    order.push(...(byIndex.get(messages.length) ?? []));
+    if (!batch) this.batchLine.remove();
     for (const [id, view] of this.views) {
       if (!seenMessages.has(id)) {
         this.lazyRender?.unobserve(view.el);
@@ -381,12 +428,34 @@ export class ChatView implements FrameWork {
       }
     }
     this.settlePending();
-    for (const p of this.pending) order.push(p.view.el);
+    for (const p of this.pending) {
+      p.view.setNumber(++counts.user, true);
+      order.push(p.view.el);
+    }
+    if (messages.length === 0 && this.pending.length === 0) {
+      this.empty.textContent = isBatch(this.model.get("batch"))
+        ? "No messages here: batch items (s.map) are answered without entering the history. Write below to chat."
+        : "No messages yet. Write below: Enter sends, Shift+Enter starts a new line.";
+      order.unshift(this.empty);
+    } else {
+      this.empty.remove();
+    }
     order.forEach((el, i) => {
-      if (this.log.children[i] !== el) this.log.insertBefore(el, this.log.children[i] ?? null);
+      if (this.items.children[i] !== el) this.items.insertBefore(el, this.items.children[i] ?? null);
     });
+    this.roving.refresh();
+    this.announce(messages);
     this.updateControls();
-    this.scroll();
+  }
+
+  /** Say each reply that ended since the last render, once, in the status region (not token by token). */
+  private announce(messages: readonly MessageData[]): void {
+    const ended = endedReplies(this.statuses, messages);
+    this.statuses = new Map(messages.map((m) => [m.id, m.status]));
+    const last = ended[ended.length - 1];
+    const view = last && this.views.get(last.id);
+    if (!last || !view) return;
+    this.live.textContent = replyAnnouncement(last, view.el.getAttribute("aria-label") ?? view.label, view.spokenText());
   }
 
   /** A message as shown: with no kernel side, a reply saved mid-way is not streaming here. */
@@ -406,15 +475,31 @@ export class ChatView implements FrameWork {
     }
   }
 
-  private divider(s: SwitchData, seen: Set<string>): HTMLElement {
+  /**
+   * The line marking switch `s`: the model asked for and, when another one answers (a fallback), that
+   * one too. What answered is the kernel's `answered_by`, else the first reply after the switch.
+   */
+  private divider(s: SwitchData, next: SwitchData | undefined, messages: readonly MessageData[], seen: Set<string>): HTMLElement {
+    const models = this.model.get("models") ?? [];
+    const end = next ? next.message_index : messages.length;
+    const answered = s.answered_by ?? messages.slice(s.message_index, end).find((m) => m.role === "assistant" && m.model)?.model ?? null;
+    const to = shortModelName(s.to, models);
+    const other = answered && answered !== s.to ? shortModelName(answered, models) : null;
+    const text = other ? `switched to ${to} · ${other} answers` : `switched to ${to}`;
+    const why = plainHint([s.reason, other && s.fallback_reason ? `${other} answers: ${s.fallback_reason}` : null].filter(Boolean).join("; "));
     const key = `${s.created_at}:${s.to}`;
     seen.add(key);
     let el = this.dividers.get(key);
     if (!el) {
-      const to = s.to.includes(":") ? s.to.slice(s.to.indexOf(":") + 1) : s.to;
-      el = h("div", { class: "ais-divider", attrs: { role: "separator", "data-model": s.to }, title: `${s.from} → ${s.to}${s.reason ? ` (${s.reason})` : ""}` },
-        h("span", { text: `switched to ${to}` }));
+      el = h("div", { class: "ais-divider", attrs: { role: "separator", "data-model": s.to } }, h("span"));
       this.dividers.set(key, el);
+    }
+    const label = `Model ${text}${why ? ` (${why})` : ""}`;
+    if (el.getAttribute("aria-label") !== label) {
+      el.setAttribute("aria-label", label);
+      el.title = `${s.from} → ${s.to}${answered && answered !== s.to ? ` → ${answered}` : ""}${why ? ` (${why})` : ""}`;
+      (el.firstElementChild as HTMLElement).textContent = text;
+      el.dataset.answeredBy = answered ?? "";
     }
     return el;
   }
@@ -433,19 +518,13 @@ export class ChatView implements FrameWork {
     const view = this.views.get(stream.messageId);
     if (!message || !view) return; // the messages trait has not caught up; renderLog will show it
     view.update(this.shown(message), displayText(message, stream), this.model.get("models") ?? []);
-    this.scrollDue = true;
   }
 
-  /** Frame work, after every view's writes: keep the log at the bottom if it sticks there. */
+  /** Frame work, after every view's writes: the bottom of the log after the user sent a message. */
   measure(): void {
-    if (!this.scrollDue) return;
-    this.scrollDue = false;
-    if (this.stick) this.log.scrollTop = this.log.scrollHeight;
-  }
-
-  /** Scroll to the bottom (if the log sticks there) in the next frame, after every view's writes. */
-  private scroll(): void {
-    this.scrollDue = true;
-    requestFrame(this);
+    if (!this.jumpDue) return;
+    this.jumpDue = false;
+    this.log.scrollTop = 0;
   }
 }
+

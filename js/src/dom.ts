@@ -62,3 +62,20 @@ export function uniqueId(prefix: string): string {
   counter += 1;
   return `${prefix}-${Date.now().toString(36)}-${counter}`;
 }
+
+/**
+ * `text` as nodes, with each `backticked` part as inline code (hints and errors from the kernel write
+ * commands that way: "run `%ai_session keys set openai`"). Text only: nothing in `text` becomes markup.
+ */
+export function withCode(text: string): (Node | string)[] {
+  const nodes: (Node | string)[] = [];
+  let last = 0;
+  for (const m of text.matchAll(/`([^`\n]+)`/g)) {
+    const index = m.index ?? 0;
+    if (index > last) nodes.push(text.slice(last, index));
+    nodes.push(h("code", { class: "ais-inline-code", text: m[1] }));
+    last = index + m[0].length;
+  }
+  if (last < text.length) nodes.push(text.slice(last));
+  return nodes;
+}

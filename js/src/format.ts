@@ -1,6 +1,12 @@
 /** Formatting of numbers, durations, times and model names for display. Pure functions. */
 
-import type { BatchData, ModelOption } from "./protocol";
+import type { BatchData, Empty, ModelOption, ProgressData, RetryData, RetryKind } from "./protocol";
+
+/** Whether the `batch` trait holds a batch (it is `{}` before any). */
+export const isBatch = (b: BatchData | Empty | undefined): b is BatchData => typeof b?.total === "number";
+
+/** Whether the `progress` trait holds a reply in flight (it is `{}` when none is). */
+export const isReplying = (p: ProgressData | Empty | undefined): p is ProgressData => typeof p?.state === "string";
 
 /** `0.4 s`, `12 s`, `2 min 05 s`, `1 h 02 min`. */
 export function formatDuration(seconds: number): string {
@@ -35,12 +41,14 @@ export function formatRate(rate: number | null): string {
   return `${rate < 10 ? rate.toFixed(1) : Math.round(rate)} tok/s`;
 }
 
-/** US dollars with enough digits to be useful for tiny amounts; `—` when unknown. */
-export function formatCost(cost: number | null | undefined): string {
+/**
+ * US dollars with enough digits to be useful for tiny amounts; `—` when unknown; `≥ $x` when `partial`
+ * (some replies' prices are unknown, so the sum is a floor).
+ */
+export function formatCost(cost: number | null | undefined, partial = false): string {
   if (cost === null || cost === undefined) return "—";
-  if (cost === 0) return "$0";
-  if (cost < 0.01) return `$${cost.toPrecision(2)}`;
-  return `$${cost.toFixed(2)}`;
+  const amount = cost === 0 ? "$0" : cost < 0.01 ? `$${cost.toPrecision(2)}` : `$${cost.toFixed(2)}`;
+  return partial ? `≥ ${amount}` : amount;
 }
 
 /** `just now`, `5 s ago`, `3 min ago`, `2 h ago`, `4 d ago` (times in seconds since the epoch). */
@@ -53,12 +61,21 @@ export function relativeTime(then: number, now: number): string {
   return `${Math.floor(d / 86400)} d ago`;
 }
 
-/** The short name to show for `fullName` (`provider:model`), from the model list when it is there. */
+/**
+ * The short name to show for `fullName` (`provider:model`): the model list's, else by the kernel's rule
+ * (`short_model_name` in providers/base.py: no path, no `claude-` prefix, no 8-digit date stamp), so a
+ * divider, a badge and a panel row name a model the same way.
+ */
 export function shortModelName(fullName: string, models: readonly ModelOption[] = []): string {
-  const known = models.find((m) => `${m.provider}:${m.name}` === fullName);
+  const known = models.find((m) => m.name && `${m.provider}:${m.name}` === fullName);
   if (known) return known.short_name;
   const colon = fullName.indexOf(":");
-  return colon >= 0 ? fullName.slice(colon + 1) : fullName;
+  let name = colon >= 0 ? fullName.slice(colon + 1) : fullName;
+  name = name.slice(name.lastIndexOf("/") + 1);
+  for (const prefix of ["claude-", "models/"]) if (name.startsWith(prefix)) name = name.slice(prefix.length);
+  const parts = name.split("-");
+  if (parts.length > 1 && /^\d{8}$/.test(parts[parts.length - 1])) parts.pop();
+  return parts.join("-");
 }
 
 export function providerOf(fullName: string): string {
@@ -67,16 +84,33 @@ export function providerOf(fullName: string): string {
 }
 
 export interface ReplyProgress {
-  state: "waiting" | "streaming";
+  state: "waiting" | "streaming" | "retrying";
   elapsed: number;
   tokens: number;
   /** Seconds since the first token, for the rate. */
   streamingFor: number;
+  /** While retrying: the next attempt, and seconds until it starts. */
+  retry?: Pick<RetryData, "attempt" | "max_attempts" | "kind"> & { waitLeft: number };
+}
+
+const RETRY_KIND: Record<RetryKind, string> = {
+  rate_limited: "rate limited",
+  provider_error: "provider error",
+  timeout: "timed out",
+  connection: "connection failed",
+};
+
+/** `rate limited — retrying in 8 s (attempt 2 of 4)`. */
+export function retryText(retry: NonNullable<ReplyProgress["retry"]>): string {
+  const left = Math.ceil(retry.waitLeft);
+  const when = left > 0 ? `in ${left} s` : "now";
+  return `${RETRY_KIND[retry.kind] ?? retry.kind} — retrying ${when} (attempt ${retry.attempt} of ${retry.max_attempts})`;
 }
 
 /** The progress bar's text, e.g. `streaming · 3.2 s · 120 tokens · 37 tok/s`. */
 export function progressText(p: ReplyProgress): string {
-  if (p.state === "waiting") {
+  if (p.state === "retrying" && p.retry) return retryText(p.retry);
+  if (p.state !== "streaming") {
     return `waiting for first token · ${formatDuration(p.elapsed)}`;
   }
   const parts = ["streaming", formatDuration(p.elapsed), formatTokens(p.tokens)];
@@ -86,7 +120,7 @@ export function progressText(p: ReplyProgress): string {
 }
 
 /** `batch 3/10 · 1 failed · now: item` for a batch run, or null when `batch` is empty. */
-export function batchText(batch: BatchData): string | null {
+export function batchText(batch: Partial<BatchData>): string | null {
   if (batch.total === undefined || batch.total === null) return null;
   const parts = [`batch ${batch.completed ?? 0}/${batch.total}`];
   if (batch.failed) parts.push(`${batch.failed} failed`);
@@ -95,13 +129,26 @@ export function batchText(batch: BatchData): string | null {
   return parts.join(" · ");
 }
 
+/** The line a finished batch leaves: `8/8 done, 0 failed, 12 s`. */
+export function batchSummary(batch: BatchData): string {
+  const parts = [`${batch.completed}/${batch.total} done`, `${batch.failed} failed`];
+  if (batch.elapsed_s !== null && batch.elapsed_s !== undefined) parts.push(formatDuration(batch.elapsed_s));
+  return parts.join(", ");
+}
+
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** A hint or error shown as plain text: backticks removed (for titles and option labels, which hold no markup). */
+export function plainHint(text: string): string {
+  return text.replace(/`([^`\n]+)`/g, "$1");
 }
 
 /** The part of an unavailability reason that fits in a menu (up to its first colon). */
 export function shortReason(reason: string | null): string {
   if (!reason) return "unavailable";
-  const colon = reason.indexOf(":");
-  return truncate(colon > 0 ? reason.slice(0, colon) : reason, 60);
+  const text = plainHint(reason);
+  const colon = text.indexOf(":");
+  return truncate(colon > 0 ? text.slice(0, colon) : text, 60);
 }

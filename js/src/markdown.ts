@@ -9,7 +9,10 @@
  * "Load image" button: nothing is fetched until the user clicks it.
  *
  * Code blocks and math are rendered by us (not by the model's HTML) and put in place after the
- * model's HTML is sanitised, through text markers carrying a per-render random nonce.
+ * model's HTML is sanitised, through text markers carrying a per-render random nonce. KaTeX's output is
+ * sanitised too, with exactly the SVG it draws allowed (radicals, wide accents, stretchy arrows, cancel
+ * lines): `svg`, `path` and `line` with their geometry attributes, nothing else (no `use`, `image`,
+ * `foreignObject`, script, event handler or external reference).
  */
 
 import DOMPurify from "dompurify";
@@ -58,12 +61,21 @@ const MODEL_CONFIG: Config = {
   ALLOW_DATA_ATTR: false,
 };
 const CODE_CONFIG: Config = { ALLOWED_TAGS: ["span"], ALLOWED_ATTR: ["class"] };
+/** The SVG elements KaTeX emits and the attributes each may carry (katex/src/domTree.js). */
+const KATEX_SVG: Record<string, readonly string[]> = {
+  svg: ["width", "height", "viewbox", "preserveaspectratio", "style"],
+  path: ["d"],
+  line: ["x1", "y1", "x2", "y2", "stroke-width"],
+};
+const SVG_NS = "http://www.w3.org/2000/svg";
 const MATH_CONFIG: Config = {
   USE_PROFILES: { html: true, mathMl: true },
-  ADD_TAGS: ["semantics", "annotation"],
-  ADD_ATTR: ["style", "aria-hidden", "encoding"],
-  FORBID_TAGS: ["a", "img", "style", "form", "input", "button"],
+  ADD_TAGS: ["semantics", "annotation", ...Object.keys(KATEX_SVG)],
+  ADD_ATTR: ["style", "aria-hidden", "encoding", ...new Set(Object.values(KATEX_SVG).flat())],
+  FORBID_TAGS: ["a", "img", "style", "form", "input", "button", "use", "image", "foreignobject", "script"],
 };
+/** A style that could fetch something or run an expression. */
+const UNSAFE_STYLE = /url\s*\(|expression\s*\(|@import|\\|javascript:/i;
 
 const SAFE_LINK = /^(https?:|mailto:)/i;
 const SAFE_DATA_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[a-z0-9+/=\s]+$/i;
@@ -83,8 +95,7 @@ export function createMarkdown(win: Window & typeof globalThis): MarkdownRendere
   purifyModel.setConfig({ ...MODEL_CONFIG, RETURN_DOM_FRAGMENT: true });
   const purifyCode = DOMPurify(win);
   purifyCode.setConfig(CODE_CONFIG);
-  const purifyMath = DOMPurify(win);
-  purifyMath.setConfig(MATH_CONFIG);
+  const sanitizeMath = createMathSanitizer(win);
   purifyModel.addHook("afterSanitizeAttributes", (node) => secureElement(node as Element));
 
   // The slots of the render in progress (render is synchronous).
@@ -107,7 +118,7 @@ export function createMarkdown(win: Window & typeof globalThis): MarkdownRendere
         const m = /^ {0,3}\$\$([\s\S]+?)\$\$[ \t]*(?:\n|$)/.exec(src) ?? /^ {0,3}\\\[([\s\S]+?)\\\][ \t]*(?:\n|$)/.exec(src);
         return m ? { type: "blockMath", raw: m[0], text: m[1].trim() } : undefined;
       },
-      renderer: (token) => `<div>${slot((d) => mathNode(d, purifyMath, token.text as string, true))}</div>\n`,
+      renderer: (token) => `<div>${slot((d) => mathNode(d, sanitizeMath, token.text as string, true))}</div>\n`,
     },
     {
       name: "inlineMath",
@@ -124,7 +135,7 @@ export function createMarkdown(win: Window & typeof globalThis): MarkdownRendere
         if (!m) return undefined;
         return { type: "inlineMath", raw: m[0], text: m[1].trim(), display: m[0].startsWith("$$") };
       },
-      renderer: (token) => slot((d) => mathNode(d, purifyMath, token.text as string, Boolean(token.display))),
+      renderer: (token) => slot((d) => mathNode(d, sanitizeMath, token.text as string, Boolean(token.display))),
     },
   ];
 
@@ -152,6 +163,23 @@ export function createMarkdown(win: Window & typeof globalThis): MarkdownRendere
       return holder.innerHTML;
     },
   };
+}
+
+/**
+ * The sanitiser of KaTeX's HTML: HTML and MathML as DOMPurify allows them, plus exactly KaTeX's SVG
+ * (`KATEX_SVG`); any other attribute of an SVG element, and any style that could load or run something,
+ * is removed.
+ */
+export function createMathSanitizer(win: Window & typeof globalThis): (html: string) => string {
+  const purify = DOMPurify(win);
+  purify.setConfig(MATH_CONFIG);
+  purify.addHook("uponSanitizeAttribute", (node, data) => {
+    const el = node as Element;
+    const allowed = el.namespaceURI === SVG_NS ? KATEX_SVG[el.localName] : undefined;
+    if (el.namespaceURI === SVG_NS && !allowed?.includes(data.attrName.toLowerCase())) data.keepAttr = false;
+    if (data.attrName === "style" && UNSAFE_STYLE.test(data.attrValue)) data.keepAttr = false;
+  });
+  return (html) => purify.sanitize(html) as unknown as string;
 }
 
 /** Links: http(s)/mailto only, new tab, no opener or referrer. Images: not fetched until clicked. */
@@ -235,7 +263,17 @@ function codeNode(doc: Document, purify: Purifier, code: string, info: string): 
   copy.dataset.aisAction = "copy-code";
   copy.setAttribute("aria-label", `Copy ${lang || "code"}`);
   copy.textContent = "Copy";
-  bar.append(label, copy);
+  const wrap = doc.createElement("button");
+  wrap.type = "button";
+  wrap.className = "ais-wrap-code";
+  wrap.dataset.aisAction = "wrap-code";
+  wrap.setAttribute("aria-pressed", "false");
+  wrap.setAttribute("aria-label", `Wrap ${lang || "code"} lines`);
+  wrap.textContent = "Wrap";
+  const tools = doc.createElement("span");
+  tools.className = "ais-code-tools";
+  tools.append(wrap, copy);
+  bar.append(label, tools);
   const pre = doc.createElement("pre");
   const el = doc.createElement("code");
   if (lang && hljs.getLanguage(lang)) {
@@ -250,7 +288,7 @@ function codeNode(doc: Document, purify: Purifier, code: string, info: string): 
   return wrapper;
 }
 
-function mathNode(doc: Document, purify: Purifier, tex: string, display: boolean): Node {
+function mathNode(doc: Document, sanitize: (html: string) => string, tex: string, display: boolean): Node {
   const el = doc.createElement(display ? "div" : "span");
   el.className = display ? "ais-math ais-math-display" : "ais-math";
   const html = katex.renderToString(tex, {
@@ -262,6 +300,6 @@ function mathNode(doc: Document, purify: Purifier, tex: string, display: boolean
     maxExpand: 500,
     maxSize: 50,
   });
-  el.innerHTML = purify.sanitize(html);
+  el.innerHTML = sanitize(html);
   return el;
 }

@@ -2,13 +2,18 @@
  * One message of the chat: role, model badge, status, body and its copy button.
  * Assistant text is markdown, rendered block by block: a block is rendered once it is final, and only
  * the tail is re-rendered while a reply streams.
+ *
+ * Names (for screen readers and keyboard users, see docs/user-guide.md): the log numbers your messages
+ * "message 1, 2, …" and the assistant's "reply 1, 2, …"; a message's buttons carry its name ("Copy reply
+ * 3", "Copy python block 1 of reply 3", "Wrap python block 1 of reply 3").
  */
 
 import { splitBlocks } from "./blocks";
-import { button, copyText, flash, h } from "./dom";
+import { button, copyText, flash, h, withCode } from "./dom";
 import { shortModelName } from "./format";
 import type { MarkdownRenderer } from "./markdown";
 import type { MessageData, ModelOption } from "./protocol";
+import { setInnerTabbable } from "./roving";
 
 const STATUS_LABEL: Record<string, string> = {
   stopped: "stopped",
@@ -24,6 +29,10 @@ export class MessageView {
   private readonly statusEl: HTMLElement;
   private readonly body: HTMLElement;
   private readonly errorEl: HTMLElement;
+  private readonly copy: HTMLButtonElement;
+  /** "reply 3", "message 2": what this message is called in names and announcements. */
+  private name = "";
+  private badgeText = "";
   private blocks: { src: string; el: HTMLElement }[] = [];
   private text = "";
   /** What the head shows (status, badge, model, error), so an unchanged head is not rewritten. */
@@ -35,7 +44,8 @@ export class MessageView {
 
   constructor(
     private readonly md: MarkdownRenderer,
-    role: "user" | "assistant",
+    private readonly role: "user" | "assistant",
+    id?: string,
   ) {
     this.badge = h("span", { class: "ais-badge" });
     this.statusEl = h("span", { class: "ais-status" });
@@ -43,11 +53,36 @@ export class MessageView {
     const copy = button("Copy", "Copy message", () => {
       void copyText(this.text).then((ok) => flash(copy, ok ? "Copied" : "Copy failed"));
     }, "ais-copy-message ais-quiet");
+    this.copy = copy;
     const head = h("div", { class: "ais-message-head" }, who, this.badge, this.statusEl, h("span", { class: "ais-spacer" }), copy);
     this.body = h("div", { class: "ais-message-body" });
     this.errorEl = h("div", { class: "ais-error", attrs: { role: "note" } });
     this.errorEl.hidden = true;
-    this.el = h("article", { class: `ais-message ais-${role}`, attrs: { "data-role": role } }, head, this.body, this.errorEl);
+    this.el = h("article", { class: `ais-message ais-${role}`, attrs: { "data-role": role, tabindex: "-1" } }, head, this.body, this.errorEl);
+    if (id) this.el.dataset.messageId = id;
+  }
+
+  /** Number this message: the `n`th of its role in the log. Names its buttons after it. */
+  setNumber(n: number, pending = false): void {
+    const name = `${this.role === "user" ? "message" : "reply"} ${n}`;
+    const label = `${name[0].toUpperCase()}${name.slice(1)}${this.role === "user" ? (pending ? " (yours, sending)" : " (yours)") : this.badgeText ? ` from ${this.badgeText}` : ""}`;
+    if (this.el.getAttribute("aria-label") !== label) this.el.setAttribute("aria-label", label);
+    if (name === this.name) return;
+    this.name = name;
+    this.copy.setAttribute("aria-label", `Copy ${name}`);
+    this.nameCodeBlocks();
+  }
+
+  /** What this message is called ("reply 3"), once numbered. */
+  get label(): string {
+    return this.name;
+  }
+
+  /** The text shown, without markup, for an announcement. */
+  spokenText(): string {
+    const clone = this.body.cloneNode(true) as HTMLElement;
+    for (const hidden of Array.from(clone.querySelectorAll("[aria-hidden=true], .katex-mathml, .ais-code-bar, button"))) hidden.remove();
+    return (clone.textContent ?? "").replace(/\s+/g, " ").trim();
   }
 
   /**
@@ -64,6 +99,7 @@ export class MessageView {
     const head = [message.status, badge, message.model ?? "", message.error ?? ""].join("\n");
     if (head !== this.head) {
       this.head = head;
+      this.badgeText = badge;
       this.renderHead(message, badge);
     }
     if (message.role === "user") this.renderPlain(text);
@@ -92,7 +128,7 @@ export class MessageView {
     this.statusEl.textContent = label;
     this.statusEl.className = `ais-status ais-status-${message.status}`;
     this.errorEl.hidden = !message.error;
-    this.errorEl.textContent = message.error ? `Error: ${message.error}` : "";
+    this.errorEl.replaceChildren(...(message.error ? withCode(`Error: ${message.error}`) : []));
   }
 
   private defer(text: string): void {
@@ -132,6 +168,19 @@ export class MessageView {
       }
     });
     while (this.blocks.length > sources.length) this.blocks.pop()?.el.remove();
+    this.nameCodeBlocks();
+    setInnerTabbable(this.el, this.el.tabIndex === 0);
+  }
+
+  /** "Copy python block 2 of reply 3": code block buttons named after their block and message. */
+  private nameCodeBlocks(): void {
+    if (!this.name) return;
+    Array.from(this.body.querySelectorAll(".ais-code")).forEach((code, i) => {
+      const lang = code.querySelector(".ais-code-lang")?.textContent || "code";
+      const block = `${lang === "text" ? "code" : lang} block ${i + 1} of ${this.name}`;
+      code.querySelector(".ais-copy-code")?.setAttribute("aria-label", `Copy ${block}`);
+      code.querySelector(".ais-wrap-code")?.setAttribute("aria-label", `Wrap ${block}`);
+    });
   }
 }
 
@@ -143,6 +192,9 @@ export function onMarkdownClick(event: MouseEvent): void {
   if (b.dataset.aisAction === "copy-code") {
     const code = b.closest(".ais-code")?.querySelector("code")?.textContent ?? "";
     void copyText(code).then((ok) => flash(b, ok ? "Copied" : "Copy failed"));
+  } else if (b.dataset.aisAction === "wrap-code") {
+    const wrapped = b.closest(".ais-code")?.classList.toggle("ais-wrapped") ?? false;
+    b.setAttribute("aria-pressed", String(wrapped));
   } else if (b.dataset.aisAction === "load-image") {
     const img = b.parentElement?.querySelector<HTMLImageElement>("img[data-ais-src]");
     const src = img?.getAttribute("data-ais-src");

@@ -5,7 +5,7 @@
  */
 
 import { h } from "./dom";
-import { providerOf, shortModelName } from "./format";
+import { plainHint, providerOf, shortModelName } from "./format";
 import { groupModels } from "./models";
 import type { ModelOption } from "./protocol";
 
@@ -35,7 +35,7 @@ export class ModelSelect {
         ...groups.map((g) => {
           const group = h("optgroup");
           group.label = g.label;
-          if (!g.available) group.title = g.reason ?? "unavailable";
+          if (!g.available) group.title = plainHint(g.reason ?? "unavailable");
           for (const o of g.options) {
             const option = h("option", { text: o.label, title: o.title });
             option.value = o.value;

@@ -1,6 +1,6 @@
 /** Grouping the model list for the compact selector. Pure. */
 
-import { shortReason } from "./format";
+import { plainHint, shortReason } from "./format";
 import type { ModelOption } from "./protocol";
 
 export interface ModelGroup {
@@ -14,7 +14,9 @@ export interface ModelGroup {
 
 /**
  * Models grouped by provider, usable providers first (in their given order), each model labelled
- * with its short name. `current` is included even if the list does not offer it.
+ * with its short name. `current` is included even if the list does not offer it. A provider that lists
+ * no model (an entry with an empty name, e.g. Azure before its deployments are named) shows as a group
+ * with one disabled line saying so, and why.
  */
 export function groupModels(models: readonly ModelOption[], current: string): ModelGroup[] {
   const groups = new Map<string, ModelGroup>();
@@ -37,8 +39,12 @@ export function groupModels(models: readonly ModelOption[], current: string): Mo
       };
       groups.set(m.provider, group);
     }
+    if (!m.name) {
+      group.options.push({ value: "", label: "no models listed", title: plainHint(m.reason ?? "no models listed"), disabled: true });
+      continue;
+    }
     const value = `${m.provider}:${m.name}`;
-    const title = m.available ? `${m.name} (${m.provider})` : `${m.name} (${m.provider}): ${m.reason ?? "unavailable"}`;
+    const title = m.available ? `${m.name} (${m.provider})` : `${m.name} (${m.provider}): ${plainHint(m.reason ?? "unavailable")}`;
     group.options.push({ value, label: m.short_name || m.name, title, disabled: !m.available && value !== current });
   }
   const list = [...groups.values()];

@@ -4,12 +4,15 @@
  * notice when a session with no chat on screen finishes a reply.
  * A panel that lost its kernel side (kernel restarted, or restored from a saved notebook) marks itself
  * stale: it says so, its rows are as last known, and its buttons are disabled.
+ *
+ * In a narrow output the table scrolls sideways inside the panel, the session names staying in view.
+ * Costs: `—` unknown, `≥ $x` when some replies' prices are unknown (the sum is a floor).
  */
 
 import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
 import type { ConnectionState } from "./chat_view";
-import { button, h } from "./dom";
+import { button, h, withCode } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
 import type { FinishedMsg, InlineChat, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
 import { canOpenTabs } from "./tab_watch";
@@ -57,10 +60,12 @@ export class PanelView {
       h("th", { text: c, class: numeric.has(c) ? "ais-num" : "", attrs: { scope: "col" } }))));
     this.body = h("tbody");
     const table = h("table", { class: "ais-panel-table", attrs: { "aria-label": "Sessions" } }, head, this.body);
-    this.empty = h("p", { class: "ais-panel-empty", text: "No sessions yet: hub().session(\"name\").chat() starts one." });
+    // a scroll container that is a tab stop, so keyboard users can scroll it too
+    const scroller = h("div", { class: "ais-panel-scroll", attrs: { role: "region", "aria-label": "Sessions table", tabindex: "0" } }, table);
+    this.empty = h("p", { class: "ais-panel-empty" }, ...withCode("No sessions yet: `hub().session(\"name\").chat()` starts one."));
     this.inline = h("div", { class: "ais-panel-inline" });
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.stale, this.notices, table, this.empty, this.inline);
+      header, this.stale, this.notices, scroller, this.empty, this.inline);
     this.subs.on("change:sessions", () => this.render());
     this.subs.on("change:inline_chats", () => void this.renderInline());
     this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
@@ -138,7 +143,7 @@ export class PanelView {
 
   private showNotice(text: string): void {
     const dismiss = button("×", "Dismiss notice", () => item.remove(), "ais-quiet");
-    const item = h("div", { class: "ais-panel-notice ais-status-failed" }, h("span", { text }), dismiss);
+    const item = h("div", { class: "ais-panel-notice ais-status-failed" }, h("span", {}, ...withCode(text)), dismiss);
     this.notices.appendChild(item);
   }
 
@@ -166,8 +171,10 @@ export class PanelView {
     const tokens = rows.reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
     const costs = rows.map((r) => r.cost).filter((c): c is number => c !== null);
     const cost = costs.length ? costs.reduce((a, b) => a + b, 0) : null;
+    // a floor when a session's own total is one, or when a session with tokens has no known price at all
+    const partial = rows.some((r) => r.cost_partial || (r.cost === null && r.input_tokens + r.output_tokens > 0));
     this.summary.textContent = `${rows.length} session${rows.length === 1 ? "" : "s"} · ` +
-      `${live ? `${streaming} streaming` : "stale"} · ${formatTokens(tokens)} · ${formatCost(cost)}`;
+      `${live ? `${streaming} streaming` : "stale"} · ${formatTokens(tokens)} · ${formatCost(cost, partial)}`;
     this.empty.hidden = rows.length > 0;
     const focused = document.activeElement?.getAttribute("aria-label") ?? null;
     this.body.replaceChildren(...rows.map((r) => this.row(r)));
@@ -180,7 +187,7 @@ export class PanelView {
 
   private row(r: SessionRow): HTMLTableRowElement {
     const now = Date.now() / 1000;
-    const actions = h("td", { class: "ais-panel-actions" });
+    const actions = h("div", { class: "ais-panel-actions" });
     if (this.confirming === r.id) {
       actions.append(
         h("span", { text: `Delete “${r.name}” and its history?` }),
@@ -212,13 +219,14 @@ export class PanelView {
     const status = h("span", { class: `ais-status ais-status-${live ? r.status : "stale"}`,
       text: live ? known : `${known} (stale)`, title: live ? "" : "last known status: not connected to the kernel" });
     return h("tr", { attrs: { "data-session": r.id, "data-status": r.status } },
-      h("th", { text: r.name, attrs: { scope: "row" } }),
+      h("th", { text: r.name, title: r.name, attrs: { scope: "row" } }),
       h("td", { text: shortModelName(r.model), title: r.model }),
       h("td", {}, status),
       h("td", { class: "ais-num", text: String(r.message_count) }),
       h("td", { text: r.last_activity ? relativeTime(r.last_activity, now) : "—", title: r.last_activity ? new Date(r.last_activity * 1000).toLocaleString() : "" }),
       h("td", { class: "ais-num", text: (r.input_tokens + r.output_tokens).toLocaleString("en-US"), title: `${r.input_tokens} in, ${r.output_tokens} out` }),
-      h("td", { class: "ais-num", text: formatCost(r.cost) }),
-      actions);
+      h("td", { class: "ais-num", text: formatCost(r.cost, r.cost_partial ?? false),
+        title: r.cost_partial ? "some replies' prices are unknown: the cost is at least this" : "" }),
+      h("td", {}, actions));
   }
 }

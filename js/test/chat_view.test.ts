@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { AnyModel } from "../src/anywidget";
 import { ChatView } from "../src/chat_view";
 import { flushFrame } from "../src/frame";
 import { createMarkdown, type MarkdownRenderer } from "../src/markdown";
 import type { ChatTraits, DeltaMsg, MessageData } from "../src/protocol";
+import { FakeModel } from "./fake_model";
 
 let md: MarkdownRenderer;
 beforeAll(() => {
@@ -15,33 +15,6 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-/** The synced traits and events of a widget model, driven by the test as the kernel would. */
-class FakeModel implements AnyModel<ChatTraits> {
-  readonly sent: unknown[] = [];
-  private readonly handlers = new Map<string, ((...args: never[]) => void)[]>();
-  constructor(private readonly traits: ChatTraits) {}
-  get<K extends keyof ChatTraits>(key: K): ChatTraits[K] {
-    return this.traits[key];
-  }
-  set<K extends keyof ChatTraits>(key: K, value: ChatTraits[K]): void {
-    this.traits[key] = value;
-    this.emit(`change:${key}`);
-  }
-  save_changes(): void {}
-  on(event: string, callback: (...args: never[]) => void): void {
-    this.handlers.set(event, [...(this.handlers.get(event) ?? []), callback]);
-  }
-  off(event?: string | null, callback?: ((...args: never[]) => void) | null): void {
-    if (event) this.handlers.set(event, (this.handlers.get(event) ?? []).filter((c) => c !== callback));
-  }
-  send(content: unknown): void {
-    this.sent.push(content);
-  }
-  emit(event: string, ...args: unknown[]): void {
-    for (const c of this.handlers.get(event) ?? []) (c as (...a: unknown[]) => void)(...args);
-  }
-}
-
 function message(id: string, role: "user" | "assistant", content: string, status: MessageData["status"] = "complete"): MessageData {
   return {
     id, seq: 0, role, content, model: role === "assistant" ? "openai:gpt-4o-mini" : null, status, usage: null,
@@ -49,10 +22,10 @@ function message(id: string, role: "user" | "assistant", content: string, status
   };
 }
 
-function chat(messages: MessageData[]): { model: FakeModel; view: ChatView } {
-  const model = new FakeModel({
+function chat(messages: MessageData[], traits: Partial<ChatTraits> = {}): { model: FakeModel<ChatTraits>; view: ChatView } {
+  const model = new FakeModel<ChatTraits>({
     session_id: "s1", session_name: "demo", model: "openai:gpt-4o-mini", session_state: "open", notice: "",
-    messages, switches: [], models: [], progress: {}, batch: {},
+    messages, switches: [], models: [], progress: {}, batch: {}, ...traits,
   });
   return { model, view: new ChatView(model, md) };
 }

@@ -104,7 +104,7 @@ describe("a chat that loses its kernel side", () => {
   const traits = (): ChatTraits => ({
     session_id: "s1", session_name: "demo", model: "fake:echo", session_state: "open", notice: "",
     messages: [message("u1", "user", "hi"), message("a1", "assistant", "", "streaming")],
-    switches: [], models: [], progress: { message_id: "a1", state: "streaming", started_at: 1, tokens: 3 }, batch: {},
+    switches: [], models: [], progress: { message_id: "a1", state: "streaming", started_at: 1, first_token_at: 2, tokens: 3, model: "fake:echo" }, batch: {},
   });
 
   it("says so, renders read-only, and gives back the text the kernel never took", () => {

@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { beforeAll, describe, expect, it } from "vitest";
-import { createMarkdown, type MarkdownRenderer } from "../src/markdown";
+import { createMarkdown, createMathSanitizer, type MarkdownRenderer } from "../src/markdown";
 
 let md: MarkdownRenderer;
 beforeAll(() => {
@@ -41,6 +41,42 @@ describe("markdown structure", () => {
     expect(el.querySelectorAll(".ais-math .katex").length).toBe(3);
     expect(el.querySelector(".ais-math-display .katex-display")).not.toBeNull();
     expect(el.querySelector("annotation")?.textContent).toContain("e^{i\\pi}+1=0");
+  });
+
+  it("keeps the SVG KaTeX draws: radicals, wide accents, stretchy arrows, cancel lines", () => {
+    // KaTeX also writes hidden MathML: the drawing is in .katex-html
+    const el = dom(md.render("$\\sigma\\sqrt{2\\pi}$, $\\widehat{abc}$, $\\overrightarrow{AB}$, $a \\xrightarrow{f} b$, $\\cancel{x}$"));
+    const maths = Array.from(el.querySelectorAll(".ais-math"));
+    expect(maths).toHaveLength(5);
+    for (const math of maths) expect(math.querySelector(".katex-html svg"), math.textContent ?? "").not.toBeNull();
+    const radical = maths[0].querySelector(".katex-html svg");
+    expect(radical?.getAttribute("viewBox")).toMatch(/^0 0 \d+ \d+$/);
+    expect(radical?.querySelector("path")?.getAttribute("d")).toMatch(/^M/);
+    expect(maths[4].querySelector(".katex-html svg line")?.getAttribute("x2")).toBe("100%");
+  });
+
+  it("allows no other SVG in math: no script, foreignObject, handler or external reference", () => {
+    const clean = createMathSanitizer(window)(
+      "<span class=\"katex\"><svg onload=\"alert(1)\" width=\"1em\" viewBox=\"0 0 1 1\" style=\"background:url(https://evil.example/t)\">" +
+      "<foreignObject><div onclick=\"alert(1)\">x</div></foreignObject><script>alert(1)</script>" +
+      "<use href=\"https://evil.example/s.svg#a\"/><image href=\"https://evil.example/i.png\"/>" +
+      "<a href=\"javascript:alert(1)\"><path d=\"M0 0\" fill=\"url(https://evil.example/#g)\" onclick=\"alert(1)\"/></a>" +
+      "<line x1=\"0\" y1=\"0\" x2=\"1\" y2=\"1\" stroke-width=\"1\" marker-end=\"url(#m)\"/><circle r=\"9\"/></svg></span>");
+    const el = dom(clean);
+    expect(el.querySelector("foreignObject, foreignobject, script, use, image, a, circle")).toBeNull();
+    expect(clean).not.toMatch(/evil|alert|javascript|url\(/i);
+    expect(el.querySelector("svg")?.getAttribute("viewBox")).toBe("0 0 1 1");
+    expect(el.querySelector("path")?.getAttributeNames()).toEqual(["d"]);
+    expect(el.querySelector("line")?.getAttributeNames().sort()).toEqual(["stroke-width", "x1", "x2", "y1", "y2"]);
+    // and the model's own HTML still gets no SVG at all
+    expect(dom(md.render("<svg><path d=\"M0 0\"/></svg>")).querySelector("svg, path")).toBeNull();
+  });
+
+  it("gives code blocks a wrap toggle (they scroll sideways by default)", () => {
+    const el = dom(md.render("```python\nx = 1\n```"));
+    const wrap = el.querySelector("button[data-ais-action=wrap-code]");
+    expect(wrap?.getAttribute("aria-pressed")).toBe("false");
+    expect(wrap?.textContent).toBe("Wrap");
   });
 
   it("leaves dollar amounts alone", () => {

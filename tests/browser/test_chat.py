@@ -59,7 +59,7 @@ def test_chat_streams_a_reply_from_the_local_model(page, lab, notebook):
     assert chat.get_by_role("progressbar", name="Reply progress").is_hidden()
     assert chat.get_by_role("button", name="Send", exact=True).is_visible()
     reply.hover()
-    reply.get_by_role("button", name="Copy message").click()
+    reply.get_by_role("button", name="Copy reply 1").click()
     copied = page.evaluate("() => navigator.clipboard.readText()")
     assert copied.strip() and copied.split()[0] in reply.locator(".ais-message-body").inner_text()
     shot(chat, "chat-local-reply")

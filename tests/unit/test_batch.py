@@ -255,7 +255,9 @@ def test_the_chat_widget_progress_bar_follows_a_background_batch(shub):
     shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     handle.result(10)
     with changed:
-        assert changed.wait_for(lambda: seen[-1] == {}, 10)  # the bar goes away when the batch is done
+        # the bar becomes the batch's one-line summary when it is done
+        assert changed.wait_for(lambda: seen[-1].get("done") is True, 10)
+    assert (seen[-1]["completed"], seen[-1]["failed"], seen[-1]["total"]) == (3, 0, 3)
     widget.close()
 
 

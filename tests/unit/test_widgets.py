@@ -282,15 +282,82 @@ def test_close_and_delete_are_shown(shub):
     w.close()
 
 
-def test_batch_progress_is_shown_until_done(shub):
+def test_batch_progress_is_shown_until_done_then_leaves_a_summary(shub, monkeypatch):
+    monkeypatch.setattr(widgets.chat, "FLUSH_INTERVAL_S", 0.0)  # each event is flushed as it is handled
     s = shub.session("a")
+    s.send("before the batch")
     w = ChatWidget(session=s)
     rec = Recorder(w)
     batch = {"completed": 1, "failed": 0, "total": 3, "active": "row 2", "done": False}
     shub.runtime.emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": batch}))
     rec.wait(lambda: w.batch == batch, "batch shown")
     shub.runtime.emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": {**batch, "completed": 3, "done": True}}))
-    rec.wait(lambda: w.batch == {}, "batch hidden when done")
+    rec.wait(lambda: w.batch.get("done") is True, "batch done")
+    # what the browser's summary line needs: its counts, how long it took, where in the log it goes
+    assert w.batch["completed"] == 3 and w.batch["failed"] == 0 and w.batch["total"] == 3
+    assert w.batch["elapsed_s"] >= 0 and w.batch["message_index"] == 2
+    summary = dict(w.batch)
+    shub.runtime.emit(Event(EventKind.SESSION_UPDATED, s.id, {"batch": {**batch, "completed": 3, "done": True}}))
+    shub.runtime.loop.call(lambda: None)  # the batch tells its end twice (its last item, then its close): handled now
+    assert w.batch == summary
+    w.close()
+
+
+def test_switches_carry_what_answered_and_go_with_a_clear(shub):
+    SCRIPTS["m2"] = Script(chunks=["from m2"])
+    s = shub.session("a")
+    s.send("one")
+    s.switch_model("scripted:m2")
+    w = ChatWidget(session=s)
+    rec = Recorder(w)
+    assert w.switches[0]["to"] == "scripted:m2" and w.switches[0]["answered_by"] == "scripted:m2"
+    s.send("two")
+    rec.wait(lambda: len(w.messages) == 4 and last_status(w) == "complete", "second reply")
+    assert w.switches[0]["message_index"] == 2 and w.switches[0]["answered_by"] == "scripted:m2"
+    view_msg(w, {"type": "clear", "client_id": "c"})
+    rec.wait(lambda: w.messages == [], "cleared")
+    # the switches trait follows the messages: none is left pointing past the last message
+    assert all(sw["message_index"] <= len(w.messages) for sw in w.switches)
+    w.close()
+
+
+def test_a_switch_to_an_unusable_model_says_which_model_answers(shub):
+    s = shub.session("a")
+    s.send("one")
+    with pytest.warns(UserWarning):
+        s.switch_model("openai:gpt-4o")  # no key in the test environment: the default answers
+    w = ChatWidget(session=s)
+    switch = w.switches[-1]
+    assert switch["to"] == "openai:gpt-4o" and switch["answered_by"] == "scripted:m1"
+    assert "no API key for openai" in switch["fallback_reason"]
+    w.close()
+
+
+def test_a_provider_without_listed_models_stays_in_the_selector(make_hub):
+    settings = Settings(defaults=Defaults(model="scripted:m1"),
+                        providers={**SCRIPTED, "azure": ProviderConfig("azure", "azure",
+                                                                      {"endpoint": "https://x.openai.azure.com"})})
+    hub = make_hub(settings=settings)
+    w = ChatWidget(session=hub.session("a"))
+    azure = [m for m in w.models if m["provider"] == "azure"]
+    assert len(azure) == 1 and azure[0]["name"] == "" and not azure[0]["available"]
+    assert azure[0]["reason"]
+    w.close()
+
+
+def test_offsets_of_streamed_text_count_utf16_units(shub):
+    gate = asyncio.Event()
+    SCRIPTS["m1"] = Script(chunks=["😀a"], gate=gate)
+    s = shub.session("a")
+    w = ChatWidget(session=s)
+    rec = Recorder(w)
+    handle = s.submit("go")
+    rec.wait(lambda: bool(rec.of("delta")), "first text")
+    view_msg(w, {"type": "hello"})  # the resend starts at 0 whatever was sent
+    rec.wait(lambda: len(rec.of("delta")) >= 2, "resend")
+    assert [(d["offset"], d["text"]) for d in rec.of("delta")][-1] == (0, "😀a")
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
+    handle.result(TIMEOUT)
     w.close()
 
 
@@ -482,3 +549,29 @@ def test_messages_from_the_hub_thread_carry_the_current_cell_as_parent(monkeypat
     assert seen == ["the request handled now", "cell 2"]
     monkeypatch.undo()
     probe.close()
+
+
+def test_a_retry_shows_in_the_progress_trait_then_the_reply_streams(shub, monkeypatch):
+    """Issue 10 item 14, kernel side: a rate-limited attempt is shown as "retrying" with attempt and wait,
+    in the contract's shape, and the reply goes on."""
+    import ai_sessions.retry as retry
+    from ai_sessions.errors import RateLimited
+    from ai_sessions.widgets.contract import ProgressData
+
+    monkeypatch.setattr(retry, "MAX_RETRY_AFTER_S", 0.5)
+    gate = asyncio.Event()
+    SCRIPTS["m1"] = Script(chunks=["after the wait"], gate=gate,
+                           errors=[RateLimited("rate limit reached", provider="scripted", retry_after=0.5)])
+    s = shub.session("a")
+    w = ChatWidget(session=s)
+    rec = Recorder(w)
+    handle = s.submit("go")
+    rec.wait(lambda: w.progress.get("state") == "retrying", "retrying")
+    progress = ProgressData.model_validate(w.progress)
+    assert progress.retry is not None
+    assert (progress.retry.attempt, progress.retry.max_attempts, progress.retry.kind) == (2, 4, "rate_limited")
+    assert progress.retry.wait_s == 0.5 and progress.retry.reason.startswith("rate limit reached")
+    rec.wait(lambda: w.progress.get("state") == "streaming", "streaming after the wait")
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
+    assert handle.result(TIMEOUT).content == "after the wait"
+    w.close()
