@@ -266,6 +266,44 @@ def test_a_store_locked_too_long_is_a_clear_error_and_loses_nothing(make_hub, mo
     assert [m.content for m in hub.store.load_messages(s.id)] == ["first", "Hello world", "second", "Hello world"]
 
 
+def test_a_store_locked_while_a_reply_ends_still_ends_it_and_saves_it_later(make_hub, monkeypatch):
+    """The final write meets the lock: the reply still ends (listeners, the session), the caller gets a
+    StoreError naming the file, and the write is queued again, so the row does not stay ``streaming``."""
+    import asyncio
+    import threading
+
+    import ai_sessions.store as store_module
+    from ai_sessions import EventKind
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 1000)
+    SCRIPTS.clear()
+    hub = make_hub(settings=Settings(providers=SCRIPTED))
+    gate, started = asyncio.Event(), threading.Event()
+    SCRIPTS["m"] = Script(chunks=["the answer"], gate=gate, started=started)
+    s = hub.session("a", model="scripted:m")
+    handle = s.submit("q")
+    assert started.wait(10)
+    other = sqlite3.connect(hub.store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another kernel in a long write as the reply ends
+    ended: list[str] = []
+
+    def let_go(event):  # the reply has ended for its listeners: the other kernel lets go of the lock
+        ended.append(event.payload["status"])
+        other.execute("ROLLBACK")
+
+    hub.on(EventKind.RESPONSE_COMPLETED, let_go)
+    hub.runtime.loop.loop.call_soon_threadsafe(gate.set)
+    with pytest.raises(StoreError) as info:
+        handle.result(30)
+    other.close()
+    assert str(hub.store.path) in str(info.value) and "not saved" in str(info.value)
+    assert ended == ["complete"] and s.status.value == "idle"
+    assert (s.messages[-1].content, s.messages[-1].status) == ("the answer", MessageStatus.COMPLETE)
+    stored = hub.store.load_messages(s.id)[-1]  # queued after the second write
+    assert (stored.content, stored.status) == ("the answer", MessageStatus.COMPLETE)
+    assert s.send("next").status is MessageStatus.COMPLETE
+
+
 def _corrupt_page(path, page: int) -> None:
     """Overwrite one page of the database file (not the header page) with garbage."""
     size = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
