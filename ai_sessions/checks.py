@@ -13,6 +13,9 @@ from .errors import AiSessionsError
 PARAMS = ("temperature", "max_tokens")
 REPLY_OPTIONS = (*PARAMS, "system_prompt", "extra")
 MAX_TOKENS_LIMIT = 1_000_000
+#: Bounds of a batch run's own options (``Session.map``).
+MAX_CONCURRENCY = 256
+MAX_ATTEMPTS = 10
 
 
 def check_params(params: dict[str, Any]) -> None:
@@ -43,6 +46,23 @@ def check_reply_options(params: dict[str, Any], *, allowed: Sequence[str] = REPL
         raise AiSessionsError(f"unknown parameter(s): {', '.join(unknown)}",
                               hint=f"accepted: {', '.join(allowed)}; provider-specific fields go in extra={{...}}")
     check_params(params)
+
+
+def check_batch_options(concurrency: Any, attempts: Any, include_history: Any) -> None:
+    """Refuse a ``concurrency`` that is not a whole number in 1..256, ``attempts`` that is neither None nor
+    a whole number in 1..10, or an ``include_history`` that is not True or False."""
+    if not _whole(concurrency, 1, MAX_CONCURRENCY):
+        raise AiSessionsError(f"concurrency {concurrency!r} is not a whole number between 1 and {MAX_CONCURRENCY}",
+                              hint="e.g. concurrency=4 (requests in flight at once)")
+    if attempts is not None and not _whole(attempts, 1, MAX_ATTEMPTS):
+        raise AiSessionsError(f"attempts {attempts!r} is not a whole number between 1 and {MAX_ATTEMPTS}",
+                              hint="e.g. attempts=3 (tries per item), or leave it out for the default")
+    if not isinstance(include_history, bool):
+        raise AiSessionsError(f"include_history must be True or False, not {include_history!r}")
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def check_text(text: Any, what: str) -> None:
