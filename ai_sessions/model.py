@@ -197,4 +197,4 @@ class Event:
 
 
 #: Payload keys that carry conversation text (left out of stored events).
-_TEXT_KEYS = frozenset({"content", "parts", "text", "prompt"})
+_TEXT_KEYS = frozenset({"content", "parts", "text", "prompt", "system_prompt"})

@@ -164,19 +164,22 @@ def test_a_prompt_and_its_empty_reply_are_stored_together_or_not_at_all(shub, ma
 def test_cleared_or_deleted_text_is_in_no_file_of_the_store(shub, how):
     """Issue 9, item 7: after clear() or delete() the text is nowhere in the database files (not in
     events, free pages or the WAL)."""
-    marker = f"zebra-{uuid.uuid4().hex}"
+    marker, system = f"zebra-{uuid.uuid4().hex}", f"gnu-{uuid.uuid4().hex}"
     SCRIPTS["m"] = Script(chunks=["you said: ", "{last}"])
     s = shub.session("a", model="scripted:m")
     keep = shub.session("b", model="scripted:m")
     keep.send("another conversation, kept")
+    s.configure(system_prompt=f"always mention {system}")
     s.send(f"the password is {marker}")
-    s.switch_model("scripted:n", reason="compare")
+    s.switch_model("scripted:n", reason=f"compare {marker}")
     path = shub.store.path
-    assert _files_holding(path, marker)  # it was stored: the scan finds it
+    assert _files_holding(path, marker) and _files_holding(path, system)  # stored: the scan finds them
     if how == "clear":
         s.clear()
+        assert s.system_prompt == f"always mention {system}"  # the session and its settings stay
     else:
         shub.delete("a")
+        assert _files_holding(path, system) == []
     assert _files_holding(path, marker) == []
     assert [m.content for m in keep.messages] == ["another conversation, kept", "you said: another conversation, kept"]
 
@@ -185,6 +188,7 @@ def test_events_keep_ids_and_metadata_not_the_text(shub):
     marker = f"okapi-{uuid.uuid4().hex}"
     SCRIPTS["m"] = Script(chunks=["echo ", "{last}"])
     s = shub.session("a", model="scripted:m")
+    s.configure(system_prompt=f"{marker} is the topic")
     reply = s.send(marker)
     shub.runtime.loop.call(lambda: None)
     events = shub.store.load_events(s.id)
