@@ -10,26 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .checks import check_params, check_text
+from .checks import check_params, check_part, check_text
 from .errors import AiSessionsError
 from .model import Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage, new_id, now
-from .parts import (
-    ImagePart,
-    Part,
-    StructuredPart,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
-    binary_parts,
-    part_from_dict,
-)
+from .parts import ImagePart, Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, part_from_dict
 
 FORMAT_VERSION = 2
 #: An export larger than this is refused before it is parsed.
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
 MAX_MESSAGES = 200_000
-#: Deepest nesting of lists and objects in a tool call's arguments or a structured result.
-MAX_JSON_DEPTH = 32
 #: Largest token count accepted (an exact integer everywhere, SQLite and JavaScript included).
 MAX_COUNT = 2**53 - 1
 #: Timestamps up to the end of year 9999 (what dates can show).
@@ -305,36 +294,10 @@ def _text_field(value: Any, what: str) -> None:
 
 
 def _check_part(part: Part) -> None:
-    """Every text of ``part`` storable, and its JSON data (tool arguments, structured results) bounded."""
-    what = f"a {part.kind} part"
-    for name in ("text", "id", "name", "call_id", "media_type", "schema"):
-        value = getattr(part, name, None)
-        if isinstance(value, str):
-            _text_field(value, f"{what}'s '{name}'")
-    if isinstance(part, ToolCallPart):
-        _check_json(part.arguments, f"{what}'s 'arguments'")
-    elif isinstance(part, StructuredPart):
-        _check_json(part.data, f"{what}'s 'data'")
-    elif isinstance(part, ToolResultPart):
-        for inner in part.parts:
-            _check_part(inner)
-
-
-def _check_json(value: Any, what: str, depth: int = 0) -> None:
-    """JSON data as JSON means it: finite numbers, valid text, at most ``MAX_JSON_DEPTH`` levels deep."""
-    if depth > MAX_JSON_DEPTH:
-        raise ValueError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, str):
-        _text_field(value, what)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{what} holds the number {value!r}, which JSON cannot carry")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _text_field(key, what)
-            _check_json(item, what, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json(item, what, depth + 1)
+    try:
+        check_part(part)
+    except AiSessionsError as exc:
+        raise ValueError(exc.message) from None
 
 
 def _damaged(detail: str) -> AiSessionsError:

@@ -455,3 +455,19 @@ def test_provider_specific_fields_go_in_extra(shub):
     assert (request.temperature, request.max_tokens) == (0.3, 64)
     s.send("again")
     assert dict(SCRIPTS["m"].requests[-1].extra) == {}  # for that reply only
+
+
+@pytest.mark.parametrize("part", ["text", "file name", "tool result"])
+def test_a_lone_surrogate_in_a_prompts_parts_is_refused_naming_it(shub, part):
+    """Issue 9, item 12, for prompts given as parts: refused before anything is stored."""
+    from ai_sessions.errors import AiSessionsError
+    from ai_sessions.parts import FilePart, TextPart, ToolResultPart
+
+    bad = "caf\udce9"
+    prompt = {"text": [TextPart(bad)],
+              "file name": [TextPart("see"), FilePart("text/plain", b"data", name=f"{bad}.txt")],
+              "tool result": [ToolResultPart("call_1", (TextPart(bad),))]}[part]
+    s = shub.session("a", model="scripted:m")
+    with pytest.raises(AiSessionsError, match=r"the prompt: .*surrogate"):
+        s.send(prompt)
+    assert s.messages == () and shub.store.load_messages(s.id) == [] and "m" not in SCRIPTS
