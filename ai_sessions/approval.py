@@ -60,25 +60,35 @@ class ApprovalBroker:
         """Calls waiting for the user's answer (of one session, or all)."""
         return [p.call for p in self._pending.values() if session_id is None or p.call.session == session_id]
 
-    async def decide(self, call: ToolCall, approve: Approver | None, on_wait: Callable[[ToolCall], None],
-                     on_done: Callable[[ToolCall, Decision], None]) -> Decision:
-        """(hub loop) Ask for ``call``; returns the decision (a denial says why)."""
+    async def decide(self, call: ToolCall, approve: Approver | None,
+                     report: Callable[[str, ToolCall, dict[str, Any]], None]) -> Decision:
+        """(hub loop) Ask for ``call``; returns the decision (a denial says why). ``report(stage, call,
+        details)`` is told when the question is asked (``"requested"``, with ``by``: ``callback``,
+        ``chat`` or ``nobody``) and answered (``"decided"``)."""
         if approve is not None:
-            return await self._callback(call, approve)
-        if not any(can() for can in self._askers.get(call.session, [])):
-            return Decision(False, NO_ONE)
-        if self._kernel_blocked():
-            return Decision(False, KERNEL_BUSY)
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self._pending[call.id] = Pending(call, future)
-        on_wait(call)
+            by = "callback"
+        elif not any(can() for can in self._askers.get(call.session, [])):
+            by, decision = "nobody", Decision(False, NO_ONE)
+        elif self._kernel_blocked():
+            by, decision = "nobody", Decision(False, KERNEL_BUSY)
+        else:
+            by = "chat"
+        report("requested", call, {"by": by})
+        if by == "nobody":
+            report("decided", call, {"by": by, "approved": False, "reason": decision.reason})
+            return decision
         decision = Decision(False, "stopped before an answer")
         try:
-            decision = await future
+            if approve is not None:
+                decision = await self._callback(call, approve)
+            else:
+                future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+                self._pending[call.id] = Pending(call, future)
+                decision = await future
             return decision
         finally:
             self._pending.pop(call.id, None)
-            on_done(call, decision)
+            report("decided", call, {"by": by, "approved": decision.approved, "reason": decision.reason})
 
     def answer(self, call_id: str, approved: bool, *, always: bool = False) -> bool:
         """(hub loop) The user's answer to a waiting call; False if it waits no more."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .batch_progress import ProgressView, in_kernel
-from .checks import check_reply_options
+from .checks import check_batch_options, check_reply_options
 from .consume import consume
 from .errors import AiSessionsError
 from .model import Event, EventKind, Usage, total_cost
@@ -330,6 +330,7 @@ def map_items(session: Session, template: str, items: Any, *, concurrency: int =
               attempts: int | None = None, progress: bool = True, **params: Any) -> Any:
     """Run ``template`` over ``items`` and wait; see :meth:`Session.map`."""
     check_reply_options(params)
+    check_batch_options(concurrency, attempts, include_history)
     batch_items, index = prepare(template, items)
     options = BatchOptions(concurrency, include_history, attempts, params)
     result = BatchResult(session, batch_items, options, index)
@@ -342,6 +343,7 @@ def submit_items(session: Session, template: str, items: Any, *, concurrency: in
                  include_history: bool = False, attempts: int | None = None, **params: Any) -> BatchHandle:
     """Start a batch in the background; see :meth:`Session.submit_map`."""
     check_reply_options(params)
+    check_batch_options(concurrency, attempts, include_history)
     batch_items, index = prepare(template, items)
     options = BatchOptions(concurrency, include_history, attempts, params)
     session.check_open()

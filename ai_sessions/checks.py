@@ -4,7 +4,7 @@ and text that SQLite and the providers can take."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import AiSessionsError
@@ -13,6 +13,11 @@ from .errors import AiSessionsError
 PARAMS = ("temperature", "max_tokens")
 REPLY_OPTIONS = (*PARAMS, "system_prompt", "extra")
 MAX_TOKENS_LIMIT = 1_000_000
+#: Deepest nesting of lists and objects in a tool call's arguments or a structured result.
+MAX_JSON_DEPTH = 32
+#: Bounds of a batch run's own options (``Session.map``).
+MAX_CONCURRENCY = 256
+MAX_ATTEMPTS = 10
 
 
 def check_params(params: dict[str, Any]) -> None:
@@ -45,6 +50,23 @@ def check_reply_options(params: dict[str, Any], *, allowed: Sequence[str] = REPL
     check_params(params)
 
 
+def check_batch_options(concurrency: Any, attempts: Any, include_history: Any) -> None:
+    """Refuse a ``concurrency`` that is not a whole number in 1..256, ``attempts`` that is neither None nor
+    a whole number in 1..10, or an ``include_history`` that is not True or False."""
+    if not _whole(concurrency, 1, MAX_CONCURRENCY):
+        raise AiSessionsError(f"concurrency {concurrency!r} is not a whole number between 1 and {MAX_CONCURRENCY}",
+                              hint="e.g. concurrency=4 (requests in flight at once)")
+    if attempts is not None and not _whole(attempts, 1, MAX_ATTEMPTS):
+        raise AiSessionsError(f"attempts {attempts!r} is not a whole number between 1 and {MAX_ATTEMPTS}",
+                              hint="e.g. attempts=3 (tries per item), or leave it out for the default")
+    if not isinstance(include_history, bool):
+        raise AiSessionsError(f"include_history must be True or False, not {include_history!r}")
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 def check_text(text: Any, what: str) -> None:
     """Refuse text that cannot be stored (a lone surrogate, e.g. from a broken decode)."""
     if not isinstance(text, str):
@@ -55,3 +77,38 @@ def check_text(text: Any, what: str) -> None:
         raise AiSessionsError(f"{what} holds a lone surrogate ({text[exc.start]!r} at position {exc.start}), "
                               "which is not valid text", hint="remove it, e.g. text.encode('utf-8', 'replace')"
                               ".decode()") from None
+
+
+def check_part(part: Any, where: str = "") -> None:
+    """Refuse a message part (:mod:`ai_sessions.parts`) holding text that cannot be stored, or JSON data
+    (a tool call's arguments, a structured result) with a non-finite number or more than 32 levels."""
+    kind = getattr(part, "kind", type(part).__name__)
+    label = f"{where + ': ' if where else ''}a {kind} part's"
+    for name in ("text", "id", "name", "call_id", "media_type", "schema"):
+        value = getattr(part, name, None)
+        if isinstance(value, str):
+            check_text(value, f"{label} '{name}'")
+    if kind == "tool_call":
+        check_json(part.arguments, f"{label} 'arguments'")
+    elif kind == "structured":
+        check_json(part.data, f"{label} 'data'")
+    elif kind == "tool_result":
+        for inner in part.parts:
+            check_part(inner, where)
+
+
+def check_json(value: Any, what: str, depth: int = 0) -> None:
+    """JSON data as JSON means it: finite numbers, valid text, at most ``MAX_JSON_DEPTH`` levels deep."""
+    if depth > MAX_JSON_DEPTH:
+        raise AiSessionsError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        check_text(value, what)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise AiSessionsError(f"{what} holds the number {value!r}, which JSON cannot carry")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_text(key, what)
+            check_json(item, what, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_json(item, what, depth + 1)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .checks import check_params, check_text
+from .checks import check_params, check_part, check_text
 from .errors import AiSessionsError
 from .model import Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage, new_id, now
 from .parts import ImagePart, Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, part_from_dict
@@ -19,6 +19,10 @@ FORMAT_VERSION = 2
 #: An export larger than this is refused before it is parsed.
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
 MAX_MESSAGES = 200_000
+#: Largest token count accepted (an exact integer everywhere, SQLite and JavaScript included).
+MAX_COUNT = 2**53 - 1
+#: Timestamps up to the end of year 9999 (what dates can show).
+MAX_TIMESTAMP = 253_402_300_799.0
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
@@ -125,6 +129,8 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
                               hint="import the text made by session.export('json')") from None
     except RecursionError:
         raise _damaged("it nests too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise _damaged(f"it holds a value that cannot be read ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != "ai_sessions":
         raise AiSessionsError("not an ai_sessions export", hint="import the text made by session.export('json')")
     version = data.get("version", 1)
@@ -136,8 +142,7 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
     if not isinstance(session, dict):
         raise _damaged("its 'session' entry is missing or malformed")
     model = session.get("model")
-    if not isinstance(model, str) or ":" not in model:
-        raise _damaged(f"session 'model' must be 'provider:model' text, not {model!r}")
+    _session_field(_model_name, model, "session 'model'")
     params = session.get("params") or {}
     if not isinstance(params, dict):
         raise _damaged("session 'params' must be an object")
@@ -150,10 +155,10 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
         raise _damaged(f"session 'params': {exc.message}") from None
     system = session.get("system_prompt")
     if system is not None:
-        _text_field(system, "session 'system_prompt'")
+        _session_field(_text_field, system, "session 'system_prompt'")
     name = session.get("name")
     if name is not None:
-        _text_field(name, "session 'name'")
+        _session_field(_text_field, name, "session 'name'")
     rows, switch_rows = data.get("messages", []), data.get("model_switches", [])
     for what, items in (("messages", rows), ("model_switches", switch_rows)):
         if not isinstance(items, list) or not all(isinstance(row, dict) for row in items):
@@ -164,60 +169,58 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
     for seq, item in enumerate(rows, start=1):
         try:
             message = _message_from_export(item, new_session_id, seq)
-        except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
-            detail = exc.message if isinstance(exc, AiSessionsError) else str(exc)
-            raise _damaged(f"message {seq} is malformed ({detail})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _damaged(f"message {seq} is malformed ({_detail(exc)})") from None
         messages.append(message)
     switches = []
     for number, item in enumerate(switch_rows, start=1):
         try:
             switches.append(_switch_from_export(item, new_session_id, len(messages)))
-        except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
-            detail = exc.message if isinstance(exc, AiSessionsError) else str(exc)
-            raise _damaged(f"model switch {number} is malformed ({detail})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _damaged(f"model switch {number} is malformed ({_detail(exc)})") from None
     return ParsedExport(new_session_id, name, model, dict(params), system, messages, switches)
 
 
 def _message_from_export(item: dict[str, Any], session_id: str, seq: int) -> Message:
-    role = Role(item["role"])
-    status = MessageStatus(item.get("status", "complete"))
+    role = _choice(Role, item.get("role"), "role")
+    status = _choice(MessageStatus, item.get("status", "complete"), "status")
     if status is MessageStatus.STREAMING:  # exported mid-reply
         status = MessageStatus.INTERRUPTED
+    content = item.get("content")
+    if content is not None:
+        _text_field(content, "'content'")
     if "parts" in item and item["parts"] is not None:
         if not isinstance(item["parts"], list):
             raise ValueError("'parts' must be a list")
         parts: tuple[Part, ...] = tuple(part_from_dict(p) for p in item["parts"])
     else:
-        content = item.get("content") or ""
-        _text_field(content, "'content'")
         parts = (TextPart(content),) if content else ()
     for part in parts:
-        _check_part_text(part)
+        _check_part(part)
     for part in binary_parts(parts):
         if part.data is None:
             raise ValueError(f"an {part.kind} part carries no data")
     model = item.get("model")
-    if model is not None and (not isinstance(model, str) or ":" not in model):
-        raise ValueError(f"'model' must be 'provider:model' text or null, not {model!r}")
+    if model is not None:
+        _model_name(model, "'model'")
     return Message(id=new_id(), session_id=session_id, seq=seq, role=role, parts=parts, model=model,
                    status=status, usage=_usage(item.get("usage")), cost=_number(item.get("cost"), "cost"),
                    error=_optional_text(item.get("error"), "'error'"),
                    error_kind=_optional_text(item.get("error_kind"), "'error_kind'"),
-                   created_at=_number(item.get("created_at"), "created_at") or 0.0,
-                   completed_at=_number(item.get("completed_at"), "completed_at"))
+                   created_at=_timestamp(item.get("created_at"), "created_at") or 0.0,
+                   completed_at=_timestamp(item.get("completed_at"), "completed_at"))
 
 
 def _switch_from_export(item: dict[str, Any], session_id: str, count: int) -> ModelSwitch:
     models = [item.get("from"), item.get("to")]
-    for value in models:
-        if not isinstance(value, str) or ":" not in value:
-            raise ValueError(f"'from' and 'to' must be 'provider:model' text, not {value!r}")
+    for key, value in zip(("'from'", "'to'"), models, strict=True):
+        _model_name(value, key)
     index = item.get("message_index")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= count:
         raise ValueError(f"'message_index' must be a whole number in 0..{count}, not {index!r}")
     return ModelSwitch(session_id, models[0], models[1], index,
                        _optional_text(item.get("reason"), "'reason'"),
-                       _number(item.get("created_at"), "created_at") or now())
+                       _timestamp(item.get("created_at"), "created_at") or now())
 
 
 def _usage(value: Any) -> Usage | None:
@@ -227,8 +230,8 @@ def _usage(value: Any) -> Usage | None:
         raise ValueError(f"'usage' must be an object with {', '.join(_USAGE_KEYS)}")
     counts = {}
     for key, count in value.items():
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValueError(f"'usage.{key}' must be a non-negative whole number, not {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
+            raise ValueError(f"'usage.{key}' must be a whole number in 0..{MAX_COUNT}, not {count!r}")
         counts[key] = count
     return Usage(**counts)
 
@@ -241,6 +244,21 @@ def _number(value: Any, what: str) -> float | None:
     return float(value)
 
 
+def _timestamp(value: Any, what: str) -> float | None:
+    seconds = _number(value, what)
+    if seconds is not None and seconds > MAX_TIMESTAMP:
+        raise ValueError(f"'{what}' must be a time in seconds before the year 10000, not {value!r}")
+    return seconds
+
+
+def _choice(enum: Any, value: Any, what: str) -> Any:
+    try:
+        return enum(value)
+    except (TypeError, ValueError):
+        known = ", ".join(member.value for member in enum)
+        raise ValueError(f"'{what}' must be one of {known}, not {value!r}") from None
+
+
 def _optional_text(value: Any, what: str) -> str | None:
     if value is None:
         return None
@@ -248,18 +266,38 @@ def _optional_text(value: Any, what: str) -> str | None:
     return value
 
 
+def _model_name(value: Any, what: str) -> None:
+    if not isinstance(value, str) or ":" not in value:
+        raise ValueError(f"{what} must be 'provider:model' text, not {value!r}")
+    _text_field(value, what)
+
+
+def _session_field(check: Any, value: Any, what: str) -> None:
+    try:
+        check(value, what)
+    except ValueError as exc:
+        raise _damaged(str(exc)) from None
+
+
+def _detail(exc: Exception) -> str:
+    return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
 def _text_field(value: Any, what: str) -> None:
+    """Raise ValueError unless ``value`` is storable text."""
     if not isinstance(value, str):
-        raise _damaged(f"{what} must be text, not {type(value).__name__}")
-    check_text(value, what)
+        raise ValueError(f"{what} must be text, not {type(value).__name__}")
+    try:
+        check_text(value, what)
+    except AiSessionsError as exc:
+        raise ValueError(exc.message) from None
 
 
-def _check_part_text(part: Part) -> None:
-    if isinstance(part, TextPart):
-        check_text(part.text, "a text part")
-    elif isinstance(part, ToolResultPart):
-        for inner in part.parts:
-            _check_part_text(inner)
+def _check_part(part: Part) -> None:
+    try:
+        check_part(part)
+    except AiSessionsError as exc:
+        raise ValueError(exc.message) from None
 
 
 def _damaged(detail: str) -> AiSessionsError:

@@ -201,4 +201,4 @@ class Event:
 
 
 #: Payload keys that carry conversation text (left out of stored events).
-_TEXT_KEYS = frozenset({"content", "parts", "text", "prompt", "arguments"})
+_TEXT_KEYS = frozenset({"content", "parts", "text", "prompt", "arguments", "system_prompt"})

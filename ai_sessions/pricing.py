@@ -12,6 +12,26 @@ from functools import lru_cache
 from .model import Usage
 
 log = logging.getLogger(__name__)
+_table_loaded = False
+
+
+def table_loaded() -> bool:
+    """Whether :func:`load_table` ran (or a cost was computed) in this process."""
+    return _table_loaded
+
+
+def load_table() -> None:
+    """Import genai-prices and read its price table: 0.5 to 2 s the first time, so providers call this in a
+    worker thread before their first reply is priced on the hub loop (``Provider.prepare``)."""
+    global _table_loaded
+    try:
+        from genai_prices import Usage as PriceUsage
+        from genai_prices import calc_price
+
+        calc_price(PriceUsage(input_tokens=1, output_tokens=1), model_ref="gpt-4o", provider_id="openai")
+    except Exception:  # not installed, or the table changed: the first real lookup says so
+        log.debug("loading the price table failed", exc_info=True)
+    _table_loaded = True
 
 
 def cost_of(price_id: str, model: str, usage: Usage) -> float | None:
@@ -23,6 +43,8 @@ def cost_of(price_id: str, model: str, usage: Usage) -> float | None:
 @lru_cache(maxsize=512)
 def _lookup(provider_id: str, model: str, input_tokens: int, output_tokens: int, cache_read: int,
             cache_write: int) -> float | None:
+    global _table_loaded
+    _table_loaded = True
     try:
         from genai_prices import Usage as PriceUsage
         from genai_prices import calc_price

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .consume import consume
 from .conversation import Conversation, reply_turns
-from .errors import AiSessionsError, ProviderError
+from .errors import AiSessionsError, ProviderError, StoreError
 from .model import Event, EventKind, Message, MessageStatus, Role, Usage, new_id, now
 from .parts import Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, map_binary
 from .providers.base import ChatRequest, ChatTurn, Finished, ToolSpec
@@ -290,7 +290,11 @@ class Reply:
         message = self._snapshot(status=status, error=error, error_kind=error_kind, usage=usage, cost=cost,
                                  completed_at=now())
         store = self.runtime.store
-        await asyncio.wrap_future(store.defer(store.update_message, message))
+        unsaved: StoreError | None = None
+        try:
+            await asyncio.wrap_future(store.defer(store.update_message, message))
+        except StoreError as error:  # a lock held too long, a damaged file: the reply still ends
+            unsaved = self._save_later(message, error)
         timing = {"elapsed": time.monotonic() - self._started,
                   "first_token_s": None if self._first_token is None else self._first_token - self._started,
                   "attempts": self._attempts, "retry_wait_s": round(self._retry_wait, 3), "rounds": self._rounds,
@@ -299,7 +303,27 @@ class Reply:
         self.final_events = [Event(kind, self.session_id, {**message.to_dict(), **timing}),
                              Event(EventKind.MESSAGE_ASSISTANT, self.session_id, message.to_dict())]
         self.finished = True
+        if unsaved is not None:
+            raise unsaved
         return message
+
+    def _save_later(self, message: Message, error: StoreError) -> StoreError:
+        """The final state could not be stored: queue the write once more (it waits for the lock again)
+        and return the error to raise once the reply has ended for its listeners."""
+        log.warning("reply %s ended %s but was not stored: %s", message.id, message.status.value, error.message)
+        store = self.runtime.store
+
+        def retried(future: Any) -> None:
+            if future.exception() is not None:
+                log.warning("reply %s is still not stored: %s", message.id, future.exception())
+
+        try:
+            store.defer(store.update_message, message).add_done_callback(retried)
+        except StoreError:  # the store was closed meanwhile
+            pass
+        return StoreError(f"the reply ended {message.status.value} but was not saved: {error.message}",
+                          hint="it is in session.messages and one more write is queued; if the store stays "
+                               "unavailable, keep a copy with session.export()")
 
     def _emit(self, kind: EventKind, payload: dict[str, Any]) -> None:
         self.runtime.emit(Event(kind, self.session_id, payload))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import export as export_mod
 from .catalogue import warn_fallback
-from .checks import PARAMS, check_params, check_reply_options, check_text
+from .checks import PARAMS, check_params, check_part, check_reply_options, check_text
 from .context import describe, name_in_namespace
 from .conversation import Conversation
 from .errors import AiSessionsError, SessionBusy, SessionClosed
@@ -44,6 +44,8 @@ def _prompt_parts(prompt: Any) -> tuple[Part, ...]:
         if prompt.strip():
             return as_parts(prompt)
     elif isinstance(prompt, Sequence) and prompt and all(hasattr(p, "kind") for p in prompt):
+        for part in prompt:
+            check_part(part, "the prompt")
         return tuple(prompt)
     got = "an empty prompt" if isinstance(prompt, str) else f"a {type(prompt).__name__}"
     raise AiSessionsError(f"the prompt must be non-empty text, not {got}",

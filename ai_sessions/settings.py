@@ -31,6 +31,7 @@ from typing import Any
 
 import platformdirs
 
+from .checks import MAX_TOKENS_LIMIT
 from .errors import SettingsError
 from .providers.base import ProviderConfig
 
@@ -253,8 +254,8 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         raise fail("defaults.model", f"model {values['model']!r} is not of the form 'provider:model'")
     if "temperature" in values and not 0 <= values["temperature"] <= 2:
         raise fail("defaults.temperature", "must be between 0 and 2")
-    if "max_tokens" in values and values["max_tokens"] <= 0:
-        raise fail("defaults.max_tokens", "must be a positive integer")
+    if "max_tokens" in values and not 1 <= values["max_tokens"] <= MAX_TOKENS_LIMIT:
+        raise fail("defaults.max_tokens", f"must be a positive integer up to {MAX_TOKENS_LIMIT:,}")
 
     providers: dict[str, ProviderConfig] = {}
     from .providers import known_kinds, provider_class

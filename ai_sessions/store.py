@@ -111,7 +111,7 @@ class Store:
             if _is_busy(exc):
                 raise StoreError(
                     f"the session store {self.path} stayed locked by another process for "
-                    f"{BUSY_TIMEOUT_MS // 1000} s",
+                    f"{BUSY_TIMEOUT_MS / 1000:g} s",
                     hint="another kernel or script holds a long write on it: let it finish or stop it, "
                          "then try again") from None
             raise StoreError(
@@ -130,7 +130,7 @@ class Store:
         """A one-line error for a SQLite failure: a lock held too long, a damaged file, or else."""
         if _is_busy(exc):
             return StoreError(f"the session store {self.path} stayed locked by another process for "
-                              f"{BUSY_TIMEOUT_MS // 1000} s",
+                              f"{BUSY_TIMEOUT_MS / 1000:g} s",
                               hint="another kernel or script holds a long write on it: let it finish or stop it, "
                                    "then try again (nothing was written)")
         if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in str(exc) or "not a database" in str(exc)):

@@ -413,13 +413,14 @@ class ToolExecutor:
         if self.box.asks(tool):
             request = ToolCall(call.id, call.name, dict(call.arguments), tool.source, self.session_id)
 
-            def waiting(c: ToolCall) -> None:
-                self.emit(EventKind.TOOL_APPROVAL_REQUESTED, {**base, "source": c.source, "arguments": c.arguments})
+            def report(stage: str, c: ToolCall, details: dict[str, Any]) -> None:
+                if stage == "requested":
+                    self.emit(EventKind.TOOL_APPROVAL_REQUESTED,
+                              {**base, "source": c.source, "arguments": c.arguments, **details})
+                else:
+                    self.emit(EventKind.TOOL_APPROVAL_DECIDED, {**base, **details})
 
-            def decided(c: ToolCall, d: Decision) -> None:
-                self.emit(EventKind.TOOL_APPROVAL_DECIDED, {**base, "approved": d.approved, "reason": d.reason})
-
-            decision = await self.broker.decide(request, self.approve, waiting, decided)
+            decision = await self.broker.decide(request, self.approve, report)
             if decision.always:
                 self.box.allow(tool.name)
             if not decision.approved:

@@ -88,6 +88,7 @@ class AnthropicProvider(CloudProvider):
     curated = ("claude-sonnet-5", "claude-opus-5", "claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5")
     capabilities = Capabilities(tools=True, images=True, documents=True, structured_output=True, batch_api=True,
                                 prompt_caching=True)
+    client_resources = ("messages", "models")
 
     def make_client(self, key: str | None) -> Any:
         import anthropic

@@ -267,11 +267,16 @@ class Provider(abc.ABC):
 
     async def prepare(self) -> None:
         """May override (call super): one-time slow work before the first request. Default: import the
-        SDK in a worker thread, so that the hub loop (and every other session streaming on it) never stalls
-        on a ~2 s import."""
+        SDK, and read the price table when the kind has prices, in a worker thread, so that the hub loop
+        (and every other session streaming on it) never stalls on a ~2 s import."""
         if self.sdk is not None and self.sdk[0] not in sys.modules:
             self.require_sdk()
             await asyncio.to_thread(importlib.import_module, self.sdk[0])
+        if self.price_id is not None:
+            from .. import pricing
+
+            if not pricing.table_loaded():
+                await asyncio.to_thread(pricing.load_table)
 
     def capabilities_for(self, model: str) -> Capabilities:
         """May override: what ``model`` can do (default: the kind's :attr:`capabilities`)."""

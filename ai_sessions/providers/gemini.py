@@ -52,6 +52,7 @@ class GeminiProvider(CloudProvider):
                "gemini-2.5-flash-lite")
     capabilities = Capabilities(tools=True, images=True, documents=True, structured_output=True, batch_api=True,
                                 prompt_caching=True)
+    client_resources = ("aio.models",)
 
     def make_client(self, key: str | None) -> Any:
         from google import genai

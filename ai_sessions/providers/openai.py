@@ -91,6 +91,7 @@ class OpenAIProvider(CloudProvider):
                                 prompt_caching=True)
     #: The request field that caps the reply length.
     max_tokens_param = "max_completion_tokens"
+    client_resources = ("chat.completions", "models")
 
     def make_client(self, key: str | None) -> Any:
         import openai

@@ -52,7 +52,7 @@ class HubPanel(KernelWidget):
         self._unlisten = self._feed.listen_all(self._on_event)
         streaming: set[str] = set()
         self._feed.run_on_hub(lambda: streaming.update(self._feed.streaming()))
-        self._apply(self._rows(streaming))
+        self._apply(_session_rows(hub, streaming))
 
     def __repr__(self) -> str:  # deterministic (nbval compares text/plain); the scope is a local path
         return "HubPanel()"
@@ -63,24 +63,23 @@ class HubPanel(KernelWidget):
         return self._hub.scope
 
     def close(self) -> None:
+        """Stop following the hub (a pending refresh included) and close the widget."""
         self._unlisten()
         for chat in self._inline.values():
             chat.close()
         self._inline.clear()
+        self._feed.run_soon(self._stop_refresh)
         super().close()
 
-    # -- rows ---------------------------------------------------------------------------------------
-    def _rows(self, streaming: set[str]) -> list[dict[str, Any]]:
-        rows = []
-        for info in self._hub.sessions():
-            status = "streaming" if info.id in streaming else ("idle" if info.live else "stored")
-            rows.append({"id": info.id, "name": info.name, "model": info.model, "status": status,
-                         "message_count": info.message_count, "last_activity": info.last_activity,
-                         "input_tokens": info.usage.input_tokens, "output_tokens": info.usage.output_tokens,
-                         "cost": info.cost, "cost_partial": bool(info.cost_partial),
-                         "live": info.live})
-        return rows
+    def _stop_refresh(self) -> None:
+        handle, self._refresh_handle = self._refresh_handle, None
+        if handle is not None:
+            handle.cancel()
+        task, self._refresh_task = self._refresh_task, None
+        if task is not None:
+            task.cancel()
 
+    # -- rows ---------------------------------------------------------------------------------------
     def _apply(self, rows: list[dict[str, Any]]) -> None:
         self._names = {row["id"]: row["name"] for row in rows}
         self.sessions = rows
@@ -95,7 +94,8 @@ class HubPanel(KernelWidget):
 
     async def _refresh(self, streaming: set[str]) -> None:
         try:
-            rows = await asyncio.get_running_loop().run_in_executor(None, self._rows, streaming)
+            # the worker holds the hub, not this widget: a closed panel is freed even mid-refresh
+            rows = await asyncio.get_running_loop().run_in_executor(None, _session_rows, self._hub, streaming)
         except Exception:
             log.exception("refreshing the hub panel failed")
             return
@@ -157,3 +157,15 @@ class HubPanel(KernelWidget):
         except Exception as exc:
             log.exception("hub panel action %r failed", kind)
             self.send({"type": "notice", "text": f"{type(exc).__name__}: {exc}"})
+
+
+def _session_rows(hub: SessionHub, streaming: set[str]) -> list[dict[str, Any]]:
+    """The panel's rows: one per session of the hub's notebook (a store query)."""
+    rows = []
+    for info in hub.sessions():
+        status = "streaming" if info.id in streaming else ("idle" if info.live else "stored")
+        rows.append({"id": info.id, "name": info.name, "model": info.model, "status": status,
+                     "message_count": info.message_count, "last_activity": info.last_activity,
+                     "input_tokens": info.usage.input_tokens, "output_tokens": info.usage.output_tokens,
+                     "cost": info.cost, "cost_partial": bool(info.cost_partial), "live": info.live})
+    return rows

@@ -182,3 +182,33 @@ def test_anthropic_stream_text_lets_on_text_errors_through(cloud_hub, anthropic_
 
     with pytest.raises(KeyError):
         cloud_hub.runtime.loop.run(provider.stream_text(request, on_text))
+
+
+# -- issue 9: a stream closed after its headers ---------------------------------------------------------
+@pytest.mark.parametrize("provider", list(MODELS))
+def test_a_stream_closed_after_its_headers_is_retried(cloud_hub, servers, provider):  # noqa: F811
+    """Issue 9, item 5: 200 and event-stream headers, then the connection closes (a dropped connection).
+    No text arrived, so nothing can be duplicated: it is retried like any connection error."""
+    server = servers[provider]
+    server.fail("close-after-headers")
+    retries: list[dict] = []
+    cloud_hub.on("*", lambda e: e.kind.value == "llm.request.retry" and retries.append(e.payload))
+    reply = cloud_hub.session("s", model=MODELS[provider]).send("Tell me about p-values")
+    assert [r.fault for r in server.streams()] == ["close_after_headers", "ok"]
+    assert (reply.status, reply.content) == (MessageStatus.COMPLETE, server.streams()[-1].reply)
+    cloud_hub.runtime.loop.call(lambda: None)  # retry events queued before now have been delivered
+    assert [r["kind"] for r in retries] == ["connection"]
+
+
+@pytest.mark.parametrize("provider", list(MODELS))
+def test_a_stream_that_always_closes_after_its_headers_fails_as_a_connection_error(
+        cloud_hub, servers, provider):  # noqa: F811
+    server = servers[provider]
+    server.fail(*["close-after-headers"] * 4)
+    session = cloud_hub.session("s", model=MODELS[provider])
+    with pytest.raises(ProviderError) as info:
+        session.send("hi")
+    assert info.value.kind == "connection" and "closed before the reply started" in str(info.value)
+    assert len(server.streams()) == 4
+    reply = session.messages[-1]
+    assert (reply.status, reply.error_kind, reply.content) == (MessageStatus.FAILED, "connection", "")

@@ -280,3 +280,24 @@ def test_an_interrupt_while_the_batch_is_being_started_still_stops_it(shub, monk
     assert "batch stopped" in caplog.text  # the interrupt was seen (items may finish before the cancel lands)
     assert {item.status for item in results.items} <= {"ok", "cancelled"}
     assert all(item.status == "cancelled" for item in results.failures)
+
+
+# -- issue 9: batch options checked like reply parameters ---------------------------------------------
+BAD_OPTIONS = [({"concurrency": 0}, "concurrency"), ({"concurrency": "4"}, "concurrency"),
+               ({"concurrency": 2.5}, "concurrency"), ({"concurrency": 10**6}, "concurrency"),
+               ({"attempts": 0}, "attempts"), ({"attempts": -1}, "attempts"), ({"attempts": "3"}, "attempts"),
+               ({"attempts": 99}, "attempts"), ({"include_history": "yes"}, "include_history")]
+
+
+@pytest.mark.parametrize("call", ["map", "submit_map"])
+@pytest.mark.parametrize(("options", "named"), BAD_OPTIONS, ids=[f"{k}={v!r}" for o, _ in BAD_OPTIONS
+                                                                  for k, v in o.items()])
+def test_bad_batch_options_are_refused_by_name_before_anything_is_sent(shub, call, options, named):
+    """Issue 9, item 11: map's own options are checked like the reply parameters, before any request."""
+    s = shub.session("a", model="scripted:m")
+    with pytest.raises(AiSessionsError, match=named):
+        if call == "map":
+            s.map("{x}", ["a", "b"], progress=False, **options)
+        else:
+            s.submit_map("{x}", ["a", "b"], **options).result(10)
+    assert "m" not in SCRIPTS  # the provider was never asked

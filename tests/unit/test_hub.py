@@ -289,3 +289,61 @@ def test_sessions_of_a_renamed_notebook_can_be_found_and_copied_here(shub):
     assert copy.scope == shub.scope and copy.name == "analysis"
     assert [m.content for m in copy.messages] == [m.content for m in old.messages]
     assert [i.name for i in shub.sessions()] == ["analysis"]
+
+
+# -- issue 9: sessions made at once, events on the hub thread --------------------------------------------
+def test_sessions_made_at_the_same_moment_each_get_their_own_name(shub, make_hub):
+    """Issue 9, item 3: eight threads (in two hubs on one store, like two kernels) asking for a new
+    session at once get eight sessions, each with its own automatic name."""
+    import concurrent.futures
+    import threading
+
+    other = make_hub(settings=shub.settings)
+    barrier = threading.Barrier(8)
+
+    def make(i):
+        barrier.wait()
+        return (shub if i % 2 else other).session(model="scripted:m")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        sessions = list(pool.map(make, range(8)))
+    names = sorted(s.name for s in sessions)
+    assert len({s.id for s in sessions}) == 8
+    assert names == sorted(f"chat-{i}" for i in range(1, 9))
+    assert sorted(info.name for info in shub.sessions()) == names
+
+
+def test_every_event_reaches_hub_on_callbacks_on_the_hub_thread(shub):
+    """Callbacks run on the hub thread for every kind of event, also for the ones a cell triggers on the
+    kernel's main thread (session created, updated, closed, deleted, model switched)."""
+    import threading
+
+    from ai_sessions import EventKind
+    from ai_sessions.errors import AuthError, RateLimited
+    from tests.scripted import Script
+
+    seen = []
+    shub.on("*", lambda e: seen.append((e.kind, threading.current_thread())))
+    hub_thread = shub.runtime.loop.call(threading.current_thread)
+    s = shub.session("a", model="scripted:m")
+    s.send("hi")
+    SCRIPTS["m"] = Script(errors=[RateLimited("slow down", retry_after=0), AuthError("bad key")])
+    with pytest.raises(AuthError):
+        s.send("again")
+    from ai_sessions.parts import ToolCallPart
+
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return key.upper()
+
+    s.tools.add(lookup, approval="ask")
+    SCRIPTS["m"] = Script(calls=[[ToolCallPart("c1", "lookup", {"key": "k"})]])
+    s.send("use the tool", approve=lambda call: True)
+    s.switch_model("scripted:n")
+    s.configure(temperature=0.1)
+    s.clear()
+    s.close()
+    shub.delete("a")
+    shub.runtime.loop.call(lambda: None)  # callbacks queued before this one have run
+    assert {kind for kind, _ in seen} == set(EventKind)
+    assert [kind for kind, thread in seen if thread is not hub_thread] == []

@@ -333,3 +333,141 @@ def test_a_prompt_that_is_not_text_is_refused_before_anything_is_stored(shub, pr
     with pytest.raises(AiSessionsError, match="prompt"):
         s.submit(prompt)
     assert s.messages == () and s.status.value == "idle"
+
+
+# -- issue 9: stops, handles and parameters ---------------------------------------------------------------
+def test_a_stop_at_any_moment_ends_the_reply_stopped_and_result_returns_it(shub):
+    """Issue 9, item 1 (its own repro): a stop that lands anywhere — before the request, while the prompt
+    is stored, while streaming, after the stream ended — leaves no reply ``streaming`` and no bare
+    CancelledError; an accepted stop always means ``stopped``."""
+    import random
+    import time
+
+    SCRIPTS["m"] = Script(chunks=["word "] * 30)
+    s = shub.session("a", model="scripted:m")
+    rng = random.Random(9)
+    outcomes = []
+    for i in range(200):
+        handle = s.submit(f"q{i}")
+        time.sleep(rng.uniform(0, 0.006))
+        stopped = s.cancel()
+        reply = handle.result(30)  # a Message, whenever the stop landed
+        assert reply.status is (MessageStatus.STOPPED if stopped else MessageStatus.COMPLETE), (i, stopped)
+        assert s.status.value == "idle" and s.messages[-1] == reply
+        stored = shub.store.load_messages(s.id)[-2:]
+        assert [(m.content, m.status) for m in stored] == [(f"q{i}", MessageStatus.COMPLETE),
+                                                           (reply.content, reply.status)]
+        outcomes.append(reply.status)
+    assert MessageStatus.STOPPED in outcomes
+    assert not [m for m in shub.store.load_messages(s.id) if m.status is MessageStatus.STREAMING]
+
+
+def test_a_handle_stops_only_its_own_reply(shub):
+    """Issue 9, item 2: cancelling a finished handle does nothing, even while a newer reply streams."""
+    s = shub.session("a", model="scripted:m")
+    first = s.submit("one")
+    assert first.result(10).status is MessageStatus.COMPLETE
+    gate, started = asyncio.Event(), threading.Event()
+    SCRIPTS["m"] = Script(chunks=["second"], gate=gate, started=started)
+    second = s.submit("two")
+    assert started.wait(10)
+    assert not first.cancel()
+    shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
+    reply = second.result(10)
+    assert (reply.status, reply.content) == (MessageStatus.COMPLETE, "second")
+    assert shub.store.load_messages(s.id)[-1].status is MessageStatus.COMPLETE
+
+
+def test_a_handle_stops_its_own_reply(shub):
+    gate, started = asyncio.Event(), threading.Event()  # the gate is never opened: only a stop ends it
+    SCRIPTS["m"] = Script(chunks=["partial"], gate=gate, started=started)
+    s = shub.session("a", model="scripted:m")
+    handle = s.submit("go")
+    assert started.wait(10)
+    assert handle.cancel()
+    reply = handle.result(10)
+    assert (reply.status, reply.content) == (MessageStatus.STOPPED, "partial")
+    assert not handle.cancel()  # finished: nothing to stop
+
+
+def _call_with(s, call: str, params: dict):
+    """Run one of the reply-making calls with ``params``, as a user would."""
+    if call == "send":
+        return s.send("hi", **params)
+    if call == "submit":
+        return s.submit("hi", **params).result(10)
+    if call == "regenerate":
+        return s.regenerate(**params)
+    if call == "stream":
+        async def collect():
+            return [text async for text in s.stream("hi", **params)]
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, collect()).result(30)
+    if call == "map":
+        return s.map("{x}", ["a"], progress=False, **params)
+    if call == "submit_map":
+        return s.submit_map("{x}", ["a"], **params).result(10)
+    raise AssertionError(call)
+
+
+BAD_PARAMS = [
+    ({"temperature": float("nan")}, "temperature"),
+    ({"temperature": float("inf")}, "temperature"),
+    ({"temperature": -0.1}, "temperature"),
+    ({"temperature": 2.5}, "temperature"),
+    ({"temperature": "0.2"}, "temperature"),
+    ({"max_tokens": 0}, "max_tokens"),
+    ({"max_tokens": -3}, "max_tokens"),
+    ({"max_tokens": 10**9}, "max_tokens"),
+    ({"max_tokens": 100.0}, "max_tokens"),
+    ({"max_tokens": True}, "max_tokens"),
+    ({"temprature": 0.2}, "temprature"),
+    ({"top_p": 0.9}, "top_p"),
+    ({"extra": "top_p=0.9"}, "extra"),
+    ({"system_prompt": 42}, "system_prompt"),
+]
+
+
+@pytest.mark.parametrize("call", ["send", "submit", "stream", "regenerate", "map", "submit_map"])
+@pytest.mark.parametrize(("params", "named"), BAD_PARAMS, ids=[next(iter(p)) + "=" + repr(v) for p, v in
+                                                                ((p, next(iter(p.values()))) for p, _ in BAD_PARAMS)])
+def test_bad_parameters_are_refused_by_name_before_anything_is_sent_or_stored(shub, call, params, named):
+    """Issue 9, item 11: checked like settings, on every call that makes a reply."""
+    from ai_sessions.errors import AiSessionsError, ProviderError
+
+    s = shub.session("a", model="scripted:m")
+    s.send("first")
+    requests = len(SCRIPTS["m"].requests)
+    before = shub.store.load_messages(s.id)
+    with pytest.raises(AiSessionsError, match=named) as info:
+        _call_with(s, call, params)
+    assert not isinstance(info.value, ProviderError)
+    assert len(SCRIPTS["m"].requests) == requests  # the provider was not asked
+    assert shub.store.load_messages(s.id) == before and list(s.messages) == before
+
+
+def test_provider_specific_fields_go_in_extra(shub):
+    s = shub.session("a", model="scripted:m")
+    s.send("hi", extra={"top_p": 0.5, "seed": 7}, temperature=0.3, max_tokens=64)
+    request = SCRIPTS["m"].requests[-1]
+    assert dict(request.extra) == {"top_p": 0.5, "seed": 7}
+    assert (request.temperature, request.max_tokens) == (0.3, 64)
+    s.send("again")
+    assert dict(SCRIPTS["m"].requests[-1].extra) == {}  # for that reply only
+
+
+@pytest.mark.parametrize("part", ["text", "file name", "tool result"])
+def test_a_lone_surrogate_in_a_prompts_parts_is_refused_naming_it(shub, part):
+    """Issue 9, item 12, for prompts given as parts: refused before anything is stored."""
+    from ai_sessions.errors import AiSessionsError
+    from ai_sessions.parts import FilePart, TextPart, ToolResultPart
+
+    bad = "caf\udce9"
+    prompt = {"text": [TextPart(bad)],
+              "file name": [TextPart("see"), FilePart("text/plain", b"data", name=f"{bad}.txt")],
+              "tool result": [ToolResultPart("call_1", (TextPart(bad),))]}[part]
+    s = shub.session("a", model="scripted:m")
+    with pytest.raises(AiSessionsError, match=r"the prompt: .*surrogate"):
+        s.send(prompt)
+    assert s.messages == () and shub.store.load_messages(s.id) == [] and "m" not in SCRIPTS

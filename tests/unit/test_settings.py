@@ -76,6 +76,11 @@ def test_wrong_type_names_key_and_line(tmp_path):
     ('[providers.openai]\nmodels = ["a", 5]\n', "list of strings"),
     ('[providers.local]\nn_ctx = 4096.5\n', "expected an integer"),
     ('[providers.local.models]\nqwen = 3\n', "table of name"),
+    ('[defaults]\ntemperature = nan\n', "between 0 and 2"),
+    ('[defaults]\nmax_tokens = 100000000\n', "max_tokens"),
+    ('[store]\nevents_days = 0\n', "positive number of days"),
+    ('[store]\nevents_days = "90"\n', "positive number of days"),
+    ('[store]\nevents_days = true\n', "positive number of days"),
 ])
 def test_bad_values(tmp_path, text, message):
     with pytest.raises(SettingsError, match=message):

@@ -574,4 +574,45 @@ def test_a_retry_shows_in_the_progress_trait_then_the_reply_streams(shub, monkey
     rec.wait(lambda: w.progress.get("state") == "streaming", "streaming after the wait")
     shub.runtime.loop.loop.call_soon_threadsafe(gate.set)
     assert handle.result(TIMEOUT).content == "after the wait"
+
+
+# -- issue 9: closed widgets are freed ------------------------------------------------------------------
+def test_closed_widgets_are_garbage_collected(shub):
+    """Issue 9, item 8: a closed ChatWidget or HubPanel, once dereferenced, is collected (nothing global
+    keeps every instance alive)."""
+    import gc
+    import weakref
+
+    s = shub.session("a")
+    s.send("hi")
+    chat, panel, other = ChatWidget(session=s), HubPanel(hub=shub), s.chat()
+    refs = [weakref.ref(chat), weakref.ref(panel), weakref.ref(other)]
+    s.send("again")  # the widgets follow a reply
+    for widget in (chat, panel, other):
+        widget.close()
+    del chat, panel, other, widget
+    shub.runtime.loop.call(lambda: None)  # work the widgets queued on the hub thread has run
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None, None]
+
+
+def test_a_prompt_the_store_cannot_take_goes_back_to_the_view(shub):
+    """Issue 9, item 12: when the store fails while a prompt from the chat is stored (a lock held too long,
+    a damaged file), nothing is half-stored and the view gets the error for that prompt, which puts the
+    text back in its input box (chat_view.ts) instead of losing it."""
+    import sqlite3
+
+    s = shub.session("a")
+    w = ChatWidget(session=s)
+    rec = Recorder(w)
+    conn = sqlite3.connect(shub.store.path, isolation_level=None)
+    conn.execute("CREATE TRIGGER broken BEFORE INSERT ON messages "
+                 "BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END")
+    view_msg(w, {"type": "send", "text": "keep me", "client_id": "c1"})
+    rec.wait(lambda: any(a["client_id"] == "c1" and a["error"] for a in rec.of("ack")), "the error for c1")
+    error = next(a["error"] for a in rec.of("ack") if a["error"])
+    assert str(shub.store.path) in error and "injected" in error
+    conn.execute("DROP TRIGGER broken")
+    conn.close()
+    assert s.messages == () and w.messages == []
     w.close()
