@@ -14,14 +14,18 @@ from ai_sessions.settings import Settings
 
 PLUGIN = '''
 from ai_sessions.model import Usage
-from ai_sessions.providers.base import Finished, ModelInfo, Provider, TextDelta
+from ai_sessions.providers.base import Capabilities, Finished, ModelInfo, Provider, TextDelta
 
 
 class EchoProvider(Provider):
-    """Replies with the last prompt, reversed."""
+    """Replies with the last prompt, reversed. It declares what a built-in declares: its options, its
+    price id (genai-prices' "openai" table, to show that prices come from the declaration), its
+    capabilities and its curated models."""
 
     kind = "acme-echo"
-    key_env = None
+    options = {"greeting": str, "models": list}
+    price_id = "openai"
+    capabilities = Capabilities(images=True)
 
     def curated_models(self):
         return [ModelInfo(self.name, "mirror", "mirror")]
@@ -54,6 +58,26 @@ def test_entry_point_provider_is_found_and_used(make_hub, installed_plugin):
     assert [m.full_name for m in hub.models() if m.provider == "acme"] == ["acme:mirror"]
     reply = hub.session("s", model="acme:mirror").send("stressed")
     assert (reply.status, reply.content, reply.model) == (MessageStatus.COMPLETE, "desserts", "acme:mirror")
+
+
+def test_a_plugin_gets_option_checks_prices_and_capabilities_like_a_built_in(make_hub, installed_plugin, tmp_path):
+    from ai_sessions.errors import SettingsError
+    from ai_sessions.model import Usage
+    from ai_sessions.settings import SettingsWarning, load_settings
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[providers.acme]\nkind = "acme-echo"\ngreeting = 5\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"greeting.*expected a string, got int"):
+        load_settings([bad])
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[providers.acme]\nkind = "acme-echo"\ngreting = "hi"\n', encoding="utf-8")
+    with pytest.warns(SettingsWarning, match="unknown key 'providers.acme.greting'"):
+        load_settings([typo])
+    hub = make_hub()
+    [info] = [m for m in hub.models() if m.provider == "acme-echo"]
+    assert info.capabilities is not None and info.capabilities.images and not info.capabilities.tools
+    assert hub.runtime.catalogue.cost("acme-echo:gpt-4o-mini", Usage(1000, 100)) == pytest.approx(
+        hub.runtime.catalogue.cost("openai:gpt-4o-mini", Usage(1000, 100)))
 
 
 def test_entry_point_kind_works_without_a_settings_table(make_hub, installed_plugin):

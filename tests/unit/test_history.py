@@ -3,8 +3,10 @@ any history, plus the fake servers' own request validators agreeing with them.""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -115,3 +117,80 @@ def test_empty_system_prompt_is_left_out():
     request = ChatRequest("m", (ChatTurn("user", "hi"),), system="  ")
     assert anthropic_messages(request)[0] is None and gemini_contents(request)[0] is None
     assert openai_messages(request) == [{"role": "user", "content": "hi"}]
+
+
+# -- parts (every kind, every format) -------------------------------------------------------------------
+from ai_sessions.parts import (  # noqa: E402
+    FilePart,
+    ImagePart,
+    StructuredPart,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+
+PNG = b"\x89PNG\r\n\x1a\nfake"
+EVERYTHING = Capabilities(tools=True, images=True, documents=True, structured_output=True)
+
+
+def _mixed() -> ChatRequest:
+    return ChatRequest("m", (
+        ChatTurn("user", (TextPart("look"), ImagePart("image/png", PNG),
+                          FilePart("text/csv", b"a,b\n1,2", name="t.csv"),
+                          FilePart("application/pdf", b"%PDF-1.4", name="r.pdf"))),
+        ChatTurn("assistant", (TextPart("counting"), ToolCallPart("c1", "count", {"t": "x"}))),
+        ChatTurn("tool", (ToolResultPart("c1", (TextPart("42"),), False, "count"),)),
+        ChatTurn("assistant", (StructuredPart({"n": 42}, "Count"),)),
+        ChatTurn("user", (TextPart("thanks"),)),
+    ))
+
+
+def test_every_part_kind_in_the_openai_shape():
+    messages = openai_format.messages(_mixed(), EVERYTHING)
+    user = messages[0]["content"]
+    assert [p["type"] for p in user] == ["text", "image_url", "text", "file"]
+    assert user[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert "a,b\n1,2" in user[2]["text"]  # a text file goes as text
+    assert messages[1]["tool_calls"][0]["function"] == {"name": "count", "arguments": '{"t": "x"}'}
+    assert messages[2] == {"role": "tool", "tool_call_id": "c1", "content": "42"}
+    assert messages[3]["content"] == '{"n": 42}'
+    assert OpenAIProtocol().validate({"messages": messages, "stream": True}) is None
+
+
+def test_every_part_kind_in_the_anthropic_shape():
+    _, messages = anthropic_format.messages(_mixed(), EVERYTHING)
+    assert [b["type"] for b in messages[0]["content"]] == ["text", "image", "text", "document"]
+    assert messages[1]["content"][1] == {"type": "tool_use", "id": "c1", "name": "count", "input": {"t": "x"}}
+    assert messages[2]["content"][0]["type"] == "tool_result" and messages[2]["content"][0]["tool_use_id"] == "c1"
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
+
+
+def test_every_part_kind_in_the_gemini_shape():
+    _, contents = gemini_format.contents(_mixed(), EVERYTHING)
+    kinds = [next(iter(p)) for p in contents[0]["parts"]]
+    assert kinds == ["text", "inline_data", "text", "inline_data"]
+    assert contents[1]["parts"][1] == {"function_call": {"name": "count", "args": {"t": "x"}, "id": "c1"}}
+    assert contents[2]["parts"][0]["function_response"]["response"] == {"output": "42"}
+
+
+@pytest.mark.parametrize("fmt", ["openai", "anthropic", "gemini"])
+def test_what_a_text_only_model_cannot_take_becomes_a_visible_note(fmt):
+    if fmt == "openai":
+        text = json.dumps(openai_format.messages(_mixed(), TEXT_ONLY))
+    elif fmt == "anthropic":
+        text = json.dumps(anthropic_format.messages(_mixed(), TEXT_ONLY)[1])
+    else:
+        text = json.dumps(gemini_format.contents(_mixed(), TEXT_ONLY)[1], default=str)
+    assert "an image (image/png" in text and "cannot see images" in text  # never dropped silently
+    assert "a file r.pdf" in text and "a,b" in text
+    assert "called tool count" in text and "tool count returned: 42" in text
+    assert "image_url" not in text and "tool_use" not in text and "function_call" not in text
+
+
+def test_a_call_without_a_result_gets_one_saying_it_did_not_run():
+    request = ChatRequest("m", (ChatTurn("user", "go"),
+                                ChatTurn("assistant", (ToolCallPart("c9", "slow", {}),)),
+                                ChatTurn("user", "stopped, go on")))
+    messages = openai_format.messages(request, EVERYTHING)
+    assert messages[2]["role"] == "tool" and messages[2]["tool_call_id"] == "c9"
+    assert "not run" in messages[2]["content"]
