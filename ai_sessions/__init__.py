@@ -48,7 +48,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(widgets, name)
     if name == "notebook_tools":  # built with pydantic: imported when asked
-        from .notebook_tools import notebook_tools
+        from .notebook import notebook_tools
 
         return notebook_tools
     if name in ("Tool", "ToolCall"):

@@ -41,7 +41,7 @@ def resolve_tools(agent: Agent, settings: Settings, mcp: Callable[[str], Any]) -
 
 
 def _resolve(name: str, settings: Settings, mcp: Callable[[str], Any]) -> Any:
-    from .notebook_tools import notebook_tools
+    from .notebook import notebook_tools
 
     if name == "notebook":
         return notebook_tools

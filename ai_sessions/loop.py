@@ -89,9 +89,11 @@ class HubLoop:
 
         future: concurrent.futures.Future[T] | None = None
         try:
-            future = self.submit(tracked())
             if threading.current_thread() is threading.main_thread():
-                return self.main.serve(future, timeout)
+                with self.main.blocking():  # before submitting: main-thread work the call causes waits for us
+                    future = self.submit(tracked())
+                    return self.main.serve(future, timeout)
+            future = self.submit(tracked())
             return future.result(timeout)
         except KeyboardInterrupt:
             abandoned.set()

@@ -6,7 +6,8 @@ asyncio future. Who runs the work, in order:
 
 1. a call of ours that is blocking the main thread right now (``Session.send``, a ``%%ai_session`` cell)
    runs it while it waits (:meth:`MainThread.serve`);
-2. else, in a Jupyter kernel, the kernel's own event loop runs it as soon as no cell is running;
+2. else, in a Jupyter kernel, the kernel's own event loop runs it as soon as no cell is running (or a call
+   of ours that starts blocking first, whichever comes first);
 3. else (plain Python, nothing waiting) a worker thread runs it, since no main thread will come back.
 """
 
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -47,12 +49,11 @@ class MainThread:
             else:
                 loop.call_soon_threadsafe(_set_result, future, result)
 
-        with self._lock:  # a waiting call drains the queue after it stops waiting, under this lock
-            if self._waiting:
-                self._work.put(run)
-                return future
-        if not _kernel_callback(run):
-            threading.Thread(target=run, name="ai_sessions-main-work", daemon=True).start()
+        self._work.put(run)  # whoever comes first runs it: a waiting call of ours, or the fallback below
+        with self._lock:
+            waiting = self._waiting
+        if not waiting and not _kernel_callback(self._drain):
+            threading.Thread(target=self._drain, name="ai_sessions-main-work", daemon=True).start()
         return future
 
     @property
@@ -60,12 +61,23 @@ class MainThread:
         """Whether a call of ours is blocking the main thread now (and runs main-thread work)."""
         return self._waiting > 0
 
-    def serve(self, future: concurrent.futures.Future[T], timeout: float | None) -> T:
-        """(main thread) Wait for ``future`` like ``future.result(timeout)``, running queued main-thread
-        work meanwhile."""
+    @contextlib.contextmanager
+    def blocking(self) -> Iterator[None]:
+        """(main thread) Mark a call of ours that is about to block the main thread (enter it before the work
+        is submitted, so main-thread work it causes waits for it instead of taking another route)."""
         with self._lock:
             self._waiting += 1
         try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+            self._drain()
+
+    def serve(self, future: concurrent.futures.Future[T], timeout: float | None) -> T:
+        """(main thread) Wait for ``future`` like ``future.result(timeout)``, running queued main-thread
+        work meanwhile."""
+        with self.blocking():
             while True:
                 self._drain()
                 try:
@@ -75,10 +87,6 @@ class MainThread:
                         timeout -= 0.02
                         if timeout <= 0:
                             raise
-        finally:
-            with self._lock:
-                self._waiting -= 1
-            self._drain()
 
     def _drain(self) -> None:
         while True:

@@ -1,4 +1,4 @@
-"""The built-in notebook tools (``ai_sessions.notebook_tools``): the model looks at your variables, and —
+"""The built-in notebook tools (``ai_sessions.notebook_tools``, defined here): the model looks at your variables, and —
 with your approval each time — runs code in your namespace or adds a cell to your notebook.
 
 - ``list_variables()``: names, types and shapes of the user's variables;
