@@ -9,16 +9,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-from ai_sessions import AiSessionsError  # noqa: E402
-from ai_sessions import notebook as nb  # noqa: E402
-from ai_sessions.context import describe  # noqa: E402
-from ai_sessions.parts import FilePart, ImagePart, TextPart  # noqa: E402
-from tests.scripted import SCRIPTS, Script  # noqa: E402
+from ai_sessions import AiSessionsError
+from ai_sessions import notebook as nb
+from ai_sessions.context import describe
+from ai_sessions.parts import FilePart, ImagePart, TextPart
+from tests.scripted import SCRIPTS, Script
 
 
 def text(parts) -> str:
@@ -77,7 +77,7 @@ def test_context_is_stored_with_the_message_and_sent(hub):
 
 
 def test_an_image_for_a_model_that_cannot_see_is_refused_before_anything_is_sent(hub):
-    fig, ax = plt.subplots()
+    fig, _ = plt.subplots()
     s = hub.session("s", model="local:smollm2")
     with pytest.raises(AiSessionsError, match="local:smollm2 cannot see images"):
         s.send("what does it show?", context=[fig])
