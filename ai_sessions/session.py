@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import export as export_mod
+from .auto import AUTO, AutoChooser, last_model
 from .catalogue import warn_fallback
 from .checks import PARAMS, check_params, check_reply_options, check_text
 from .conversation import Conversation
@@ -35,7 +36,8 @@ class SessionOwner(Protocol):
     def fork(self, name_or_id: str, at: int | None = None, name: str | None = None) -> Session: ...
 
 
-def _prompt_parts(prompt: Any) -> tuple[Part, ...]:
+def prompt_parts(prompt: Any) -> tuple[Part, ...]:
+    """The parts of a prompt given as text or parts; refuses an empty one with a hint."""
     if isinstance(prompt, str):
         check_text(prompt, "the prompt")
         if prompt.strip():
@@ -200,12 +202,12 @@ class Session:
 
         ``params``: ``temperature``, ``max_tokens``, ``system_prompt`` for this reply only, and
         ``extra={...}`` for provider-specific request fields. Anything else is refused by name."""
-        reply = self._prepare(_prompt_parts(prompt), params)
+        reply = self._prepare(prompt_parts(prompt), params)
         return self._runtime.loop.run(self._run(reply), what="send()")
 
     def submit(self, prompt: str | Sequence[Part], **params: Any) -> ReplyHandle:
         """Start a reply in the background and return a handle at once."""
-        reply = self._prepare(_prompt_parts(prompt), params)
+        reply = self._prepare(prompt_parts(prompt), params)
         return ReplyHandle(self, reply, self._runtime.loop.submit(self._run(reply)))
 
     async def stream(self, prompt: str | Sequence[Part], **params: Any) -> AsyncIterator[str]:
@@ -216,7 +218,7 @@ class Session:
         def on_delta(text: str) -> None:
             caller.call_soon_threadsafe(queue.put_nowait, text)
 
-        reply = self._prepare(_prompt_parts(prompt), params, on_delta=on_delta)
+        reply = self._prepare(prompt_parts(prompt), params, on_delta=on_delta)
         future = self._runtime.loop.submit(self._run(reply))
 
         def finished(fut: concurrent.futures.Future[Message]) -> None:
@@ -284,13 +286,23 @@ class Session:
             return None
         switch = ModelSwitch(self.id, self._record.model, model, len(self._conversation.messages), reason)
         self._record = self._record.with_(model=model, updated_at=now())
-        self._conversation.switches.append(switch)
         store = self._runtime.store
         store.defer(store.update_session, self._record)
-        store.defer(store.add_switch, switch)
-        self._emit(EventKind.MODEL_SWITCHED, switch.to_dict())
+        self._log_switch(switch)
         self._warned.clear()
         return switch
+
+    def _log_switch(self, switch: ModelSwitch) -> None:
+        """(hub loop) Record ``switch`` in the conversation and the store, and emit ``model.switched``."""
+        self._conversation.switches.append(switch)
+        store = self._runtime.store
+        store.defer(store.add_switch, switch)
+        self._emit(EventKind.MODEL_SWITCHED, switch.to_dict())
+
+    def _auto_switch(self, from_model: str, to_model: str, reason: str, message_index: int) -> None:
+        """(hub loop) A reply of a model="auto" session chose or failed over to ``to_model``: logged like any
+        switch, while the session's requested model stays "auto"."""
+        self._log_switch(ModelSwitch(self.id, from_model, to_model, message_index, reason))
 
     def configure(self, *, system_prompt: str | None = None, **params: Any) -> None:
         """Set per-session ``system_prompt``, ``temperature`` or ``max_tokens`` (persisted)."""
@@ -354,6 +366,24 @@ class Session:
         from .widgets import ChatWidget
 
         return ChatWidget(session=self)
+
+    def timeline(self) -> Any:
+        """This session's events as a pandas DataFrame, one row per event (requests, retries, failovers,
+        replies' ends, model switches, tool calls) with timing, tokens, cost and reasons; built from the
+        store, so it is the same after a restart. Columns: docs/inspector.md.
+
+        >>> s.timeline()[["time", "kind", "model", "first_token_s", "cost"]]      # doctest: +SKIP
+        """
+        from .timeline import session_frame
+
+        return session_frame(self._runtime.store, self.id)
+
+    def inspect(self) -> Any:
+        """The inspector widget: this session's timeline as a picture, live while it replies, with totals
+        per model (see :meth:`chat` about the import)."""
+        from .widgets import InspectorWidget
+
+        return InspectorWidget(session=self)
 
     def open_tab(self) -> Any:
         """Open this session as a JupyterLab main-area tab (see :meth:`chat` about the import)."""
@@ -426,6 +456,10 @@ class Session:
         self.announce_fallback()
         spec = TurnSpec(prompt, lambda model, turns: self.make_request(model, turns, params), self._record.model,
                         on_delta=on_delta)
+        if self._record.model == AUTO:  # picks the model per reply (ai_sessions.auto)
+            spec.chooser = AutoChooser(self._runtime.settings, self._runtime.catalogue,
+                                       last_model(self._conversation.switches, AUTO))
+            spec.on_switch = self._auto_switch
         return Reply(self._runtime, self._conversation, self.name, spec)
 
     async def _run(self, reply: Reply) -> Message:

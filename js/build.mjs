@@ -1,4 +1,4 @@
-// Bundles the widgets' ES modules and CSS into ../ai_sessions/static (chat.js/.css, panel.js/.css).
+// Bundles the widgets' ES modules and CSS into ../ai_sessions/static (chat, panel and inspector .js/.css).
 // KaTeX's fonts are inlined as woff2 data URLs (no network at runtime; woff/ttf fallbacks dropped).
 // chat.js is a small loader (src/chat_loader.ts) carrying the chat's bundle (src/chat.ts) as text, so a
 // page imports the chat's code once however many chats it shows (see chat_loader.ts).
@@ -68,6 +68,7 @@ const builds = [
   { ...common, entryPoints: { chat: join(here, "src/chat.ts") }, outdir, write: false, logLevel: "warning",
     plugins: [...common.plugins, chatLoader] },
   { ...common, entryPoints: { panel: join(here, "src/panel.ts") }, outdir },
+  { ...common, entryPoints: { inspector: join(here, "src/inspector.ts") }, outdir },
 ];
 
 if (watch) {
