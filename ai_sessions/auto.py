@@ -153,7 +153,7 @@ class AutoChooser:
                 self._start = self.candidates.index(rule.use)
                 self._rule = f"rule {number} ({rule.describe()})"
                 break
-        if self._needs.tokens and "genai_prices.data" not in sys.modules:  # a ~1 s import: not on the hub loop
+        if "genai_prices.data" not in sys.modules:  # context windows: a ~1 s import, not on the hub loop
             await asyncio.to_thread(importlib.import_module, "genai_prices.data")
         model, skipped = self._first_usable()
         if model is None:

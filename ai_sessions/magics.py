@@ -25,6 +25,7 @@ from .throttle import MAGIC_UPDATE_S
 if TYPE_CHECKING:
     from .hub import SessionHub
     from .model import Message
+    from .oneoff import OneOff
     from .session import Session
 
 MAGIC_NAME = "ai_session"
@@ -79,6 +80,8 @@ def _cell_parser() -> MagicParser:
     parser.add_argument("--format", choices=FORMATS, default="markdown",
                         help="markdown (rendered), code (offered as the next cell) or text")
     parser.add_argument("--no-interpolate", action="store_true", help="send {braces} as they are")
+    parser.add_argument("--once", action="store_true",
+                        help="a one-off question: no history is sent and no session keeps it (hub.ask)")
     return parser
 
 
@@ -90,8 +93,18 @@ def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
         raise _error("the cell is empty", "write the prompt in the cell body below %%ai_session")
     if not args.no_interpolate:
         prompt = interpolate(prompt, ctx.shell.user_ns)
-    session = ctx.cell_session(args.name, args.model)
-    message = stream_reply(session, prompt, _view(ctx.shell, args.format))
+    if args.once:
+        if args.name:
+            raise _error("--once asks outside any session, so it takes no session name",
+                         f"drop {args.name!r}, or drop --once to ask in that session")
+        if args.model:
+            from .magic_commands import check_model
+
+            check_model(ctx.hub, args.model)
+        message = stream_reply(ctx.hub.asks, prompt, _view(ctx.shell, args.format), model=args.model)
+    else:
+        session = ctx.cell_session(args.name, args.model)
+        message = stream_reply(session, prompt, _view(ctx.shell, args.format))
     reply = Reply(message.content, message, shown_in=ctx.shell.execution_count)
     if args.format == "code":
         code = extract_code(message.content)
@@ -161,7 +174,7 @@ class Reply(str):
 class _LiveText:
     """Collects one session's reply text from hub events (callbacks run on the hub thread)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | OneOff) -> None:
         from .model import EventKind
 
         self._session_id = session.id
@@ -241,12 +254,13 @@ def _view(shell: Any, fmt: str) -> DisplayView | PrintView:
     return DisplayView(fmt) if getattr(shell, "kernel", None) is not None else PrintView()
 
 
-def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView) -> Message:
-    """Send ``prompt`` on ``session`` and show the reply in ``view`` as it streams (≤10 updates/s).
-    A kernel interrupt stops the reply; its partial text is kept as ``stopped``."""
+def stream_reply(session: Session | OneOff, prompt: str, view: DisplayView | PrintView, **params: Any) -> Message:
+    """Send ``prompt`` on ``session`` (or as a one-off question: ``hub.asks``) and show the reply in ``view``
+    as it streams (≤10 updates/s). A kernel interrupt stops the reply; its partial text is kept as
+    ``stopped``."""
     live = _LiveText(session)
     try:
-        handle = session.submit(prompt)
+        handle = session.submit(prompt, **params)
         while True:
             try:
                 message = handle.result(timeout=MAGIC_UPDATE_S)
@@ -264,6 +278,12 @@ def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView) -
         live.close()
     view.finish(message.content)
     return message
+
+
+def ask_reply(ctx: MagicContext, prompt: str, model: str | None) -> Reply:
+    """``%ai_session ask``: a one-off question streamed into the output; its reply is the line's value."""
+    message = stream_reply(ctx.hub.asks, prompt, _view(ctx.shell, "markdown"), model=model)
+    return Reply(message.content, message, shown_in=ctx.shell.execution_count)
 
 
 def _error(message: str, hint: str) -> Exception:

@@ -375,7 +375,7 @@ def _find_line(text: str, dotted: str) -> int | None:
             in_section = stripped in (header, f"[{header}]")  # a table, or an array of tables ([[auto.rules]])
             if in_section and not key:
                 return number
-            if stripped == f"[{dotted}]":
+            if stripped in (f"[{dotted}]", f"[[{dotted}]]"):
                 return number
             continue
         if in_section and re.match(rf"{re.escape(key)}\s*=", stripped):

@@ -163,8 +163,9 @@ class ChatWidget(anywidget.AnyWidget):
 
     def _refresh_models(self) -> None:
         try:
-            self.models = [{"provider": m.provider, "name": m.name, "short_name": m.short_name,
-                            "available": m.available, "reason": m.reason} for m in self._hub.models()]
+            self.models = [auto_entry(self._hub), *({"provider": m.provider, "name": m.name, "short_name": m.short_name,
+                                                     "available": m.available, "reason": m.reason}
+                                                    for m in self._hub.models())]
         except Exception:
             log.exception("listing models failed")
 
@@ -279,6 +280,10 @@ class ChatWidget(anywidget.AnyWidget):
                 self._feed.run_soon(self._resend)
             elif kind == "view":
                 self._count_view(bool(content.get("open")))
+            elif kind == "inspect":  # the header's Inspect button: the inspector in a new tab
+                from .inspector import open_inspector
+
+                open_inspector(self._live_session())
         except AiSessionsError as exc:
             error = str(exc)
         except Exception as exc:
@@ -321,3 +326,10 @@ class ChatWidget(anywidget.AnyWidget):
         self._views_seen = self._views_seen or opened
         if self._views == 0 and self._views_seen and not opened and self.on_views_closed is not None:
             self.on_views_closed()
+
+
+def auto_entry(hub: SessionHub) -> dict[str, Any]:
+    """The selector's **Auto** entry (model="auto", see ai_sessions.auto): its candidates go in the tooltip."""
+    settings = hub.settings
+    return {"provider": "auto", "name": "auto", "short_name": "Auto", "available": True, "reason": None,
+            "candidates": list(settings.auto.effective_candidates(settings.defaults.model))}

@@ -76,8 +76,9 @@ export class ChatView implements FrameWork {
     this.progress = new ProgressView();
     this.regenerate = button("↻ Regenerate", "Regenerate", () => this.act({ type: "regenerate", client_id: uniqueId("regen") }), "ais-quiet");
     this.clear = button("Clear", "Clear", () => this.askClear(), "ais-quiet");
+    const inspect = button("Inspect", "Inspect this session", () => this.act({ type: "inspect", client_id: uniqueId("inspect") }), "ais-quiet");
     const header = h("div", { class: "ais-header" }, this.title, this.select.el, this.progress.el,
-      h("span", { class: "ais-spacer" }), this.regenerate, this.clear);
+      h("span", { class: "ais-spacer" }), this.regenerate, this.clear, inspect);
 
     this.confirmBar = h("div", { class: "ais-confirm", attrs: { role: "alertdialog", "aria-label": "Confirm clear" } });
     this.confirmBar.hidden = true;

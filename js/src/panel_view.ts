@@ -117,6 +117,7 @@ export class PanelView {
       if (r.live) actions.append(button("Close", `Close ${r.name}`, () => this.act({ type: "close", session_id: r.id }), "ais-quiet"));
       actions.append(
         button("Open chat", `Open chat ${r.name}`, () => this.act({ type: "open", session_id: r.id }), "ais-quiet"),
+        button("Inspect", `Inspect ${r.name}`, () => this.act({ type: "inspect", session_id: r.id }), "ais-quiet"),
         button("Delete", `Delete ${r.name}`, () => {
           this.confirming = r.id;
           this.render();

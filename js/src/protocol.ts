@@ -38,6 +38,8 @@ export interface ModelOption {
   short_name: string;
   available: boolean;
   reason: string | null;
+  /** The Auto entry (provider "auto"): the candidates it picks from, in order. */
+  candidates?: string[];
 }
 
 /** The `progress` trait: empty object when no reply is in flight. */
@@ -99,6 +101,7 @@ export type ViewMsg =
   | { type: "regenerate"; client_id: string }
   | { type: "clear"; client_id: string }
   | { type: "switch_model"; model: string; client_id: string }
+  | { type: "inspect"; client_id: string }
   | { type: "hello" }
   | { type: "refresh_models" }
   | { type: "view"; open: boolean };
@@ -137,5 +140,5 @@ export interface NoticeMsg {
 }
 
 export type PanelViewMsg =
-  | { type: "stop" | "close" | "delete" | "open"; session_id: string }
+  | { type: "stop" | "close" | "delete" | "open" | "inspect"; session_id: string }
   | { type: "refresh" };
