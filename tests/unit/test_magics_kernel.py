@@ -42,7 +42,10 @@ def run(kc: Any, code: str, on_output: Any = None) -> tuple[dict[str, Any], list
             on_output(msg)
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
-    return kc.get_shell_msg(timeout=TIMEOUT), messages
+    while True:  # the reply to this request: start_new_kernel can leave a spare kernel_info_reply queued
+        reply = kc.get_shell_msg(timeout=TIMEOUT)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply, messages
 
 
 def test_the_reply_streams_in_place_and_an_interrupt_stops_it(kernel):
