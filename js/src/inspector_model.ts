@@ -4,7 +4,7 @@
  * (ai_sessions/widgets/inspector.py, ai_sessions/timeline.py, ai_sessions/metrics.py).
  */
 
-import { formatCost, formatDuration, formatTokens, shortModelName } from "./format";
+import { formatCost, formatDuration, shortModelName } from "./format";
 
 /** One row of the `events` trait (a timeline row; `time` in epoch seconds). */
 export interface TimelineEvent {
@@ -324,12 +324,12 @@ export function laneLabel(lane: Lane): string {
 export function laneCard(lane: Lane): string[] {
   const lines = [`Reply ${lane.message !== null ? `#${lane.message}` : ""} · ${lane.status || "…"}`.replace("  ", " ")];
   lines.push(`Model: ${lane.models.join(" → ") || "unknown"}`);
-  if (lane.live) lines.push(`Running for ${formatDuration(lane.end - lane.start)}`);
-  if (lane.firstTokenS !== null) lines.push(`First token after ${formatSeconds(lane.firstTokenS)}`);
-  if (lane.durationS !== null) lines.push(`Took ${formatSeconds(lane.durationS)}`);
+  if (lane.live) lines.push(`Running: ${formatDuration(lane.end - lane.start)}`);
+  if (lane.firstTokenS !== null) lines.push(`First token: ${formatSeconds(lane.firstTokenS)}`);
+  if (lane.durationS !== null) lines.push(`Duration: ${formatSeconds(lane.durationS)}`);
   if (lane.inputTokens !== null || lane.outputTokens !== null) {
-    const cached = lane.cacheReadTokens ? ` (${formatTokens(lane.cacheReadTokens)} cached)` : "";
-    lines.push(`Tokens: ${formatTokens(lane.inputTokens ?? 0)} in${cached}, ${formatTokens(lane.outputTokens ?? 0)} out`);
+    const cached = lane.cacheReadTokens ? ` (${count(lane.cacheReadTokens)} cached)` : "";
+    lines.push(`Tokens: ${count(lane.inputTokens ?? 0)} in${cached}, ${count(lane.outputTokens ?? 0)} out`);
   }
   if (lane.cost !== null) lines.push(`Cost: ${formatCost(lane.cost)}`);
   if (lane.retries) lines.push(`Retries: ${lane.retries} (waited ${formatSeconds(lane.retryWaitS)})`);
@@ -377,13 +377,19 @@ export function totalsRow(t: ModelTotals): string[] {
     t.ttft_median_s !== null ? formatSeconds(t.ttft_median_s) : "—",
     t.ttft_p90_s !== null ? formatSeconds(t.ttft_p90_s) : "—",
     t.tokens_per_s !== null ? `${t.tokens_per_s < 10 ? t.tokens_per_s.toFixed(1) : Math.round(t.tokens_per_s)}` : "—",
-    `${(t.input_tokens + t.output_tokens).toLocaleString("en-US")}`,
+    count(t.input_tokens + t.output_tokens),
     formatCost(t.cost),
   ];
 }
 
 export const TOTALS_COLUMNS = ["Model", "Replies", "Failed", "First token (median)", "First token (p90)", "Tokens/s",
   "Tokens", "Cost"];
+
+const INTEGER = new Intl.NumberFormat("en-US");
+
+function count(n: number): string {
+  return INTEGER.format(n);
+}
 
 function capitalize(text: string): string {
   return text ? text[0].toUpperCase() + text.slice(1) : text;

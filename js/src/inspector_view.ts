@@ -76,14 +76,15 @@ export class InspectorView implements FrameWork {
     this.empty = h("p", { class: "ais-inspector-empty", text: "No replies yet: the timeline fills as the session replies." });
     this.card = h("div", { class: "ais-inspector-card", attrs: { id: `ais-card-${Math.random().toString(36).slice(2)}`, role: "tooltip" } });
     this.card.hidden = true;
-    this.plot = h("div", { class: "ais-inspector-plot" }, this.axisRow, this.lanesEl, this.empty, this.card);
+    this.plot = h("div", { class: "ais-inspector-plot" }, this.axisRow, this.lanesEl, this.empty);
     this.totalsBody = h("tbody");
     const totals = h("table", { class: "ais-inspector-totals", attrs: { "aria-label": "Totals per model" } },
       h("thead", {}, h("tr", {}, ...TOTALS_COLUMNS.map((c, i) => h("th", { text: c, class: i ? "ais-num" : "", attrs: { scope: "col" } })))),
       this.totalsBody);
     this.el = h("section", { class: "ais-inspector", attrs: { "aria-label": "AI session inspector" } },
-      header, this.notice, this.plot, totals);
+      header, this.notice, this.plot, this.card, totals);
     this.plot.addEventListener("mouseleave", () => this.hideCard());
+    this.plot.addEventListener("scroll", () => this.hideCard());
 
     this.subs.on("change:events", () => this.refresh());
     this.subs.on("change:live", () => this.refresh());
@@ -192,6 +193,12 @@ export class InspectorView implements FrameWork {
       const label = svg("text", { class: "ais-axis-text", x: block.x + 1, y: 11 });
       label.textContent = clockTime(block.start);
       row.appendChild(label);
+    }
+    const last = axis.blocks.at(-1);
+    if (last && last.width > 120) {  // where the picture ends, if there is room for it
+      const end = svg("text", { class: "ais-axis-text", x: last.x + last.width, y: 11, "text-anchor": "end" });
+      end.textContent = clockTime(last.end);
+      row.appendChild(end);
     }
     for (const gap of axis.breaks) {
       const mark = svg("text", { class: "ais-axis-break", x: gap.x + 11, y: 12, "text-anchor": "middle" },
@@ -320,26 +327,43 @@ export class InspectorView implements FrameWork {
     if (!lane || !li || !this.axis) return;
     this.cardFor = id;
     this.fillCard(laneCard(lane));
-    const x = LABEL_PX + Math.min(this.axis.toX(lane.end), this.axis.width);
-    this.placeCard(x, li.offsetTop + li.offsetHeight);
+    this.placeCard(li, LABEL_PX + Math.min(this.axis.toX(lane.end), this.axis.width));
   }
 
   private showSwitch(s: SwitchMarker, flag: HTMLElement): void {
     if (!this.axis) return;
     this.cardFor = null;
     this.fillCard(switchCard(s));
-    this.placeCard(LABEL_PX + this.axis.toX(s.time), flag.offsetTop + flag.offsetHeight);
+    this.placeCard(flag, flag.offsetLeft);
   }
 
   private fillCard(lines: string[]): void {
-    this.card.replaceChildren(h("strong", { text: lines[0] }), ...lines.slice(1).map((l) => h("div", { text: l })));
+    const rows = lines.slice(1).map((line) => {
+      const colon = line.indexOf(": ");
+      const label = line.slice(0, colon);
+      const long = label === "Error" || label === "Reason";  // free text wraps; numbers stay on one line
+      return colon > 0 ? [h("dt", { text: label }), h("dd", { text: line.slice(colon + 2), class: long ? "ais-card-text" : "" })]
+        : [h("dd", { class: "ais-card-wide", text: line })];
+    });
+    this.card.replaceChildren(h("strong", { text: lines[0] }), h("dl", {}, ...rows.flat()));
     this.card.hidden = false;
   }
 
-  private placeCard(x: number, y: number): void {
-    const room = this.plot.clientWidth || 600;
-    this.card.style.left = `${Math.max(4, Math.min(x + 8, room - 260))}px`;
-    this.card.style.top = `${y + 2}px`;
+  /**
+   * Put the card next to `anchor` (at `x` pixels from the plot's left edge), inside the inspector: the
+   * output area around a widget scrolls whatever sticks out of it.
+   */
+  private placeCard(anchor: HTMLElement, x: number): void {
+    const box = this.el.getBoundingClientRect();
+    const at = anchor.getBoundingClientRect();
+    const plot = this.plot.getBoundingClientRect();
+    const width = this.card.offsetWidth;
+    const height = this.card.offsetHeight;
+    const left = plot.left - box.left + 8 + x + 8;
+    this.card.style.left = `${Math.max(4, Math.min(left, box.width - width - 4))}px`;
+    let top = at.bottom - box.top + 2;
+    if (top + height > box.height) top = at.top - box.top - height - 2;
+    this.card.style.top = `${Math.max(0, Math.min(top, box.height - height))}px`;
   }
 
   private hideCard(): void {

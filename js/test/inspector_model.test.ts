@@ -134,8 +134,8 @@ describe("texts", () => {
 
   it("puts the numbers in the card and the accessible name", () => {
     expect(laneCard(p.lanes[0])).toEqual([
-      "Reply #2 · complete", `Model: ${A}`, "First token after 1.0 s", "Took 2.0 s",
-      "Tokens: 10 tokens in, 20 tokens out", "Cost: $0.0010", "Retries: 1 (waited 0.50 s)"]);
+      "Reply #2 · complete", `Model: ${A}`, "First token: 1.0 s", "Duration: 2.0 s",
+      "Tokens: 10 in, 20 out", "Cost: $0.0010", "Retries: 1 (waited 0.50 s)"]);
     expect(laneCard(p.lanes[1])).toContain("Error: auth: bad key");
     expect(laneCard(p.lanes[2])).toContain("Gpt-4o-mini failed: provider_error");
     expect(laneSummary(p.lanes[0])).toMatch(/^Reply #2 · complete\. Model: /);
