@@ -75,6 +75,7 @@ class InspectorWidget(anywidget.AnyWidget):
         self._context: dict[str, Any] = {}
         self._last_id = 0
         self._pulling = False
+        self._generation = 0
         self._pull_task: asyncio.Future[None] | None = None
         self._views = 0
         self._views_seen = False
@@ -132,7 +133,9 @@ class InspectorWidget(anywidget.AnyWidget):
             self.session_state = "deleted"
             return
         if event.kind is EventKind.SESSION_UPDATED and event.payload.get("cleared"):
-            self._columns, self._context, self._last_id = {}, {}, 0  # the store dropped its events: start over
+            # the store dropped the session's events: start over (a read in flight is dropped too)
+            self._columns, self._context, self._last_id = {}, {}, 0
+            self._generation += 1
         if event.kind is EventKind.RESPONSE_DELTA:
             if self.live.get("state") != "streaming":
                 self._sync_live()  # the first token: the lane starts streaming
@@ -155,11 +158,12 @@ class InspectorWidget(anywidget.AnyWidget):
 
     async def _pull(self) -> None:
         store = self._hub.runtime.store
+        generation = self._generation
         try:
             future: Future[dict[str, list[Any]]] = store.defer(session_columns, store, self.session_id,
                                                                self._last_id, self._context)
             columns = await asyncio.wrap_future(future)
-            if columns["id"]:
+            if columns["id"] and generation == self._generation:
                 self._load(columns)
         except Exception:
             log.exception("refreshing the inspector failed")
