@@ -60,9 +60,8 @@ def session_columns(store: Store, session_id: str, after_id: int = 0,
 
 def rows_of(columns: dict[str, list[Any]], start: int = 0) -> list[dict[str, Any]]:
     """Rows ``start:`` of ``columns`` as dicts (``id``, ``session_id`` and :data:`COLUMNS`)."""
-    names = ("id", "session_id", *COLUMNS)
-    return [dict(zip(names, values, strict=True))
-            for values in zip(*(columns[n][start:] for n in names), strict=True)]
+    return [dict(zip(NAMES, values, strict=True))
+            for values in zip(*(columns[n][start:] for n in NAMES), strict=True)]
 
 
 def session_frame(store: Store, session_id: str) -> pd.DataFrame:
@@ -76,15 +75,18 @@ def frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     pd = require_pandas()
     import numpy as np
 
+    count = len(columns["time"])
     data: dict[str, Any] = {"time": pd.to_datetime(np.array(columns["time"], dtype="float64"), unit="s", utc=True)}
     for name in COLUMNS[1:]:
         values = columns[name]
-        if name in _INTEGERS:
-            data[name] = pd.array(values, dtype="Int64")
+        if name in _INTEGERS:  # nullable integers, built from a mask (pd.array(values) is twice as slow)
+            mask = np.fromiter((v is None for v in values), dtype=bool, count=count)
+            numbers = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=count)
+            data[name] = pd.arrays.IntegerArray(numbers, mask)
         elif name in _FLOATS:
             data[name] = np.array(values, dtype="float64")  # None becomes NaN
-        else:
-            data[name] = values
+        else:  # text as objects: the same dtype on pandas 2 and 3, and no per-column inference
+            data[name] = pd.Series(values, dtype=object)
     return pd.DataFrame(data, columns=list(COLUMNS))
 
 
@@ -102,107 +104,66 @@ def require_pandas() -> Any:
     return pandas
 
 
+#: The names of :func:`event_columns`' lists: the event's id and session, then :data:`COLUMNS`.
+NAMES = ("id", "session_id", *COLUMNS)
+_NONE9 = (None,) * 9
+
+
 def event_columns(log: Iterable[Sequence[Any]], statuses: dict[str, str],
                   context: dict[str, Any] | None = None) -> dict[str, list[Any]]:
-    """Column lists of the timeline (plus ``id`` and ``session_id``). This runs once per event of a session
-    (15,000 for 10,000 messages), so it appends to lists instead of building a dict per row. ``context``
-    carries what earlier calls saw of each reply (for a log read in pieces)."""
-    ids: list[int] = []
-    sessions: list[str] = []
-    time: list[float] = []
-    kinds: list[str] = []
-    message: list[int | None] = []
-    message_id: list[str | None] = []
-    model: list[str | None] = []
-    status: list[str | None] = []
-    first_token: list[float | None] = []
-    duration: list[float | None] = []
-    tokens_in: list[int | None] = []
-    tokens_out: list[int | None] = []
-    cache_read: list[int | None] = []
-    cache_write: list[int | None] = []
-    cost: list[float | None] = []
-    retries: list[int | None] = []
-    retry_wait: list[float | None] = []
-    error_kind: list[str | None] = []
-    error: list[str | None] = []
-    switch_reason: list[str | None] = []
-    from_model: list[str | None] = []
-    tool: list[str | None] = []
+    """Column lists of the timeline (:data:`NAMES`). This runs once per event of a session (15,000 for 10,000
+    messages): one tuple per row, transposed once at the end. ``context`` carries what earlier calls saw of
+    each reply (for a log read in pieces)."""
     context = {} if context is None else context
     # message id -> (position, model) of its request; -> requests started (more than one after a failover)
     current: dict[str, tuple[int | None, str | None]] = context.setdefault("current", {})
     starts: dict[str, int] = context.setdefault("starts", {})
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
     for eid, sid, kind, at, p in log:
-        ids.append(eid)
-        sessions.append(sid)
-        time.append(at)
-        kinds.append(kind)
-        pos = mid = mdl = st = fts = dur = err_kind = err = reason = source = name = None
-        tin = tout = cread = cwrite = tries = None
-        price = wait = None
+        get = p.get
         if kind in _ENDS:
-            mid, pos, mdl, st = p.get("id"), p.get("seq"), p.get("model"), p.get("status")
-            fts, dur, price, wait = p.get("first_token_s"), p.get("elapsed"), p.get("cost"), p.get("retry_wait_s")
-            err_kind, err = p.get("error_kind"), p.get("error")
-            attempts = p.get("attempts")  # of every model the reply asked: a failover is not a retry
-            tries = max(0, attempts - starts.get(mid, 1)) if attempts else None
-            usage = p.get("usage")
+            mid = get("id")
+            usage = get("usage")
             if usage:
-                tin, tout = usage.get("input_tokens"), usage.get("output_tokens")
-                cread, cwrite = usage.get("cache_read_tokens", 0), usage.get("cache_write_tokens", 0)
+                tokens = (usage.get("input_tokens"), usage.get("output_tokens"), usage.get("cache_read_tokens", 0),
+                          usage.get("cache_write_tokens", 0))
+            else:
+                tokens = (None, None, None, None)
+            attempts = get("attempts")  # of every model the reply asked: a failover is not a retry
+            append((eid, sid, at, kind, get("seq"), mid, get("model"), get("status"), get("first_token_s"),
+                    get("elapsed"), *tokens, get("cost"), max(0, attempts - starts.get(mid, 1)) if attempts else None,
+                    get("retry_wait_s"), get("error_kind"), get("error"), None, None, None))
         elif kind == _STARTED:
-            mid, pos, mdl = p.get("message_id"), p.get("seq"), p.get("model")
+            mid, pos, mdl = get("message_id"), get("seq"), get("model")
             current[mid] = (pos, mdl)
             starts[mid] = starts.get(mid, 0) + 1
-            st = statuses.get(mid)
-        elif kind == _RETRY or kind == _FAILOVER:
-            mid = p.get("message_id")
+            append((eid, sid, at, kind, pos, mid, mdl, statuses.get(mid), *_NONE9, None, None, None, None, None))
+        elif kind == _RETRY:
+            mid = get("message_id")
             pos, mdl = current.get(mid, (None, None))
-            mdl = p.get("model", mdl)
-            err_kind = p.get("kind") if kind == _RETRY else p.get("error_kind")
-            err = p.get("reason") if kind == _RETRY else p.get("error")
-            if kind == _RETRY:
-                attempt, wait = p.get("attempt"), p.get("wait_s")
-                tries = attempt - 1 if attempt else None
-            else:
-                dur = p.get("elapsed")
-                attempts = p.get("attempts")
-                tries = attempts - 1 if attempts else None
-                st = "failed"
+            attempt = get("attempt")
+            append((eid, sid, at, kind, pos, mid, get("model", mdl), None, None, None, None, None, None, None, None,
+                    attempt - 1 if attempt else None, get("wait_s"), get("kind"), get("reason"), None, None, None))
+        elif kind == _FAILOVER:
+            mid = get("message_id")
+            pos, mdl = current.get(mid, (None, None))
+            attempts = get("attempts")
+            append((eid, sid, at, kind, pos, mid, get("model", mdl), "failed", None, get("elapsed"), None, None, None,
+                    None, None, attempts - 1 if attempts else None, None, get("error_kind"), get("error"), None, None,
+                    None))
         elif kind == _SWITCH:
-            index = p.get("message_index")
-            pos = index + 1 if isinstance(index, int) else None
-            mdl, source, reason = p.get("to"), p.get("from"), p.get("reason")
+            index = get("message_index")
+            append((eid, sid, at, kind, index + 1 if isinstance(index, int) else None, None, get("to"), *_NONE9,
+                    None, None, None, get("reason"), get("from"), None))
         elif kind.startswith("tool."):
-            mid = p.get("message_id")
+            mid = get("message_id")
             pos, mdl = current.get(mid, (None, None))
-            name = p.get("name") or p.get("tool")
-            dur = p.get("elapsed", p.get("duration_s"))
-            err_kind, st = p.get("error_kind"), p.get("status")
+            append((eid, sid, at, kind, pos, mid, mdl, get("status"), None, get("elapsed", get("duration_s")), None,
+                    None, None, None, None, None, None, get("error_kind"), None, None, None,
+                    get("name") or get("tool")))
         else:
-            mdl = p.get("model")
-        message.append(pos)
-        message_id.append(mid)
-        model.append(mdl)
-        status.append(st)
-        first_token.append(fts)
-        duration.append(dur)
-        tokens_in.append(tin)
-        tokens_out.append(tout)
-        cache_read.append(cread)
-        cache_write.append(cwrite)
-        cost.append(price)
-        retries.append(tries)
-        retry_wait.append(wait)
-        error_kind.append(err_kind)
-        error.append(err)
-        switch_reason.append(reason)
-        from_model.append(source)
-        tool.append(name)
-    return {"id": ids, "session_id": sessions, "time": time, "kind": kinds, "message": message,
-            "message_id": message_id, "model": model, "status": status, "first_token_s": first_token,
-            "duration_s": duration, "input_tokens": tokens_in, "output_tokens": tokens_out,
-            "cache_read_tokens": cache_read, "cache_write_tokens": cache_write, "cost": cost, "retries": retries,
-            "retry_wait_s": retry_wait, "error_kind": error_kind, "error": error, "switch_reason": switch_reason,
-            "from_model": from_model, "tool": tool}
+            append((eid, sid, at, kind, None, None, get("model"), *_NONE9, None, None, None, None, None, None))
+    if not rows:
+        return {name: [] for name in NAMES}
+    return {name: list(values) for name, values in zip(NAMES, zip(*rows, strict=True), strict=True)}

@@ -214,3 +214,36 @@ def test_import_ai_sessions_does_not_import_pandas():
 
 def test_metrics_from_columns_without_any_reply():
     assert per_model(event_columns([], {})) == []
+
+
+def test_rows_of_failovers_and_tool_calls():
+    """llm.request.failed (model="auto") and tool.call.* events (from the tools work) get their own columns."""
+    from ai_sessions.timeline import NAMES
+
+    log = [
+        [1, "s", "llm.request.started", 10.0, {"message_id": "r", "model": "a:x", "seq": 2}],
+        [2, "s", "llm.request.failed", 11.0, {"message_id": "r", "model": "a:x", "seq": 2, "error_kind": "timeout",
+                                              "error": "slow", "attempts": 4, "elapsed": 1.0}],
+        [3, "s", "model.switched", 11.0, {"from": "a:x", "to": "b:y", "message_index": 1, "reason": "auto: a failed"}],
+        [4, "s", "llm.request.started", 11.0, {"message_id": "r", "model": "b:y", "seq": 2}],
+        [5, "s", "tool.call.finished", 12.0, {"message_id": "r", "name": "run_python", "elapsed": 0.5,
+                                              "status": "ok"}],
+        [6, "s", "llm.response.completed", 13.0, {"id": "r", "seq": 2, "model": "b:y", "status": "complete",
+                                                  "attempts": 5, "elapsed": 3.0, "first_token_s": 2.0,
+                                                  "usage": {"input_tokens": 7, "output_tokens": 3,
+                                                            "cache_read_tokens": 4}}],
+        [7, "s", "session.closed", 14.0, {"name": "n"}],
+    ]
+    columns = event_columns(log, {})
+    assert set(columns) == set(NAMES) and all(len(v) == len(log) for v in columns.values())
+    rows = {c["kind"]: c for c in (dict(zip(NAMES, values, strict=True)) for values in zip(*columns.values(),
+                                                                                               strict=True))}
+    failed = rows["llm.request.failed"]
+    assert (failed["message"], failed["model"], failed["status"], failed["retries"], failed["error_kind"],
+            failed["duration_s"]) == (2, "a:x", "failed", 3, "timeout", 1.0)
+    tool = rows["tool.call.finished"]
+    assert (tool["tool"], tool["model"], tool["message"], tool["duration_s"], tool["status"]) == (
+        "run_python", "b:y", 2, 0.5, "ok")
+    end = rows["llm.response.completed"]
+    assert (end["retries"], end["input_tokens"], end["cache_read_tokens"], end["cache_write_tokens"]) == (3, 7, 4, 0)
+    assert rows["model.switched"]["message"] == 2 and rows["session.closed"]["model"] is None
