@@ -178,13 +178,12 @@ def choice_rows(sizes: Sizes) -> list[Row]:
                     message = s.send(prompt(20, text=f"q{i}"))
                     times[name].append(time.perf_counter() - began)
                     assert message.model == f"openai:{MODELS['openai']}"
-            added = (median(times["auto"]) - median(times["fixed"])) * 1000
-            rows.append(Row("8 model=auto: added to a whole reply", added, median(times["fixed"]) * 1000, "ms",
-                            f"added ≤ {CHOICE_BUDGET_MS:g} ms", added <= CHOICE_BUDGET_MS,
-                            baseline_label="a fixed-model reply",
-                            note=f"difference of medians over {replies} replies of 20 tokens each, alternating, "
-                                 "from the bench's OpenAI server in another process; ours: added ms, baseline: "
-                                 "the fixed-model reply's ms"))
+            auto_ms, fixed_ms = median(times["auto"]) * 1000, median(times["fixed"]) * 1000
+            rows.append(Row("8 model=auto: a whole reply", auto_ms, fixed_ms, "ms",
+                            f"added ≤ {CHOICE_BUDGET_MS:g} ms", auto_ms - fixed_ms <= CHOICE_BUDGET_MS,
+                            baseline_label="the same reply, fixed model",
+                            note=f"medians over {replies} replies of 20 tokens each, an auto and a fixed-model "
+                                 "session alternately, from the bench's OpenAI server in another process"))
         finally:
             hub.shutdown()
     return rows

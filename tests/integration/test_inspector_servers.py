@@ -143,7 +143,8 @@ def test_every_candidate_failing_is_one_error_naming_each(hub, openai_server, an
     with pytest.raises(NoUsableModel) as caught:
         s.send("anyone?")
     assert str(caught.value).startswith("every candidate of model='auto' failed or was skipped: "
-                                        f"{OPENAI}: failed: server error (500); {ANTHROPIC}: failed: server error (503)")
+                                        f"{OPENAI}: failed: server error (500); "
+                                        f"{ANTHROPIC}: failed: server error (503)")
     assert s.messages[-1].status is MessageStatus.FAILED and s.messages[-1].model == ANTHROPIC
 
 
