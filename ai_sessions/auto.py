@@ -88,7 +88,7 @@ class Choice:
 def needs_of(reply: Reply) -> Needs:
     """What ``reply`` needs: from its prompt (or, when regenerating, the last user message), the session's
     tools, the request's schema, and the length of the history."""
-    prompt = prompt_parts(reply)
+    prompt = answered_parts(reply)
     request = reply.spec.build_request("", ())
     chars = sum(len(m.content) for m in reply.conversation.messages)
     if reply.spec.prompt is not None:
@@ -100,7 +100,8 @@ def needs_of(reply: Reply) -> Needs:
                  tokens=chars // CHARS_PER_TOKEN)
 
 
-def prompt_parts(reply: Reply) -> tuple[Part, ...]:
+def answered_parts(reply: Reply) -> tuple[Part, ...]:
+    """The prompt ``reply`` answers: its own, or when regenerating the last user message."""
     if reply.spec.prompt is not None:
         return reply.spec.prompt
     for message in reversed(reply.conversation.messages):
@@ -147,7 +148,7 @@ class AutoChooser:
         """The model of ``reply``; raises :class:`NoUsableModel` naming each candidate's reason if none
         can answer."""
         self._needs = needs_of(reply)
-        text = text_of(prompt_parts(reply))
+        text = text_of(answered_parts(reply))
         for number, rule in enumerate(self.rules, start=1):
             if rule_matches(rule, text):
                 self._start = self.candidates.index(rule.use)

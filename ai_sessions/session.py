@@ -142,7 +142,7 @@ class Session:
 
     @property
     def model(self) -> str:
-        """The model replies come from (after any fallback)."""
+        """The model replies come from (after any fallback); ``"auto"`` for a session that picks per reply."""
         return self._runtime.catalogue.resolve(self._record.model)[0]
 
     @property
