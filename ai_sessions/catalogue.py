@@ -40,7 +40,9 @@ class ModelCatalogue:
         self._loop = loop
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
-        self._cooling: dict[str, tuple[float, str]] = {}  # model -> (monotonic time it may be used again, why)
+        self._cooling: dict[str, tuple[float, str]] = {}  # model -> (clock time it may be used again, why)
+        #: The clock of cool-downs (seconds, monotonic); tests may replace it.
+        self.clock = time.monotonic
 
     # -- resolution -------------------------------------------------------------------------------
     def resolve(self, full_name: str, *, strict: bool = False) -> tuple[str, str | None]:
@@ -178,14 +180,14 @@ class ModelCatalogue:
     def cool_down(self, full_name: str, seconds: float, reason: str) -> None:
         """Avoid ``full_name`` in ``model="auto"`` choices for ``seconds`` (it failed: ``reason``)."""
         with self._lock:
-            self._cooling[full_name] = (time.monotonic() + seconds, reason)
+            self._cooling[full_name] = (self.clock() + seconds, reason)
 
     def cooling(self, full_name: str) -> tuple[float, str] | None:
         """``(seconds left, why)`` while ``full_name`` is cooling down after a failure, else None."""
         entry = self._cooling.get(full_name)
         if entry is None:
             return None
-        left = entry[0] - time.monotonic()
+        left = entry[0] - self.clock()
         if left <= 0:
             with self._lock:
                 self._cooling.pop(full_name, None)

@@ -179,12 +179,10 @@ def test_a_server_error_fails_over_before_any_text(make_hub):
     assert hub.store.load_messages(s.id)[-1].model == SEEING
 
 
-def test_a_failed_candidate_cools_down(make_hub, monkeypatch):
-    import ai_sessions.catalogue as catalogue
-
+def test_a_failed_candidate_cools_down(make_hub):
     clock = [1000.0]
-    monkeypatch.setattr(catalogue.time, "monotonic", lambda: clock[0])
     hub = make_hub(settings=auto_settings(cooldown_s=60))
+    hub.runtime.catalogue.clock = lambda: clock[0]
     s = hub.session("a", model="auto")
     SCRIPTS["m1"].errors = [RateLimited("slow down", provider="scripted")] * 4
     assert s.send("one").model == SEEING
