@@ -15,6 +15,7 @@ from .errors import (
     AuthError,
     BadRequest,
     ConnectionFailed,
+    NoUsableModel,
     ProviderError,
     ProviderTimeout,
     RateLimited,
@@ -30,20 +31,20 @@ from .model import Event, EventKind, Message, MessageStatus, ModelSwitch, Role, 
 from .session import ReplyHandle, Session
 
 if TYPE_CHECKING:
-    from .widgets import ChatWidget, HubPanel
+    from .widgets import ChatWidget, HubPanel, InspectorWidget
 
 __version__ = "0.1.0"
 __all__ = [
     "AiSessionsError", "AuthError", "BadRequest", "ChatWidget", "ConnectionFailed", "Event", "EventKind",
-    "FallbackWarning", "HubPanel", "Message", "MessageStatus", "ModelSwitch", "ProviderError", "ProviderTimeout",
-    "RateLimited", "ReplyHandle", "Role", "Session", "SessionBusy", "SessionClosed", "SessionHub",
-    "SessionNotFound", "SessionStatus", "SettingsError", "StoreError", "Tool", "ToolCall", "UnknownModel", "Usage",
-    "hub", "notebook_tools",
+    "FallbackWarning", "HubPanel", "InspectorWidget", "Message", "MessageStatus", "ModelSwitch", "NoUsableModel",
+    "ProviderError", "ProviderTimeout", "RateLimited", "ReplyHandle", "Role", "Session", "SessionBusy",
+    "SessionClosed", "SessionHub", "SessionNotFound", "SessionStatus", "SettingsError", "StoreError", "Tool",
+    "ToolCall", "UnknownModel", "Usage", "hub", "notebook_tools",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ChatWidget", "HubPanel"):  # widgets load the JS bundle: import them only when asked
+    if name in ("ChatWidget", "HubPanel", "InspectorWidget"):  # widgets load the JS bundle: import them only when asked
         from . import widgets
 
         return getattr(widgets, name)

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import warnings
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from .errors import AiSessionsError, UnknownModel
 from .model import Usage
 from .providers import default_provider_names, provider_class, split_model
 from .providers.base import Availability, Capabilities, ModelInfo, Provider
-from .settings import LOCAL_MODEL, Settings
+from .settings import AUTO, LOCAL_MODEL, Settings
 
 if TYPE_CHECKING:
     from .keys import KeyStore
@@ -39,11 +40,17 @@ class ModelCatalogue:
         self._loop = loop
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
+        self._cooling: dict[str, tuple[float, str]] = {}  # model -> (clock time it may be used again, why)
+        #: The clock of cool-downs (seconds, monotonic); tests may replace it.
+        self.clock = time.monotonic
 
     # -- resolution -------------------------------------------------------------------------------
     def resolve(self, full_name: str, *, strict: bool = False) -> tuple[str, str | None]:
         """``(model to use, why it differs from full_name or None)``, applying the fallback rules (S4).
-        With ``strict``, a malformed name raises :class:`UnknownModel` instead."""
+        With ``strict``, a malformed name raises :class:`UnknownModel` instead. ``"auto"`` stays ``"auto"``:
+        such a session picks a model per reply (:mod:`ai_sessions.auto`)."""
+        if full_name == AUTO:
+            return AUTO, None
         reason = self.unusable(full_name, strict=strict)
         if reason is None:
             return full_name, None
@@ -151,6 +158,10 @@ class ModelCatalogue:
         """The provider instance of ``name``; raises :class:`UnknownModel` if there is none."""
         instance = self.instance(name)
         if instance is None:
+            if name == AUTO:
+                raise UnknownModel("model 'auto' picks a model per reply, and this needs one fixed model",
+                                   hint="use a session with a fixed model, e.g. hub.session('batch', "
+                                        "model='openai:gpt-4o-mini')")
             raise UnknownModel(f"unknown provider {name!r}")
         return instance
 
@@ -164,6 +175,24 @@ class ModelCatalogue:
         except Exception:
             return None
         return instance.cost(model, usage) if instance is not None else None
+
+    # -- cool-downs (model="auto" avoids a model that just failed) -----------------------------------------
+    def cool_down(self, full_name: str, seconds: float, reason: str) -> None:
+        """Avoid ``full_name`` in ``model="auto"`` choices for ``seconds`` (it failed: ``reason``)."""
+        with self._lock:
+            self._cooling[full_name] = (self.clock() + seconds, reason)
+
+    def cooling(self, full_name: str) -> tuple[float, str] | None:
+        """``(seconds left, why)`` while ``full_name`` is cooling down after a failure, else None."""
+        entry = self._cooling.get(full_name)
+        if entry is None:
+            return None
+        left = entry[0] - self.clock()
+        if left <= 0:
+            with self._lock:
+                self._cooling.pop(full_name, None)
+            return None
+        return left, entry[1]
 
     async def aclose(self) -> None:
         """Close every provider instance (hub shutdown)."""

@@ -49,6 +49,19 @@ def describe(obj: Any, name: str | None = None, *, budget: int = DEFAULT_CHARS) 
     return (TextPart(_cut(f"{label} ({_type_name(obj)}):\n{_repr(obj)}", budget)),)
 
 
+def with_context(parts: tuple[Part, ...], context: Any, budget: int) -> tuple[Part, ...]:
+    """``parts`` followed by a description of each object of ``context`` (a list, or one object), each named
+    as it is in the user namespace when it has a name there."""
+    if context is None:
+        return parts
+    if isinstance(context, str | bytes) or not isinstance(context, list | tuple):
+        context = [context]
+    attached: list[Part] = []
+    for item in context:
+        attached.extend(describe(item, name_in_namespace(item), budget=budget))
+    return (*parts, *attached)
+
+
 def describe_file(path: Path, *, budget: int = DEFAULT_CHARS) -> tuple[Part, ...]:
     """A file as parts: text files as text (budgeted), images as images, other files as file parts."""
     path = path.expanduser()

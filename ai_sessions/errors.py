@@ -125,6 +125,14 @@ class ProviderServerError(ProviderError):
     retryable = True
 
 
+class NoUsableModel(ProviderError):
+    """``model="auto"``: no candidate can answer this reply (each one's reason is in the message). ``kind``
+    is ``unavailable`` when none could be asked, else the kind of the last candidate's failure."""
+
+    kind = "unavailable"
+    hint = "add a key, wait for the cool-down, or change [auto] candidates in settings.toml"
+
+
 class IncompleteReply(ProviderError):
     """The stream ended without the protocol's end marker."""
 

@@ -8,7 +8,7 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,9 @@ from .frontends import messages_arrive_while_busy
 from .keys import KeyStore
 from .loop import HubLoop
 from .mcp_servers import McpToolSource, inline_config
-from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
+from .model import Event, EventKind, Message, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
+from .oneoff import ASK_SESSION, OneOff
+from .parts import Part
 from .providers.base import Availability, ModelInfo
 from .runtime import Runtime
 from .session import Session
@@ -84,6 +86,7 @@ class SessionHub:
         self._sessions: dict[str, Session] = {}
         self._adopt_lock = threading.Lock()
         self._mcp: dict[str, McpToolSource] = {}
+        self._asks: OneOff | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -227,7 +230,7 @@ class SessionHub:
     def sessions(self, *, all_scopes: bool = False) -> list[SessionInfo]:
         """The sessions of this notebook (or of every notebook), most recent first."""
         rows = self.runtime.store.list_sessions(None if all_scopes else self.scope)
-        return [self._info(row) for row in rows]
+        return [self._info(row) for row in rows if row.record.name != ASK_SESSION]
 
     def live_sessions(self) -> list[Session]:
         """Sessions loaded in this kernel."""
@@ -305,12 +308,44 @@ class SessionHub:
 
     @property
     def usage(self) -> Usage:
-        """Tokens in/out over every stored session of this notebook."""
-        return Usage.total(info.usage for info in self.sessions())
+        """Tokens in/out over every stored session of this notebook, one-off questions included."""
+        return Usage.total(row.usage for row in self.runtime.store.list_sessions(self.scope))
 
     @property
     def cost(self) -> float | None:
-        return total_cost(info.cost for info in self.sessions())
+        """Cost in USD over every stored session of this notebook, one-off questions included."""
+        return total_cost(row.cost for row in self.runtime.store.list_sessions(self.scope))
+
+    # -- one-off questions and metrics ----------------------------------------------------------------
+    @property
+    def asks(self) -> OneOff:
+        """This notebook's one-off questions: ``submit(prompt, model=...)`` runs one in the background,
+        ``cancel()`` stops those in flight (see :meth:`ask`)."""
+        with self._adopt_lock:
+            if self._asks is None:
+                self._asks = OneOff(self.runtime, self.scope)
+            return self._asks
+
+    def ask(self, prompt: str | Sequence[Part], model: str | None = None, **params: Any) -> Message:
+        """A one-off question: a reply that belongs to no conversation (no history is sent, nothing joins
+        any session). ``model`` defaults to the settings' default model ("auto" works too); ``params`` as
+        for :meth:`Session.send`. Streamed and stoppable like any reply (a kernel interrupt keeps its
+        text as ``stopped``); its usage and cost count in :attr:`usage` and :attr:`cost`.
+
+        >>> hub.ask("What does `df.melt` do? One sentence.").content       # doctest: +SKIP
+        """
+        return self.asks.send(prompt, model, **params)
+
+    def metrics(self, *, all_scopes: bool = False) -> Any:
+        """Per model, over this notebook's sessions (or every notebook's), one-off questions included: a
+        pandas DataFrame of replies, failures, failure rate, median and p90 latency to first token, tokens
+        per second, tokens and cost (columns: docs/inspector.md).
+
+        >>> hub.metrics()                                                    # doctest: +SKIP
+        """
+        from . import metrics
+
+        return metrics.frame(metrics.scope_metrics(self.runtime.store, None if all_scopes else self.scope))
 
     # -- internals ------------------------------------------------------------------------------------
     def _adopt(self, record: SessionRecord) -> Session:
@@ -364,6 +399,9 @@ class SessionHub:
 
 
 def _check_name(name: Any) -> None:
+    if name == ASK_SESSION:
+        raise AiSessionsError(f"the name {ASK_SESSION!r} is reserved: it holds the one-off questions of hub.ask()",
+                              hint="choose another name")
     if isinstance(name, str) and not name.strip():
         raise AiSessionsError(f"bad session name {name!r}: a name cannot be empty or blank",
                               hint="pass a name such as 'analysis', or leave the name out to get an automatic one")

@@ -122,7 +122,10 @@ def check_model(hub: SessionHub, model: str) -> None:
     """Raise UnknownModel for a malformed name or a provider nobody declared (no silent fallback)."""
     from .errors import UnknownModel
     from .providers import split_model
+    from .settings import AUTO
 
+    if model == AUTO:  # picks a model per reply from [auto] candidates (ai_sessions.auto)
+        return
     provider, _ = split_model(model)
     if hub.settings.provider_config(provider) is None:
         known = ", ".join(hub.provider_names())
@@ -159,6 +162,12 @@ class Command:
     summary: str
     arguments: tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
     run: Callable[..., Any]
+    #: the line after the options is free text, kept as written (quotes and apostrophes included)
+    free_text: bool = False
+
+    def valued_options(self) -> set[str]:
+        return {flag for flags, options in self.arguments if flags[0].startswith("-")
+                and options.get("action") not in ("store_true", "store_false") for flag in flags}
 
 
 COMMANDS: dict[str, Command] = {}
@@ -168,11 +177,12 @@ def arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     return flags, options
 
 
-def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str, Any]]) -> Callable[..., Any]:
+def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str, Any]],
+            free_text: bool = False) -> Callable[..., Any]:
     """Declare a subcommand: ``fn(ctx, **parsed_arguments)``."""
 
     def declare(fn: Callable[..., Any]) -> Callable[..., Any]:
-        COMMANDS[name] = Command(name, summary, arguments, fn)
+        COMMANDS[name] = Command(name, summary, arguments, fn, free_text)
         if "help" in COMMANDS:  # listed last, whichever module declares its commands first
             COMMANDS["help"] = COMMANDS.pop("help")
         return fn
@@ -200,11 +210,38 @@ def split_line(line: str) -> list[str]:
         raise AiSessionsError(f"cannot parse the line ({exc})", hint="check the quotes") from None
 
 
+def free_text_words(text: str, valued: set[str]) -> list[str]:
+    """``[--option VALUE ...] [--] TEXT`` as words: options are split at spaces, the text after them is one
+    word kept as written (``%ai_session ask What's a p-value?`` must not trip over the apostrophe)."""
+    words: list[str] = []
+    rest = text.strip()
+    while rest.startswith("-"):
+        word, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        if word == "--":
+            break
+        name, eq, value = word.partition("=")
+        words.append(name)
+        if eq:
+            words.append(value)
+        elif name in valued and rest:
+            value, _, rest = rest.partition(" ")
+            rest = rest.lstrip()
+            words.append(value)
+    if rest:
+        words.append(rest)
+    return words
+
+
 def run_line(ctx: MagicContext, line: str) -> Any:
     """Parse one ``%ai_session`` line and run its subcommand."""
     from .errors import AiSessionsError
 
-    words = split_line(line)
+    head, _, rest = line.strip().partition(" ")
+    if head in COMMANDS and COMMANDS[head].free_text:
+        words = [head, *free_text_words(rest, COMMANDS[head].valued_options())]
+    else:
+        words = split_line(line)
     if not words or words[0] in ("-h", "--help"):
         words = ["help"]
     if words[0] not in COMMANDS:
@@ -341,6 +378,33 @@ def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None, force:
     return None
 
 
+# -- inspector, metrics, one-off questions ---------------------------------------------------------------
+@command("inspect", "show the inspector of NAME (or the current session): its replies on a time axis",
+         arg("name", nargs="?"))
+def cmd_inspect(ctx: MagicContext, name: str | None) -> Any:
+    return ctx.session(name).inspect()
+
+
+@command("metrics", "per model over this notebook's sessions: replies, failures, latency, tokens/s, cost",
+         arg("--all", action="store_true", dest="all_scopes", help="over the sessions of every notebook"))
+def cmd_metrics(ctx: MagicContext, all_scopes: bool) -> Any:
+    return ctx.hub.metrics(all_scopes=all_scopes)
+
+
+@command("ask", "a one-off question: no history is sent and no session keeps it (streams into the output)",
+         arg("--model", help="provider:model or auto (default: the settings' default model)"),
+         arg("prompt", nargs="?", default="", help="the question: the rest of the line, as written"), free_text=True)
+def cmd_ask(ctx: MagicContext, model: str | None, prompt: str) -> Any:
+    from .errors import AiSessionsError
+    from .magics import ask_reply  # the streaming display lives with the cell magic
+
+    if not prompt.strip():
+        raise AiSessionsError("`ask` needs a question", hint="e.g. `%ai_session ask What does df.melt do?`")
+    if model:
+        check_model(ctx.hub, model)
+    return ask_reply(ctx, prompt.strip(), model)
+
+
 # -- models and keys (their own module; imported here so they are listed before `help`) ---------------
 from . import magic_keys, magic_tools  # noqa: E402,F401
 
@@ -350,7 +414,8 @@ def cmd_help(ctx: MagicContext) -> None:
     width = max(len(name) for name in COMMANDS)
     lines = ["%ai_session SUBCOMMAND ... (add --help to any subcommand for its options)", ""]
     lines += [f"  {name.ljust(width)}  {cmd.summary}" for name, cmd in COMMANDS.items()]
-    lines += ["", "%%ai_session [NAME] [--model M] [--format markdown|code|text] [--no-interpolate]",
+    lines += ["", "%%ai_session [NAME] [--model M] [--format markdown|code|text] [--no-interpolate] [--once]",
               "  the cell body is the prompt; {name} is filled from your variables;",
-              "  the reply streams into the output and is the cell's value (`_`)."]
+              "  the reply streams into the output and is the cell's value (`_`);",
+              "  --once asks it as a one-off question (no history, no session)."]
     print("\n".join(lines))

@@ -25,6 +25,7 @@ from .throttle import MAGIC_UPDATE_S
 if TYPE_CHECKING:
     from .hub import SessionHub
     from .model import Message
+    from .oneoff import OneOff
     from .session import Session
 
 MAGIC_NAME = "ai_session"
@@ -81,6 +82,8 @@ def _cell_parser() -> MagicParser:
     parser.add_argument("--no-interpolate", action="store_true", help="send {braces} as they are")
     parser.add_argument("--with", dest="attach", metavar="NAMES",
                         help="attach these variables (comma-separated, e.g. df,fig): their description is sent")
+    parser.add_argument("--once", action="store_true",
+                        help="a one-off question: no history is sent and no session keeps it (hub.ask)")
     return parser
 
 
@@ -93,8 +96,19 @@ def run_cell(ctx: MagicContext, line: str, cell: str) -> Reply:
     if not args.no_interpolate:
         prompt = interpolate(prompt, ctx.shell.user_ns)
     context = _attachments(args.attach, ctx.shell.user_ns) if args.attach else None
-    session = ctx.cell_session(args.name, args.model)
-    message = stream_reply(session, prompt, _view(ctx.shell, args.format), context=context)
+    if args.once:
+        if args.name:
+            raise _error("--once asks outside any session, so it takes no session name",
+                         f"drop {args.name!r}, or drop --once to ask in that session")
+        if args.model:
+            from .magic_commands import check_model
+
+            check_model(ctx.hub, args.model)
+        extra = {"context": context} if context is not None else {}
+        message = stream_reply(ctx.hub.asks, prompt, _view(ctx.shell, args.format), model=args.model, **extra)
+    else:
+        session = ctx.cell_session(args.name, args.model)
+        message = stream_reply(session, prompt, _view(ctx.shell, args.format), context=context)
     reply = Reply(message.content, message, shown_in=ctx.shell.execution_count)
     if args.format == "code":
         code = extract_code(message.content)
@@ -178,7 +192,7 @@ class Reply(str):
 class _LiveText:
     """Collects one session's reply text from hub events (callbacks run on the hub thread)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | OneOff) -> None:
         from .model import EventKind
 
         self._session_id = session.id
@@ -258,13 +272,13 @@ def _view(shell: Any, fmt: str) -> DisplayView | PrintView:
     return DisplayView(fmt) if getattr(shell, "kernel", None) is not None else PrintView()
 
 
-def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView,
-                 context: list[Any] | None = None) -> Message:
-    """Send ``prompt`` (with ``context`` attached) on ``session`` and show the reply in ``view`` as it streams
-    (≤10 updates/s). A kernel interrupt stops the reply; its partial text is kept as ``stopped``."""
+def stream_reply(session: Session | OneOff, prompt: str, view: DisplayView | PrintView, **params: Any) -> Message:
+    """Send ``prompt`` on ``session`` (or as a one-off question: ``hub.asks``) and show the reply in ``view``
+    as it streams (≤10 updates/s); ``params`` go to ``submit`` (``context=[...]``, ``model=...``). A kernel
+    interrupt stops the reply; its partial text is kept as ``stopped``."""
     live = _LiveText(session)
     try:
-        handle = session.submit(prompt, context=context)
+        handle = session.submit(prompt, **params)
         while True:
             try:
                 message = handle.result(timeout=MAGIC_UPDATE_S)
@@ -282,6 +296,12 @@ def stream_reply(session: Session, prompt: str, view: DisplayView | PrintView,
         live.close()
     view.finish(message.content)
     return message
+
+
+def ask_reply(ctx: MagicContext, prompt: str, model: str | None) -> Reply:
+    """``%ai_session ask``: a one-off question streamed into the output; its reply is the line's value."""
+    message = stream_reply(ctx.hub.asks, prompt, _view(ctx.shell, "markdown"), model=model)
+    return Reply(message.content, message, shown_in=ctx.shell.execution_count)
 
 
 def _error(message: str, hint: str) -> Exception:

@@ -174,6 +174,8 @@ class EventKind(enum.StrEnum):
     MESSAGE_USER = "message.user"
     REQUEST_STARTED = "llm.request.started"
     REQUEST_RETRY = "llm.request.retry"
+    #: model="auto": a request failed after its retries, before any text, and the reply fails over
+    REQUEST_FAILED = "llm.request.failed"
     RESPONSE_DELTA = "llm.response.delta"
     RESPONSE_COMPLETED = "llm.response.completed"
     RESPONSE_FAILED = "llm.response.failed"

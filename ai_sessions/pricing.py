@@ -60,3 +60,16 @@ def _lookup(provider_id: str, model: str, input_tokens: int, output_tokens: int,
         log.debug("no price for %s:%s (%s)", provider_id, model, exc)
         return None
     return float(price.total_price)
+
+
+@lru_cache(maxsize=512)
+def context_window(price_id: str, model: str) -> int | None:
+    """The context window in tokens of ``model`` as genai-prices' table knows it, else None."""
+    try:
+        from genai_prices import data_snapshot
+
+        _provider, info = data_snapshot.get_snapshot().find_provider_model(model, None, price_id, None)
+    except Exception:  # not in the table (or the table cannot load): unknown
+        return None
+    window = getattr(info, "context_window", None)
+    return int(window) if window else None

@@ -40,6 +40,19 @@ class ToolRunner(Protocol):
     async def execute(self, calls: tuple[ToolCallPart, ...], reply: Reply) -> tuple[ToolResultPart, ...]: ...
 
 
+class ModelChooser(Protocol):
+    """Picks the model per reply (``model="auto"``, see :mod:`ai_sessions.auto`). Its choices have ``model``,
+    ``reason`` and ``switched_from`` (the model replaced in the switch log, or None)."""
+
+    async def choose(self, reply: Reply) -> Any: ...
+
+    async def fail_over(self, reply: Reply, error: ProviderError) -> Any: ...
+
+
+#: Records a model switch in the session's log: (from, to, reason, message index).
+SwitchRecorder = Callable[[str, str, str, int], None]
+
+
 @dataclass
 class TurnSpec:
     """What to ask: ``prompt`` parts (None: regenerate the last reply), per-reply parameters, and hooks."""
@@ -55,6 +68,10 @@ class TurnSpec:
     #: Called once if the model cannot call tools, so the session's tools are not offered (a notice).
     on_no_tools: Callable[[str], None] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: model="auto": picks the model of this reply, and the next one if it fails before any text
+    chooser: ModelChooser | None = None
+    #: the session's switch log (the chooser's choices are recorded there)
+    on_switch: SwitchRecorder | None = None
 
 
 class Reply:
@@ -81,6 +98,8 @@ class Reply:
         self._sent = 0  # pieces of the current round already sent as delta events
         self._last_checkpoint = 0.0
         self._started = 0.0
+        self._request_started = 0.0
+        self._request_attempts = 0  # attempts made before the current model was asked
         self._first_token: float | None = None
         self._attempts = 0
         self._retry_wait = 0.0
@@ -129,7 +148,7 @@ class Reply:
             await self._drop_last_reply()
         else:
             user = Message(new_id(), self.session_id, 0, Role.USER, self.spec.prompt)
-        self.model, _ = self.runtime.catalogue.resolve(self.spec.requested_model)
+        unanswerable = await self._choose_model()
         reply = Message(self.id, self.session_id, 0, Role.ASSISTANT, (), model=self.model,
                         status=MessageStatus.STREAMING)
         # the prompt and the empty reply in one transaction: a kill between them cannot split them
@@ -139,10 +158,13 @@ class Reply:
             self._emit(EventKind.MESSAGE_USER, user.to_dict())
         self.conversation.messages.append(reply)
         self.message = reply
+        self._request_started = time.monotonic()
         self._emit(EventKind.REQUEST_STARTED, {"message_id": reply.id, "model": self.model, "seq": reply.seq})
         try:
             if self.stop_requested:  # stopped before the provider was asked
                 raise asyncio.CancelledError
+            if unanswerable is not None:  # model="auto" and no candidate can answer: the prompt is kept
+                raise unanswerable
             self._inner = asyncio.ensure_future(self._rounds_loop())
             finished = await self._inner
             if self.stop_requested:  # stopped after the stream ended, before the final state: still a stop
@@ -178,27 +200,12 @@ class Reply:
         self._emit(EventKind.SESSION_UPDATED, {"regenerate": True})
 
     async def _rounds_loop(self) -> Finished:
-        provider_name, _, model = self.model.partition(":")
-        provider = self.runtime.catalogue.provider(provider_name)
-        await provider.prepare()
         tools = self.spec.tools
         specs = await tools.specs() if tools is not None else ()
-        if specs and not provider.capabilities_for(model).tools:
-            if self.spec.on_no_tools is not None:
-                self.spec.on_no_tools(self.model)
-            tools, specs = None, ()
         while True:
             self._rounds += 1
             turns = await self._history()
-            request = self.spec.build_request(model, turns)
-            if specs:
-                choice = self.spec.tool_choice if self._rounds == 1 else None
-                request = replace(request, tools=specs, tool_choice=choice)
-            try:
-                finished = await consume(provider, request, full_model=self.model, on_text=self._on_text,
-                                         on_attempt=self._count_attempt, on_retry=self._on_retry)
-            finally:
-                self._end_burst()  # every delta event precedes the reply's final events
+            finished = await self._stream_round(turns, specs)
             self._close_text()
             if finished.usage is not None:
                 self._usage = self._usage + finished.usage
@@ -215,6 +222,76 @@ class Reply:
             results = await tools.execute(finished.tool_calls, self)
             self._parts.extend(results)
             self._checkpoint()
+
+    async def _stream_round(self, turns: tuple[ChatTurn, ...], specs: tuple[ToolSpec, ...]) -> Finished:
+        """One round's stream from the reply's model, offering the session's tools ``specs`` if the model can
+        call tools. With a chooser (model="auto"), a failure before any text of the reply moves it to the next
+        usable candidate."""
+        while True:
+            provider_name, _, model = self.model.partition(":")
+            try:
+                provider = self.runtime.catalogue.provider(provider_name)
+                await provider.prepare()
+                request = self.spec.build_request(model, turns)
+                if specs and provider.capabilities_for(model).tools:
+                    choice = self.spec.tool_choice if self._rounds == 1 else None
+                    request = replace(request, tools=specs, tool_choice=choice)
+                elif specs and self.spec.on_no_tools is not None:
+                    self.spec.on_no_tools(self.model)
+                return await consume(provider, request, full_model=self.model, on_text=self._on_text,
+                                     on_attempt=self._count_attempt, on_retry=self._on_retry)
+            except ProviderError as error:
+                if not await self._fail_over(error):
+                    raise
+            finally:
+                self._end_burst()  # every delta event precedes the reply's final events
+
+    # -- model="auto" ---------------------------------------------------------------------------------------
+    async def _choose_model(self) -> AiSessionsError | None:
+        """Set :attr:`model`: the chooser's pick (its switch logged), else the requested model after the
+        fallback rules. Returns the error to fail the reply with when no candidate can answer."""
+        chooser = self.spec.chooser
+        if chooser is None:
+            self.model, _ = self.runtime.catalogue.resolve(self.spec.requested_model)
+            return None
+        try:
+            choice = await chooser.choose(self)
+        except AiSessionsError as error:
+            self.model = self.spec.requested_model
+            return error
+        self.model = choice.model
+        self._log_switch(choice, len(self.conversation.messages))
+        return None
+
+    async def _fail_over(self, error: ProviderError) -> bool:
+        """After ``error`` on :attr:`model`, go on with the chooser's next candidate if nothing of this reply
+        was shown yet: the failed request is an ``llm.request.failed`` event, the move a model switch."""
+        chooser = self.spec.chooser
+        if chooser is None or self._pieces or self._text or self._parts or self.stop_requested:
+            return False
+        failed = self.model
+        choice = await chooser.fail_over(self, error)  # raises NoUsableModel when no candidate is left
+        if choice is None:
+            return False
+        assert self.message is not None
+        self._emit(EventKind.REQUEST_FAILED, {
+            "message_id": self.id, "model": failed, "seq": self.message.seq, "error_kind": error.kind,
+            "status_code": error.status_code, "error": error.message,
+            "attempts": self._attempts - self._request_attempts,
+            "elapsed": round(time.monotonic() - self._request_started, 3)})
+        self.model = choice.model
+        self._log_switch(choice, self.conversation.index_of(self.id))
+        self.message = self.message.with_(model=self.model)
+        self.conversation.replace(self.message)
+        store = self.runtime.store
+        store.defer(store.update_message, self.message)
+        self._request_started, self._request_attempts = time.monotonic(), self._attempts
+        self._emit(EventKind.REQUEST_STARTED, {"message_id": self.id, "model": self.model, "seq": self.message.seq})
+        return True
+
+    def _log_switch(self, choice: Any, message_index: int) -> None:
+        if choice.switched_from is not None and choice.switched_from != choice.model and self.spec.on_switch:
+            self.spec.on_switch(choice.switched_from, choice.model, choice.reason, message_index)
 
     async def _history(self) -> tuple[ChatTurn, ...]:
         """Earlier turns plus this reply's own rounds so far, with attachments' bytes loaded."""

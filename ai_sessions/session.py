@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import export as export_mod
+from .auto import AUTO, AutoChooser, last_model
 from .catalogue import warn_fallback
 from .checks import PARAMS, check_params, check_part, check_reply_options, check_text
-from .context import describe, name_in_namespace
+from .context import with_context
 from .conversation import Conversation
 from .errors import AiSessionsError, SessionBusy, SessionClosed
 from .model import Event, EventKind, Message, ModelSwitch, SessionRecord, SessionStatus, Usage, now, total_cost
@@ -38,7 +39,8 @@ class SessionOwner(Protocol):
     def fork(self, name_or_id: str, at: int | None = None, name: str | None = None) -> Session: ...
 
 
-def _prompt_parts(prompt: Any) -> tuple[Part, ...]:
+def prompt_parts(prompt: Any) -> tuple[Part, ...]:
+    """The parts of a prompt given as text or parts; refuses an empty one with a hint."""
     if isinstance(prompt, str):
         check_text(prompt, "the prompt")
         if prompt.strip():
@@ -149,7 +151,7 @@ class Session:
 
     @property
     def model(self) -> str:
-        """The model replies come from (after any fallback)."""
+        """The model replies come from (after any fallback); ``"auto"`` for a session that picks per reply."""
         return self._runtime.catalogue.resolve(self._record.model)[0]
 
     @property
@@ -305,13 +307,23 @@ class Session:
             return None
         switch = ModelSwitch(self.id, self._record.model, model, len(self._conversation.messages), reason)
         self._record = self._record.with_(model=model, updated_at=now())
-        self._conversation.switches.append(switch)
         store = self._runtime.store
         store.defer(store.update_session, self._record)
-        store.defer(store.add_switch, switch)
-        self._emit(EventKind.MODEL_SWITCHED, switch.to_dict())
+        self._log_switch(switch)
         self._warned.clear()
         return switch
+
+    def _log_switch(self, switch: ModelSwitch) -> None:
+        """(hub loop) Record ``switch`` in the conversation and the store, and emit ``model.switched``."""
+        self._conversation.switches.append(switch)
+        store = self._runtime.store
+        store.defer(store.add_switch, switch)
+        self._emit(EventKind.MODEL_SWITCHED, switch.to_dict())
+
+    def _auto_switch(self, from_model: str, to_model: str, reason: str, message_index: int) -> None:
+        """(hub loop) A reply of a model="auto" session chose or failed over to ``to_model``: logged like any
+        switch, while the session's requested model stays "auto"."""
+        self._log_switch(ModelSwitch(self.id, from_model, to_model, message_index, reason))
 
     def configure(self, *, system_prompt: str | None = None, **params: Any) -> None:
         """Set per-session ``system_prompt``, ``temperature`` or ``max_tokens`` (persisted)."""
@@ -375,6 +387,24 @@ class Session:
         from .widgets import ChatWidget
 
         return ChatWidget(session=self)
+
+    def timeline(self) -> Any:
+        """This session's events as a pandas DataFrame, one row per event (requests, retries, failovers,
+        replies' ends, model switches, tool calls) with timing, tokens, cost and reasons; built from the
+        store, so it is the same after a restart. Columns: docs/inspector.md.
+
+        >>> s.timeline()[["time", "kind", "model", "first_token_s", "cost"]]      # doctest: +SKIP
+        """
+        from .timeline import session_frame
+
+        return session_frame(self._runtime.store, self.id)
+
+    def inspect(self) -> Any:
+        """The inspector widget: this session's timeline as a picture, live while it replies, with totals
+        per model (see :meth:`chat` about the import)."""
+        from .widgets import InspectorWidget
+
+        return InspectorWidget(session=self)
 
     def open_tab(self) -> Any:
         """Open this session as a JupyterLab main-area tab (see :meth:`chat` about the import)."""
@@ -462,25 +492,22 @@ class Session:
         spec = TurnSpec(prompt, lambda model, turns: self.make_request(model, turns, params), self._record.model,
                         on_delta=on_delta, tools=tools, tool_choice=tool_choice,
                         max_rounds=self._runtime.settings.tools.max_rounds, on_no_tools=self._warn_no_tools)
+        if self._record.model == AUTO:  # picks the model per reply (ai_sessions.auto)
+            spec.chooser = AutoChooser(self._runtime.settings, self._runtime.catalogue,
+                                       last_model(self._conversation.switches, AUTO))
+            spec.on_switch = self._auto_switch
         return Reply(self._runtime, self._conversation, self.name, spec)
 
     def _message_parts(self, prompt: Any, context: Sequence[Any] | None) -> tuple[Part, ...]:
         """The prompt's parts, then a description of each ``context`` object (built now)."""
-        parts = _prompt_parts(prompt)
-        if context is None:
-            return parts
-        if isinstance(context, str | bytes) or not isinstance(context, Sequence):
-            context = [context]
-        budget = self._runtime.settings.context.max_chars
-        attached: list[Part] = []
-        for item in context:
-            attached.extend(describe(item, name_in_namespace(item), budget=budget))
-        return (*parts, *attached)
+        return with_context(prompt_parts(prompt), context, self._runtime.settings.context.max_chars)
 
     def _check_capabilities(self, parts: tuple[Part, ...]) -> None:
         """Refuse, before anything is sent, what the model that would answer cannot take."""
         model = self.model
         images = sum(isinstance(p, ImagePart) for p in parts)
+        if model == AUTO:  # each candidate is checked when it is chosen
+            return
         if images and not self._runtime.catalogue.capabilities(model).images:
             raise AiSessionsError(f"{model} cannot see images, and this message has {images}",
                                   hint="switch to a model that takes images (the model selector shows them), or "

@@ -46,7 +46,10 @@ _DEFAULT_KEYS: dict[str, type | tuple[type, ...]] = {
     "model": str, "temperature": (int, float), "max_tokens": int, "system_prompt": str,
 }
 _STORE_KEYS: dict[str, type | tuple[type, ...]] = {"path": str, "events_days": (int, float)}
-_TOP_KEYS = {"defaults", "providers", "store", "tools", "context", "mcp", "agents"}
+_TOP_KEYS = {"defaults", "providers", "store", "tools", "context", "mcp", "agents", "auto"}
+AUTO = "auto"
+#: Seconds a candidate of model="auto" is avoided after it failed (``[auto] cooldown_s``).
+DEFAULT_COOLDOWN_S = 120.0
 
 
 class SettingsWarning(UserWarning):
@@ -116,6 +119,45 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class AutoRule:
+    """A routing rule of ``model="auto"``: when the prompt matches every condition given, the choice starts at
+    candidate ``use`` (the candidates before it are passed over)."""
+
+    use: str
+    #: the prompt is longer than this many tokens (estimated as characters / 4)
+    tokens_over: int | None = None
+    #: the prompt holds a fenced code block (```)
+    code_block: bool | None = None
+    #: the prompt contains one of these words (case-insensitive, whole words)
+    keywords: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        if self.tokens_over is not None:
+            parts.append(f"over {self.tokens_over} tokens")
+        if self.code_block is not None:
+            parts.append("a code block" if self.code_block else "no code block")
+        if self.keywords:
+            parts.append("keyword " + "/".join(self.keywords))
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class AutoSettings:
+    """``[auto]``: the candidates of ``model="auto"`` in order of preference, the routing rules, how long a
+    failed candidate is avoided, and context windows the price table does not know."""
+
+    candidates: tuple[str, ...] = ()
+    rules: tuple[AutoRule, ...] = ()
+    cooldown_s: float = DEFAULT_COOLDOWN_S
+    context_windows: dict[str, int] = field(default_factory=dict)
+
+    def effective_candidates(self, default_model: str) -> tuple[str, ...]:
+        """The candidates, or without an ``[auto]`` list the default model then the embedded one."""
+        return self.candidates or tuple(dict.fromkeys((default_model, LOCAL_MODEL)))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Loaded settings. Use :func:`load_settings`; a bare ``Settings()`` is all defaults."""
 
@@ -129,6 +171,8 @@ class Settings:
     context: ContextSettings = field(default_factory=ContextSettings)
     mcp: dict[str, McpServer] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
+    #: ``[auto]``: how sessions with ``model="auto"`` pick their model.
+    auto: AutoSettings = field(default_factory=AutoSettings)
 
     def provider_config(self, name: str) -> ProviderConfig | None:
         """The config of provider ``name``: from settings, else the kind of that name with no options
@@ -197,12 +241,19 @@ def _merge(into: dict[str, Any], data: dict[str, Any], where: dict[str, tuple[Pa
 
 
 def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tuple[Path, ...]) -> Settings:
+    def origin(dotted: str) -> tuple[Path, str]:
+        """The file that set ``dotted`` (or its nearest parent: keys inside [[arrays]] are not tracked)."""
+        key = dotted
+        while key not in where and "." in key:
+            key = key.rpartition(".")[0]
+        return where.get(key, (sources[-1] if sources else Path("settings.toml"), ""))
+
     def fail(dotted: str, message: str) -> SettingsError:
-        path, text = where.get(dotted, (sources[-1] if sources else Path("settings.toml"), ""))
+        path, text = origin(dotted)
         return SettingsError(message, path=path, line=_find_line(text, dotted), key=dotted)
 
     def report_unknown(dotted: str) -> None:
-        path, text = where[dotted]
+        path, text = origin(dotted)
         line = _find_line(text, dotted)
         warnings.warn(SettingsWarning(f"{path}" + (f", line {line}" if line else "") +
                                       f": unknown key '{dotted}' is ignored"), stacklevel=3)
@@ -320,8 +371,77 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         if "model" in table and ":" not in table["model"]:
             raise fail(f"agents.{name}.model", f"model {table['model']!r} is not of the form 'provider:model'")
         agents[name] = Agent(name, params=params, **table)
-    return Settings(Defaults(**values), providers, store_path, sources, float(store_table.get("events_days", 90)),
-                    tools, context, mcp, agents)
+    settings = Settings(Defaults(**values), providers, store_path, sources, float(store_table.get("events_days", 90)),
+                        tools, context, mcp, agents)
+    if "auto" in data:
+        from dataclasses import replace
+
+        settings = replace(settings, auto=_auto(data["auto"], settings, fail, report_unknown))
+    return settings
+
+
+_AUTO_KEYS = {"candidates", "rules", "cooldown_s", "context_windows"}
+_RULE_KEYS = {"use", "tokens_over", "code_block", "keywords"}
+
+
+def _auto(table: Any, settings: Settings, fail: Any, report_unknown: Any) -> AutoSettings:
+    """Check ``[auto]`` like the provider tables: wrong types and unknown providers are errors naming the
+    key, unknown keys a warning."""
+    if not isinstance(table, dict):
+        raise fail("auto", "must be a table ([auto])")
+    for key in table:
+        if key not in _AUTO_KEYS:
+            report_unknown(f"auto.{key}")
+
+    def model_name(value: Any, key: str) -> str:
+        if not isinstance(value, str) or value.count(":") < 1 or value.startswith(":") or value.endswith(":"):
+            raise fail(key, f"{value!r} is not a 'provider:model' name")
+        provider = value.partition(":")[0]
+        if settings.provider_config(provider) is None:
+            raise fail(key, f"unknown provider {provider!r} in {value!r}: declare it under [providers.{provider}]")
+        return value
+
+    raw = table.get("candidates", [])
+    if not isinstance(raw, list) or (not raw and "candidates" in table):
+        raise fail("auto.candidates", "expected a non-empty list of 'provider:model' names, most preferred first")
+    candidates = tuple(dict.fromkeys(model_name(v, "auto.candidates") for v in raw))
+    cooldown = table.get("cooldown_s", DEFAULT_COOLDOWN_S)
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int | float) or cooldown < 0:
+        raise fail("auto.cooldown_s", "expected a number of seconds (0 or more)")
+    windows = table.get("context_windows", {})
+    if not isinstance(windows, dict):
+        raise fail("auto.context_windows", 'expected a table of model = tokens, e.g. { "local:smollm2" = 8192 }')
+    for name, size in windows.items():
+        model_name(name, "auto.context_windows")
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise fail("auto.context_windows", f"the context window of {name!r} must be a positive integer")
+    rules_raw = table.get("rules", [])
+    if not isinstance(rules_raw, list) or not all(isinstance(r, dict) for r in rules_raw):
+        raise fail("auto.rules", "expected rule tables ([[auto.rules]])")
+    rules = []
+    listed = candidates or AutoSettings().effective_candidates(settings.defaults.model)
+    for number, rule in enumerate(rules_raw, start=1):
+        for key in rule:
+            if key not in _RULE_KEYS:
+                report_unknown(f"auto.rules.{key}")
+        use = rule.get("use")
+        if use not in listed:
+            raise fail("auto.rules.use", f"rule {number}: use = {use!r} is not one of the candidates "
+                                         f"({', '.join(listed)})")
+        tokens = rule.get("tokens_over")
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0):
+            raise fail("auto.rules.tokens_over", f"rule {number}: expected a number of tokens")
+        code = rule.get("code_block")
+        if code is not None and not isinstance(code, bool):
+            raise fail("auto.rules.code_block", f"rule {number}: expected true or false")
+        words = rule.get("keywords", [])
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise fail("auto.rules.keywords", f"rule {number}: expected a list of words")
+        if tokens is None and code is None and not words:
+            raise fail("auto.rules", f"rule {number} has no condition: give tokens_over, code_block or keywords")
+        rules.append(AutoRule(use, tokens, code, tuple(w.strip().lower() for w in words)))
+    return AutoSettings(candidates, tuple(rules), float(cooldown),
+                        {name: int(size) for name, size in windows.items()})
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
@@ -372,10 +492,10 @@ def _find_line(text: str, dotted: str) -> int | None:
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith("["):
-            in_section = stripped == header
+            in_section = stripped in (header, f"[{header}]")  # a table, or an array of tables ([[auto.rules]])
             if in_section and not key:
                 return number
-            if stripped == f"[{dotted}]":
+            if stripped in (f"[{dotted}]", f"[[{dotted}]]"):
                 return number
             continue
         if in_section and re.match(rf"{re.escape(key)}\s*=", stripped):

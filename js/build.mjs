@@ -4,7 +4,7 @@
 //   per page; chat-impl.js ends with `export const buildId`, a hash of the chat's code and styles.
 // - chat.js: the chat's anywidget `_esm`, a small loader (src/chat_loader.ts) that knows that build id,
 //   so a saved notebook carries a few KB per chat instead of the chat's code.
-// - panel.js, panel.css: the hub panel (small; its widget carries them inline).
+// - panel.js, panel.css: the hub panel (small; its widget carries them inline); inspector.js / .css the same.
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -80,6 +80,7 @@ const builds = [
     loader: { ".woff2": "file" }, assetNames: "fonts/[name]-[hash]", plugins: [katexWoff2Only, chatOutputs],
   },
   { ...common, entryPoints: { panel: join(here, "src/panel.ts") }, outdir },
+  { ...common, entryPoints: { inspector: join(here, "src/inspector.ts") }, outdir },
 ];
 
 await mkdir(outdir, { recursive: true });

@@ -45,7 +45,7 @@ SCRIPTS: dict[str, Script] = {}
 
 class ScriptedProvider(Provider):
     kind = "scripted"
-    capabilities = Capabilities(tools=True, images=True, structured_output=True)
+    capabilities = Capabilities(tools=True, structured_output=True)
 
     def availability(self) -> Availability:
         return Availability(True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .chat import ChatWidget
 from .hub_panel import HubPanel
+from .inspector import InspectorTab, InspectorWidget, open_inspector
 from .tab import ChatTab, open_tab
 
-__all__ = ["ChatTab", "ChatWidget", "HubPanel", "open_tab"]
+__all__ = ["ChatTab", "ChatWidget", "HubPanel", "InspectorTab", "InspectorWidget", "open_inspector", "open_tab"]

@@ -190,8 +190,9 @@ class ChatWidget(KernelWidget):
 
     def _refresh_models(self) -> None:
         try:
-            models = [{"provider": m.provider, "name": m.name, "short_name": m.short_name,
-                       "available": m.available, "reason": m.reason} for m in self._hub.models()]
+            models = [auto_entry(self._hub), *({"provider": m.provider, "name": m.name, "short_name": m.short_name,
+                                                "available": m.available, "reason": m.reason}
+                                               for m in self._hub.models())]
             listed = {m["provider"] for m in models}
             for name in self._hub.provider_names():
                 if name not in listed:  # e.g. Azure with no deployments named: still offered, with what to do
@@ -355,6 +356,10 @@ class ChatWidget(KernelWidget):
                 self._count_view(bool(content.get("open")))
             elif kind == "where":
                 self._placed(bool(content.get("tabs")), bool(content.get("in_tab")))
+            elif kind == "inspect":  # the header's Inspect button: the inspector in a new tab
+                from .inspector import open_inspector
+
+                open_inspector(self._live_session())
         except AiSessionsError as exc:
             error = str(exc)
         except Exception as exc:
@@ -423,3 +428,8 @@ def switch_dicts(switches: Sequence[ModelSwitch], messages: Sequence[Message],
         result.append({**switch.to_dict(), "answered_by": answered,
                        "fallback_reason": reason if answered != switch.to_model else None})
     return result
+def auto_entry(hub: SessionHub) -> dict[str, Any]:
+    """The selector's **Auto** entry (model="auto", see ai_sessions.auto): its candidates go in the tooltip."""
+    settings = hub.settings
+    return {"provider": "auto", "name": "auto", "short_name": "Auto", "available": True, "reason": None,
+            "candidates": list(settings.auto.effective_candidates(settings.defaults.model))}

@@ -91,6 +91,8 @@ class ModelOption(Shape):
     short_name: str
     available: bool
     reason: str | None
+    candidates: list[str] | None = Field(
+        default=None, description="The Auto entry (provider `auto`): the candidates it picks from, in order.")
 
 
 RetryKind = TypeAliasType("RetryKind", Literal["rate_limited", "provider_error", "timeout", "connection"])
@@ -199,9 +201,9 @@ class SendMsg(Shape):
 
 
 class ActionMsg(Shape):
-    """Stop, regenerate or clear."""
+    """Stop, regenerate, clear, or inspect (open the session's inspector)."""
 
-    type: Literal["stop", "regenerate", "clear"]
+    type: Literal["stop", "regenerate", "clear", "inspect"]
     client_id: str
 
 
@@ -301,7 +303,7 @@ PanelKernelMsg = TypeAliasType("PanelKernelMsg", FinishedMsg | NoticeMsg)
 
 
 class PanelActionMsg(Shape):
-    type: Literal["stop", "close", "delete"]
+    type: Literal["stop", "close", "delete", "inspect"]
     session_id: str
 
 

@@ -1,4 +1,4 @@
-"""The hub panel: every session of the notebook at a glance, with Stop, Close, Delete and Open chat.
+"""The hub panel: every session of the notebook at a glance, with Stop, Close, Delete, Open chat and Inspect.
 
 Rows are refreshed from ``hub.sessions()`` (a store query, run off the hub loop) a moment after any
 session event, never per token. When a reply ends, the panel's views are told; a view shows a notice if
@@ -151,6 +151,10 @@ class HubPanel(KernelWidget):
                 self._open_chat(session_id, content.get("tabs"))
             elif kind == "close_inline":
                 self._close_inline(str(content.get("model_id", "")))
+            elif kind == "inspect":  # the row's Inspect button: the session's inspector in a new tab
+                from .inspector import open_inspector
+
+                open_inspector(self._hub.get(session_id))
             self._feed.run_soon(self._schedule_refresh)
         except AiSessionsError as exc:
             self.send({"type": "notice", "text": str(exc)})

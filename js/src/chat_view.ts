@@ -65,6 +65,7 @@ export class ChatView implements FrameWork {
   private readonly progress: ProgressView;
   private readonly regenerate: HTMLButtonElement;
   private readonly clear: HTMLButtonElement;
+  private readonly inspect: HTMLButtonElement;
   private readonly confirmBar: HTMLElement;
   private readonly notice: HTMLElement;
   private readonly log: HTMLElement;
@@ -109,8 +110,9 @@ export class ChatView implements FrameWork {
     this.progress = new ProgressView();
     this.regenerate = button("↻ Regenerate", "Regenerate", () => this.act({ type: "regenerate", client_id: uniqueId("regen") }), "ais-quiet");
     this.clear = button("Clear", "Clear", () => this.askClear(), "ais-quiet");
+    this.inspect = button("Inspect", "Inspect this session", () => this.act({ type: "inspect", client_id: uniqueId("inspect") }), "ais-quiet");
     const header = h("div", { class: "ais-header" }, this.title, this.select.el, this.progress.el,
-      h("span", { class: "ais-spacer" }), this.regenerate, this.clear);
+      h("span", { class: "ais-spacer" }), this.regenerate, this.clear, this.inspect);
 
     this.confirmBar = h("div", { class: "ais-confirm", attrs: { role: "alertdialog", "aria-label": "Confirm clear" } });
     this.confirmBar.hidden = true;
@@ -359,6 +361,7 @@ export class ChatView implements FrameWork {
     this.select.disabled = dead;
     this.regenerate.disabled = streaming || dead || messages.length === 0;
     this.clear.disabled = streaming || dead || messages.length === 0;
+    this.inspect.disabled = dead;
   }
 
   private resetLog(): void {

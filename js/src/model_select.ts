@@ -4,6 +4,7 @@
  * provider; providers that cannot be used are listed disabled with the reason.
  */
 
+import { AUTO, autoOption, autoTitle } from "./auto_option";
 import { h } from "./dom";
 import { plainHint, providerOf, shortModelName } from "./format";
 import { groupModels } from "./models";
@@ -30,8 +31,16 @@ export class ModelSelect {
     this.current = current;
     if (signature !== this.signature) {
       this.signature = signature;
-      const groups = groupModels(models, current);
+      // model="auto": one option before the provider groups (not a provider of its own)
+      const auto = models.find((m) => m.provider === AUTO);
+      const groups = groupModels(models.filter((m) => m.provider !== AUTO), current === AUTO ? "" : current);
+      const autoEl = auto ? [autoOption(auto)].map((o) => {
+        const option = h("option", { text: o.label, title: o.title });
+        option.value = o.value;
+        return option;
+      }) : [];
       this.el.replaceChildren(
+        ...autoEl,
         ...groups.map((g) => {
           const group = h("optgroup");
           group.label = g.label;
@@ -52,6 +61,10 @@ export class ModelSelect {
   /** Show the session's model again (after a failed switch). */
   reset(): void {
     this.el.value = this.current;
+    if (this.current === AUTO) {
+      this.el.title = autoTitle(this.models.find((m) => m.provider === AUTO));
+      return;
+    }
     const provider = providerOf(this.current);
     const short = shortModelName(this.current, this.models);
     this.el.title = `${this.current ? `${short} — ${provider} (${this.current})` : "no model"}. Change the model for the next replies.`;

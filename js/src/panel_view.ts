@@ -206,6 +206,7 @@ export class PanelView {
       actions.append(
         button("Open chat", `Open chat ${r.name}`, () => this.act({ type: "open", session_id: r.id, tabs: canOpenTabs() }),
           "ais-quiet"),
+        button("Inspect", `Inspect ${r.name}`, () => this.act({ type: "inspect", session_id: r.id }), "ais-quiet"),
         button("Delete", `Delete ${r.name}`, () => {
           this.confirming = r.id;
           this.render();

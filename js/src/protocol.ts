@@ -12,9 +12,9 @@ export interface AckMsg {
   error: string | null;
 }
 
-/** Stop, regenerate or clear. */
+/** Stop, regenerate, clear, or inspect (open the session's inspector). */
 export interface ActionMsg {
-  type: "stop" | "regenerate" | "clear";
+  type: "stop" | "regenerate" | "clear" | "inspect";
   client_id: string;
 }
 
@@ -131,6 +131,8 @@ export interface ModelOption {
   short_name: string;
   available: boolean;
   reason: string | null;
+  /** The Auto entry (provider `auto`): the candidates it picks from, in order. */
+  candidates?: string[] | null;
 }
 
 /** Kernel -> panel: an action failed. */
@@ -140,7 +142,7 @@ export interface NoticeMsg {
 }
 
 export interface PanelActionMsg {
-  type: "stop" | "close" | "delete";
+  type: "stop" | "close" | "delete" | "inspect";
   session_id: string;
 }
 

@@ -313,15 +313,18 @@ def test_sessions_made_at_the_same_moment_each_get_their_own_name(shub, make_hub
     assert sorted(info.name for info in shub.sessions()) == names
 
 
-def test_every_event_reaches_hub_on_callbacks_on_the_hub_thread(shub):
+def test_every_event_reaches_hub_on_callbacks_on_the_hub_thread(make_hub):
     """Callbacks run on the hub thread for every kind of event, also for the ones a cell triggers on the
     kernel's main thread (session created, updated, closed, deleted, model switched)."""
     import threading
 
     from ai_sessions import EventKind
     from ai_sessions.errors import AuthError, RateLimited
+    from ai_sessions.settings import AutoSettings
     from tests.scripted import Script
 
+    shub = make_hub(settings=Settings(defaults=Defaults(model="scripted:default"), providers=SCRIPTED,
+                                      auto=AutoSettings(candidates=("scripted:down", "scripted:m"))))
     seen = []
     shub.on("*", lambda e: seen.append((e.kind, threading.current_thread())))
     hub_thread = shub.runtime.loop.call(threading.current_thread)
@@ -339,6 +342,12 @@ def test_every_event_reaches_hub_on_callbacks_on_the_hub_thread(shub):
     s.tools.add(lookup, approval="ask")
     SCRIPTS["m"] = Script(calls=[[ToolCallPart("c1", "lookup", {"key": "k"})]])
     s.send("use the tool", approve=lambda call: True)
+    from ai_sessions.errors import ProviderServerError
+
+    SCRIPTS["down"] = Script(errors=[ProviderServerError("down", provider="scripted")] * 4)
+    SCRIPTS["m"] = Script()
+    s.switch_model("auto")
+    s.send("pick a model")
     s.switch_model("scripted:n")
     s.configure(temperature=0.1)
     s.clear()
