@@ -13,6 +13,7 @@ during each stall over 20 ms (a watchdog thread samples them).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -92,6 +93,32 @@ class Watchdog(threading.Thread):
                 self.samples.append({"late_ms": round(late * 1000, 1), "stacks": stacks})
 
 
+class FullCollections:
+    """Times of the garbage collector's full (generation 2) collections: (start, seconds), any thread.
+    A full collection holds the GIL throughout, so it stalls the hub loop whichever thread runs it."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[float, float]] = []
+        self._began = 0.0
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.runs.append((self._began, time.perf_counter() - self._began))
+
+    def within(self, start: float, end: float) -> list[float]:
+        return [round(seconds * 1000, 1) for began, seconds in self.runs if start <= began <= end]
+
+
 def measure_once(stream: str, first: str, window: float = 2.0, why: bool = False) -> dict[str, Any]:
     """One measurement in this process (which must not have imported ``first``'s SDK); ``window``:
     seconds of the baseline window."""
@@ -106,6 +133,8 @@ def measure_once(stream: str, first: str, window: float = 2.0, why: bool = False
             assert SDK_MODULE[first] not in sys.modules, f"{SDK_MODULE[first]} was imported by the warm-up"
             ticker = Ticker(hub.runtime.loop.loop)
             watchdog = Watchdog(ticker)
+            collections = FullCollections()
+            collections.start()
             ticker.start()
             if why:
                 watchdog.start()
@@ -121,10 +150,13 @@ def measure_once(stream: str, first: str, window: float = 2.0, why: bool = False
             streaming.cancel()
             ticker.stop()
             watchdog.running = False
+            collections.stop()
             alone, first_use = ticker.worst(alone_start, first_start), ticker.worst(first_start, first_end)
             return {"alone_ms": alone[0] * 1000, "first_ms": first_use[0] * 1000,
                     "alone_cpu_ms": alone[1] * 1000, "first_cpu_ms": first_use[1] * 1000,
                     "first_use_s": first_end - first_start, "ticks": len(ticker.ticks),
+                    "alone_gc_ms": collections.within(alone_start, first_start),
+                    "first_gc_ms": collections.within(first_start, first_end),
                     "stalls": watchdog.samples if why else []}
         finally:
             hub.shutdown()
@@ -159,14 +191,16 @@ def run(sizes: Sizes) -> list[Row]:
     every = [r for rs in results.values() for r in rs]
     worst, alone = max(r["first_ms"] for r in every), max(r["alone_ms"] for r in every)
     per = "; ".join(f"{first} {max(r['first_ms'] for r in rs):.0f} ms (hub CPU "
-                    f"{max(r['first_cpu_ms'] for r in rs):.0f} ms, first reply "
+                    f"{max(r['first_cpu_ms'] for r in rs):.0f} ms, full GCs "
+                    f"{[g for r in rs for g in r['first_gc_ms']] or 'none'}, first reply "
                     f"{median([r['first_use_s'] for r in rs]):.1f} s)" for first, rs in results.items())
     return [Row("4 First use of a provider: longest hub-loop stall while a session streams", worst, alone, "ms",
                 f"≤ {STALL_BUDGET_MS:g} ms", worst <= STALL_BUDGET_MS, baseline_label="streaming alone",
                 note=f"fresh process each, worst of {repeats} per provider: a ticker on the hub loop every "
                      f"{TICK_S * 1000:g} ms, its lateness while another session's first reply from a provider not "
                      f"yet imported runs (import, client, request) next to a 200 tokens/s stream; per provider: "
-                     f"{per} (hub CPU: most CPU the hub thread spent between two ticks); baseline: the worst over "
+                     f"{per} (hub CPU: most CPU the hub thread spent between two ticks; full GCs: ms of each "
+                     f"full collection in the window, any thread); baseline: the worst over "
                      f"{window:g} s of the same stream before", extra={"runs": results})]
 
 
