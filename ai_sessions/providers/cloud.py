@@ -78,15 +78,16 @@ class CloudProvider(Provider):
         new client loads the CA certificates into an SSL context (three for Gemini) and imports the SDK's
         HTTP stack, 50-150 ms of work that would stall every session streaming on the hub loop."""
         await super().prepare()
+        if self._client is not None:  # made before (client() remakes it if the key or loop changed)
+            return
         identity = self._identity()
-        if self._client is None or self._client_id != identity:
-            client = await asyncio.to_thread(self._warm_client, identity[1])
-            if client is None:  # making it failed: the request makes it again and reports why
-                return
-            if self._client is None or self._client_id != identity:  # no other reply made one meanwhile
-                self._use_client(client, identity)
-            else:
-                self._close_later(client)
+        client = await asyncio.to_thread(self._warm_client, identity[1])
+        if client is None:  # making it failed: the request makes it again and reports why
+            return
+        if self._client is None:
+            self._use_client(client, identity)
+        else:  # another reply made one meanwhile
+            self._close_later(client)
 
     def _identity(self) -> tuple[Any, ...]:
         return (id(asyncio.get_running_loop()), self.api_key(), self.base_url())
