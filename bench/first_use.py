@@ -1,14 +1,18 @@
-"""The first use of a provider must not stall the sessions streaming on the hub loop (issue 9): importing a
-provider SDK takes 0.8-2 s, so it happens in a worker thread (``Provider.prepare``).
+"""The first use of a provider must not stall the sessions streaming on the hub loop (issue 9): its SDK is
+imported, and its client made and warmed, in a worker thread (``Provider.prepare``, ``CloudProvider.warm``).
 
 Each measurement is a fresh process (so the SDK is not imported yet): a hub with two providers, one
 session streaming from the first at 200 tokens/s, and a ticker on the hub loop (every ``TICK_S``) noting
-how late each tick runs. The longest lateness is the longest stall of the hub loop. Baseline: the same
-process and stream over an equal window before the first use. Then another session sends a prompt to the
-second provider (first use: SDK import, client, first request) and the window runs until that reply is
-complete. ``python -m bench.first_use STREAM FIRST`` runs one measurement against running bench servers
-(their URLs in ``BENCH_URL_<PROTOCOL>``) and prints JSON; ``--why`` adds the stacks of the threads seen
-during each stall over 20 ms (a watchdog thread samples them).
+how late each tick runs. The longest lateness is the longest stall of the hub loop (the budget); the most
+CPU the hub thread spent between two ticks is the part of it that was work on the loop (other processes on
+the machine do not inflate it), and the full garbage collections in the window are the part no thread can
+avoid. Baseline: the same process and stream over an equal window before the first use. Then another
+session sends a prompt to the second provider (first use: SDK import, client, first request) and the
+window runs until that reply is complete.
+
+``python -m bench.first_use STREAM FIRST [SECONDS] [--why]`` runs one measurement against running bench
+servers (their URLs in ``BENCH_URL_<PROTOCOL>``, their key in ``BENCH_KEY``) and prints JSON; ``--why``
+adds the stacks of every thread during each stall over 20 ms (sampled by a watchdog thread).
 """
 
 from __future__ import annotations
