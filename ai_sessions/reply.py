@@ -304,10 +304,13 @@ class Reply:
         # costs microseconds per call, and an SDK can hand over hundreds of pieces per read. This runs once
         # per piece (thousands a second), so it only appends; the rest is per burst.
         self._text.append(text)
-        if len(self._text) - self._sent == 1:  # the first piece of a burst
+        if self._first_token is None:
+            # The reply's first text goes out at once: the end of its burst can be a whole network read
+            # (hundreds of pieces, tens of ms of SDK parsing) away when the stream is fast.
+            self._first_token = time.monotonic()
+            self._end_burst()
+        elif len(self._text) - self._sent == 1:  # the first piece of a burst
             asyncio.get_running_loop().call_soon(self._end_burst)
-            if self._first_token is None:
-                self._first_token = time.monotonic()
             if time.monotonic() - self._last_checkpoint > CHECKPOINT_S:
                 self._checkpoint()
 

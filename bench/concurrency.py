@@ -4,7 +4,8 @@ each reply at 50 tokens/s, while a client keeps running a trivial cell on the ke
 Measured in one kernel (started with jupyter_client, the way Jupyter runs it): the wall time of one reply
 alone, then of N replies submitted together (median of a few rounds each), and the round-trip time of
 ``x = 1`` execute requests (request sent → execute_reply received) while the replies stream, against the
-same cell on the idle kernel.
+same cell on the idle kernel. What moves the tail and what does not (GC, switch interval, uvloop, a worker
+process for provider I/O): ``python -m bench.responsive`` and bench/notes.md.
 """
 
 from __future__ import annotations

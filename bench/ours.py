@@ -54,6 +54,8 @@ class Ours:
         self.model = f"{protocol}:{MODELS[protocol]}"
         self._n = 0
         self._first: float | None = None
+        self._session_id = ""
+        self.began = 0.0
         self._kind = EventKind.RESPONSE_DELTA
         self._unsubscribe: Any = None
         self.widget: Any = None
@@ -68,8 +70,11 @@ class Ours:
         self._n += 1
         return self.hub.session(f"reply-{self._n}", model=self.model)
 
-    def _on_delta(self, _event: Any) -> None:
-        """The first delta's time; then unsubscribe, so timing adds nothing to the other tokens."""
+    def _on_delta(self, event: Any) -> None:
+        """The first delta's time of our session; then unsubscribe, so timing adds nothing to the other
+        tokens."""
+        if event.session_id != self._session_id:
+            return
         if self._first is None:
             self._first = time.perf_counter()
         if self._unsubscribe is not None:
@@ -79,6 +84,7 @@ class Ours:
     def prepare(self) -> Any:
         """A fresh session bound to the widget (not timed)."""
         session = self._next_session()
+        self._session_id = session.id
         if self.widget is not None:
             self.widget.session_id = session.id
             assert self.comms is not None
@@ -87,19 +93,24 @@ class Ours:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = self.hub.on(self._kind, self._on_delta)
+        self.began = time.perf_counter()
         return session
 
     def run(self, prompt: str) -> tuple[float, float, str]:
         """(total seconds, seconds to the first delta event, text) of one reply."""
         session = self.prepare()
-        began = time.perf_counter()
+        self.began = began = time.perf_counter()
         message = session.send(prompt)
         total = time.perf_counter() - began
-        self.began = began
         return total, (self._first or time.perf_counter()) - began, message.content
 
+    def first_token(self) -> float | None:
+        """Seconds from the last reply's start to its first delta event on the hub (its first text)."""
+        return None if self._first is None else self._first - self.began
+
     def first_flush(self) -> float | None:
-        """Seconds from the last reply's start to the widget's first delta message."""
+        """Seconds from the last reply's start to the widget's first delta message (its first text sent
+        to the browser)."""
         if self.comms is None:
             return None
         first = self.comms.first("custom:delta")

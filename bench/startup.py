@@ -4,6 +4,7 @@
 jupyter-ai-magics is installed from PyPI into its own venv (bench/.cache/venv-baseline), never into the
 project's. Each measurement is a fresh interpreter; the time is taken inside it around the import or the
 magic (the IPython shell is created first and not timed), alternating ours and the baseline; medians.
+The figure also measures the first use of a provider (:mod:`bench.first_use`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import first_use
 from .common import CACHE, ROOT, Row, Sizes, isolated_env, median
 
 IMPORT_BUDGET_MS = 150.0
@@ -107,4 +109,4 @@ def run(sizes: Sizes) -> list[Row]:
         rows.append(Row(f"4 Start-up: {title}", ours, base, "ms", f"≤ {budget:g} ms", ours <= budget,
                         note=f"fresh process each, median of {repeats}; {note_base} (`{what}`)",
                         baseline_label=label if base is not None else "baseline unavailable"))
-    return rows
+    return rows + first_use.run(sizes)

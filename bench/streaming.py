@@ -16,6 +16,8 @@ KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini
 NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini"}
 RATIO_BUDGET = 1.05
 TTFT_BUDGET_MS = 5.0
+#: The first text reaches the browser at most this long after the first token, at any stream rate.
+FIRST_SEND_BUDGET_MS = 60.0
 
 
 def measure(protocol: str, tokens: int, repeats: int, warmup: int = 2) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def measure(protocol: str, tokens: int, repeats: int, warmup: int = 2) -> dict[s
         text = prompt(tokens)
         want = expected_text(tokens)
         result: dict[str, list[float]] = {"ours": [], "base": [], "ours_ttft": [], "base_ttft": [],
-                                          "flush": [], "comms": []}
+                                          "flush": [], "lag": [], "comms": []}
         try:
             for i in range(warmup + repeats):
                 # alternate who goes first so neither always gets the warmer caches
@@ -42,9 +44,10 @@ def measure(protocol: str, tokens: int, repeats: int, warmup: int = 2) -> dict[s
                     result[who].append(total)
                     result[f"{who}_ttft"].append(first)
                     if who == "ours":
-                        flush = ours.first_flush()
-                        if flush is not None:
+                        flush, token = ours.first_flush(), ours.first_token()
+                        if flush is not None and token is not None:
                             result["flush"].append(flush)
+                            result["lag"].append(flush - token)
                         assert ours.comms is not None
                         result["comms"].append(float(ours.comms.count()))
         finally:
@@ -73,8 +76,19 @@ def run(sizes: Sizes) -> list[Row]:
                         note=f"added {added:+.2f} ms (median); first delta event on the hub vs the SDK's first "
                              "text; includes storing the user message and the empty reply"))
         if r["flush"]:
-            flush = median(r["flush"]) * 1000
-            rows.append(Row(f"1 Streaming, {name}: first text sent to the browser", flush, base_ttft * 1000, "ms",
-                            "report only", None,
-                            note="the widget's first delta comm message; the widget batches text every 50 ms"))
+            rows.append(first_send_row(f"1 Streaming, {name}: first text sent to the browser", r["flush"],
+                                       r["ours_ttft"], r["lag"],
+                                       f"full speed, {len(r['lag'])} replies; the SDK's own "
+                                       f"first text: {base_ttft * 1000:.2f} ms"))
     return rows
+
+
+def first_send_row(label: str, flush: list[float], token: list[float], lag: list[float], how: str) -> Row:
+    """The budget row for the first text reaching the browser: the widget's first delta comm message
+    after the reply's first token (its first delta event on the hub), worst reply over the budget."""
+    worst = max(lag) * 1000
+    return Row(label, median(flush) * 1000, median(token) * 1000, "ms", f"≤ first token + {FIRST_SEND_BUDGET_MS:g} ms",
+               worst <= FIRST_SEND_BUDGET_MS, baseline_label="first token",
+               note=f"from the request: the widget's first delta comm message vs the first delta event (medians); "
+                    f"added per reply: median {median(lag) * 1000:.2f} ms, worst {worst:.2f} ms (the budget); "
+                    f"{how}")

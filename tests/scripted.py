@@ -4,7 +4,7 @@ retries) deterministically. Provider code itself is tested against real SDKs and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,10 @@ class Script:
     started: Any = None  # threading.Event set when streaming starts
     #: Replies that ask for tool calls, in order (each a list of calls); later replies are text.
     calls: list[list[ToolCallPart]] = field(default_factory=list)
+    #: Hand every chunk over in one go, as an SDK does with the events of one network read (no await
+    #: between pieces), calling ``after_piece(i)`` after each.
+    burst: bool = False
+    after_piece: Callable[[int], None] | None = None
 
 
 SCRIPTS: dict[str, Script] = {}
@@ -70,6 +74,17 @@ class ScriptedProvider(Provider):
             yield Finished(Usage(len(request.turns), 1), "tool_calls", tuple(script.calls.pop(0)))
         elif script.finish:
             yield Finished(Usage(len(request.turns), len(script.chunks)), "stop")
+
+    async def stream_text(self, request: ChatRequest, on_text: Callable[[str], None]) -> Finished | None:
+        script = SCRIPTS.setdefault(request.model, Script())
+        if not script.burst:
+            return await super().stream_text(request, on_text)
+        script.requests.append(request)
+        for i, chunk in enumerate(script.chunks):
+            on_text(chunk)
+            if script.after_piece is not None:
+                script.after_piece(i)
+        return Finished(Usage(len(request.turns), len(script.chunks)), "stop")
 
 
 register("scripted", ScriptedProvider)

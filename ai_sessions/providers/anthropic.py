@@ -96,6 +96,7 @@ class AnthropicProvider(CloudProvider):
         return anthropic.AsyncAnthropic(api_key=key or "missing", base_url=self.option("base_url"), max_retries=0,
                                         timeout=anthropic.Timeout(self.timeout, connect=self.connect_timeout))
 
+
     def map_sdk_error(self, error: BaseException, ctx: ErrorContext) -> ProviderError | None:
         import anthropic
 

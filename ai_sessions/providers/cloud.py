@@ -71,44 +71,62 @@ class CloudProvider(Provider):
     def client(self) -> Any:
         """The SDK client for the running loop and current key; must be called on that loop."""
         self.require_sdk()
-        key = self.api_key()
-        identity = (id(asyncio.get_running_loop()), key, self.base_url())
+        identity = self._identity()
         if self._client is None or self._client_id != identity:
-            old = self._client
-            self._client = self.make_client(key)
-            self._client_id = identity
-            if old is not None:  # the key or loop changed: close the old client in the background
-                task = asyncio.get_running_loop().create_task(self._close_client(old))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+            self._use_client(self.make_client(identity[1]), identity)
         return self._client
 
     async def prepare(self) -> None:
-        """Import the SDK (see :meth:`Provider.prepare`), then make the client in a worker thread too:
-        building an SDK client (TLS context, transports, lazily imported resources) takes 0.1 to 0.3 s the
-        first time."""
+        """Import the SDK (see :meth:`Provider.prepare`), then make the client in a worker thread too: a
+        new client loads the CA certificates into an SSL context (three for Gemini) and imports the SDK's
+        HTTP stack, 50-150 ms of work that would stall every session streaming on the hub loop."""
         await super().prepare()
-        if self._client is not None:
+        if self._client is not None:  # made before (client() remakes it if the key or loop changed)
             return
-        key = self.api_key()
+        identity = self._identity()
+        client = await asyncio.to_thread(self._warm_client, identity[1])
+        if client is None:  # making it failed: the request makes it again and reports why
+            return
+        if self._client is None:
+            self._use_client(client, identity)
+        else:  # another reply made one meanwhile
+            self._close_later(client)
 
-        def build() -> Any:
-            client = self.make_client(key)
-            for path in self.client_resources:
-                target = client
-                for name in path.split("."):
-                    target = getattr(target, name)
-            return client
+    def _identity(self) -> tuple[Any, ...]:
+        return (id(asyncio.get_running_loop()), self.api_key(), self.base_url())
 
+    def _use_client(self, client: Any, identity: tuple[Any, ...]) -> None:
+        old, self._client, self._client_id = self._client, client, identity
+        if old is not None:  # the key or loop changed: close the old client in the background
+            self._close_later(old)
+
+    def _close_later(self, client: Any) -> None:
+        task = asyncio.get_running_loop().create_task(self._close_client(client))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _warm_client(self, key: str | None) -> Any:
+        """(worker thread) A new client, warmed; None if making it failed."""
         try:
-            client = await asyncio.to_thread(build)
-        except Exception:  # the request makes it again and reports the error as a ProviderError
-            log.debug("making the %s client ahead of the request failed", self.name, exc_info=True)
-            return
-        if self._client is None:  # else another reply made one meanwhile: keep that one
-            self._client, self._client_id = client, (id(asyncio.get_running_loop()), key, self.base_url())
-        else:
-            await self._close_client(client)
+            client = self.make_client(key)
+        except Exception:
+            log.debug("making the %s client failed", self.name, exc_info=True)
+            return None
+        try:
+            self.warm(client)
+        except Exception:
+            log.debug("warming the %s client failed", self.name, exc_info=True)
+        return client
+
+    def warm(self, client: Any) -> None:
+        """May override (call super): load what the SDK would load lazily on the first request (modules,
+        model schemas), so that it happens in :meth:`prepare`'s worker thread, not on the hub loop. Public
+        APIs only; a warm-up that fails is logged and ignored (the request then does the work). Default:
+        touch the resources named by :attr:`client_resources`."""
+        for path in self.client_resources:
+            target = client
+            for name in path.split("."):
+                target = getattr(target, name)
 
     @abc.abstractmethod
     def make_client(self, key: str | None) -> Any:

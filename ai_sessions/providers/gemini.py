@@ -63,6 +63,13 @@ class GeminiProvider(CloudProvider):
                                     retry_options=types.HttpRetryOptions(attempts=1))
         return genai.Client(api_key=key or "missing", vertexai=False, http_options=options)
 
+    def warm(self, client: Any) -> None:
+        from google.genai import types
+
+        super().warm(client)
+        for name in ("GenerateContentConfig", "GenerateContentResponse", "Candidate", "Content", "Part"):
+            getattr(types, name).model_rebuild()  # the SDK's models are built on first use (defer_build)
+
     async def _close_client(self, client: Any) -> None:
         try:
             await client.aio.aclose()

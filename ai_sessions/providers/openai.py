@@ -99,6 +99,7 @@ class OpenAIProvider(CloudProvider):
         return openai.AsyncOpenAI(api_key=key or "missing", base_url=self.option("base_url"), max_retries=0,
                                   timeout=openai.Timeout(self.timeout, connect=self.connect_timeout))
 
+
     def map_sdk_error(self, error: BaseException, ctx: ErrorContext) -> ProviderError | None:
         return _map_openai_error(error, ctx)
 

@@ -258,6 +258,7 @@ class ChatWidget(KernelWidget):
                 if kind is EventKind.REQUEST_STARTED:
                     live = self._feed.live(session.id)
                     self.progress = live.progress() if live else {}
+                    self._last_flush = float("-inf")  # a new reply's first text goes out at once
             elif kind in _END_EVENTS:
                 self._cancel_flush()
                 self._sync_messages(session)

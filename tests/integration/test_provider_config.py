@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,40 @@ def test_connection_refused_is_a_connection_error(make_hub, fast_retries, monkey
     assert getattr(info.value, "kind", None) == "connection"
     assert "127.0.0.1:9" in str(info.value)
     assert session.messages[-1].status is MessageStatus.FAILED
+
+
+FIRST_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_MODELS))
+def test_the_client_is_made_and_warmed_off_the_hub_loop(make_hub, openai_server, anthropic_server,  # noqa: F811
+                                                       gemini_server, monkeypatch, name):  # noqa: F811
+    # a new client loads the CA certificates and imports the SDK's HTTP stack (50-150 ms): on the hub loop
+    # it would stall every other session streaming there
+    from ai_sessions.providers import provider_class
+
+    cls = provider_class(name)
+    calls: list[tuple[str, str]] = []
+    make, warm = cls.make_client, cls.warm
+    monkeypatch.setattr(cls, "make_client", lambda self, key: calls.append(("make", threading.current_thread().name))
+                        or make(self, key))
+    monkeypatch.setattr(cls, "warm", lambda self, client: calls.append(("warm", threading.current_thread().name))
+                        or warm(self, client))
+    hub = make_hub(settings=provider_settings())
+    session = hub.session("s", model=f"{name}:{FIRST_MODELS[name]}")
+    assert session.send("hi").status is MessageStatus.COMPLETE
+    assert session.send("again").status is MessageStatus.COMPLETE
+    assert [what for what, _ in calls] == ["make", "warm"]  # one client, kept for the second reply
+    assert all(thread != "ai_sessions-hub" for _, thread in calls), calls
+
+
+def test_a_warm_up_that_fails_does_not_fail_the_reply(make_hub, openai_server, monkeypatch):  # noqa: F811
+    from ai_sessions.providers.openai import OpenAIProvider
+
+    def broken(self, client):
+        raise AttributeError("the SDK moved something")
+
+    monkeypatch.setattr(OpenAIProvider, "warm", broken)
+    hub = make_hub(settings=provider_settings())
+    reply = hub.session("s", model="openai:gpt-4o-mini").send("hi")
+    assert reply.status is MessageStatus.COMPLETE and reply.content == openai_server.streams()[0].reply

@@ -49,6 +49,15 @@ def test_figure_rows_are_well_formed(smoke, number):
         assert row.passed in (True, False, None)
 
 
+def test_first_text_and_first_use_rows_are_budgets(smoke):
+    results = smoke[0]
+    first_text = [r for r in results["1"] + results["2"] if "first text sent to the browser" in r.figure.lower()]
+    assert len(first_text) == 4, [r.figure for r in first_text]  # three protocols at full speed, paced replies
+    assert all(r.budget == "≤ first token + 60 ms" and r.passed is not None for r in first_text)
+    first_use = [r for r in results["4"] if r.figure.startswith("4 First use of a provider")]
+    assert len(first_use) == 1 and first_use[0].budget == "≤ 50 ms" and first_use[0].passed is not None
+
+
 def test_results_table_lists_every_row(smoke, tmp_path: Path):
     results, seconds = smoke
     out = tmp_path / "results.md"

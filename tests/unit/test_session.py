@@ -126,6 +126,18 @@ def test_stream_without_end_marker_is_failed_incomplete(shub):
     assert reply.status is MessageStatus.FAILED and reply.content == "half"
 
 
+def test_the_first_text_is_emitted_at_once_not_at_the_end_of_its_burst(shub):
+    # a fast stream hands hundreds of pieces per network read; the reply's first one must not wait for them
+    deltas: list[str] = []
+    seen: list[list[str]] = []
+    shub.on(EventKind.RESPONSE_DELTA, lambda e: deltas.append(e.payload["text"]))
+    SCRIPTS["m1"] = Script(chunks=["a", "b", "c"], burst=True, after_piece=lambda i: seen.append(list(deltas)))
+    reply = shub.session("a", model="scripted:m1").send("go")
+    assert seen == [["a"], ["a"], ["a"]]  # the first piece went out while the provider was still reading
+    assert deltas == ["a", "bc"]  # the rest of the burst as one event
+    assert reply.content == "abc"
+
+
 def test_switch_model_keeps_history_and_logs_switch(shub):
     SCRIPTS["b"] = Script(chunks=["turns={turns}"])
     s = shub.session("a", model="scripted:a")

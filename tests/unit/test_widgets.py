@@ -139,6 +139,24 @@ def test_deltas_reach_the_browser_in_few_batched_messages(shub):
     w.close()
 
 
+def test_each_replys_first_text_is_sent_at_once_even_right_after_another_reply(shub):
+    # the flush throttle must not hold a new reply's first text because the previous reply flushed
+    # moments ago: the loop can be busy parsing the rest of the burst for a long time
+    s = shub.session("a")
+    w = ChatWidget(session=s)
+    rec = Recorder(w)
+    firsts: list[dict[str, Any]] = []
+
+    def after_piece(i: int) -> None:
+        if i == 0:
+            firsts.append(rec.of("delta")[-1])
+
+    SCRIPTS["m1"] = Script(chunks=["first ", "more ", "text"], burst=True, after_piece=after_piece)
+    replies = [s.send(f"go {i}") for i in range(3)]
+    assert [(f["message_id"], f["offset"], f["text"]) for f in firsts] == [(r.id, 0, "first ") for r in replies]
+    w.close()
+
+
 def test_a_view_that_asks_gets_the_whole_reply_so_far(shub):
     gate = asyncio.Event()
     SCRIPTS["m1"] = Script(chunks=["abc", "def"], gate=gate)
