@@ -6,8 +6,8 @@
 
 import { h } from "./dom";
 import { plainHint, providerOf, shortModelName } from "./format";
-import { groupModels } from "./models";
-import type { ModelOption } from "./protocol";
+import { AGENT_PREFIX, agentOptions, groupModels } from "./models";
+import type { AgentOption, ModelOption } from "./protocol";
 
 export class ModelSelect {
   readonly el: HTMLSelectElement;
@@ -15,23 +15,37 @@ export class ModelSelect {
   private current = "";
   private signature = "";
 
-  constructor(onChange: (model: string) => void, onOpen: () => void) {
+  constructor(onChange: (model: string) => void, onOpen: () => void, onAgent: (name: string) => void = () => {}) {
     this.el = h("select", { class: "ais-model-select", attrs: { "aria-label": "Model" } });
     this.el.addEventListener("focus", onOpen); // keys may have been set since: ask for a fresh list
     this.el.addEventListener("change", () => {
-      if (this.el.value && this.el.value !== this.current) onChange(this.el.value);
+      const value = this.el.value;
+      if (value.startsWith(AGENT_PREFIX)) {
+        this.reset(); // the selector keeps showing the model; the agent's model arrives with the switch
+        onAgent(value.slice(AGENT_PREFIX.length));
+      } else if (value && value !== this.current) {
+        onChange(value);
+      }
     });
   }
 
   /** Show `models` with `current` selected. */
-  update(models: readonly ModelOption[], current: string): void {
-    const signature = JSON.stringify([models, current]);
+  update(models: readonly ModelOption[], current: string, agents: readonly AgentOption[] = []): void {
+    const signature = JSON.stringify([models, current, agents]);
     this.models = models;
     this.current = current;
     if (signature !== this.signature) {
       this.signature = signature;
       const groups = groupModels(models, current);
+      const presets = agentOptions(agents);
+      const agentGroup = presets.length ? [h("optgroup", { attrs: { label: "Agents" } },
+        ...presets.map((a) => {
+          const option = h("option", { text: a.label, title: a.title });
+          option.value = a.value;
+          return option;
+        }))] : [];
       this.el.replaceChildren(
+        ...agentGroup,
         ...groups.map((g) => {
           const group = h("optgroup");
           group.label = g.label;
