@@ -100,7 +100,7 @@ class ToolCard {
     const state = callState(result);
     this.el.dataset.state = state;
     this.state.textContent = CALL_STATE_TEXT[state];
-    this.state.className = `ais-tool-state ais-tool-${state}`;
+    this.state.className = `ais-tool-state ais-tool-state-${state}`;
     this.last = result;
     this.showResult(result, this.opened);
   }
