@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import AiSessionsError
@@ -213,6 +214,8 @@ class ToolBox:
         functions) or ``"ask"``; tools that run code or change the notebook are always ``"ask"``."""
         if approval is not None:
             check_approval(approval)
+        if isinstance(item, ModuleType):  # ai_sessions.notebook_tools is the module once anything imported it
+            item = _module_tools(item)
         if isinstance(item, ToolSource):
             self._sources[item.name] = (item, approval)
             return
@@ -310,6 +313,15 @@ class ToolBox:
 
     def specs(self) -> tuple[ToolSpec, ...]:
         return tuple(t.spec() for t in self)
+
+
+def _module_tools(module: ModuleType) -> ToolSet:
+    """The one tool set a module holds (``ai_sessions.notebook_tools``, module or tool set alike)."""
+    sets = [v for v in vars(module).values() if isinstance(v, ToolSet)]
+    if len(sets) != 1:
+        raise AiSessionsError(f"a tool must be a function, not the module {module.__name__}",
+                              hint="s.tools.add(my_function), or a tool set such as ai_sessions.notebook_tools")
+    return sets[0]
 
 
 def _always_ask(tool: Tool) -> bool:

@@ -83,6 +83,8 @@ export class ChatView implements FrameWork {
   private readonly approvals: ApprovalView;
   private readonly mentions: MentionList;
   private readonly blobs: BlobCache;
+  /** Ids of the calls waiting for approval: their cards in the log say so. */
+  private readonly waiting = new Set<string>();
   private readonly views = new Map<string, MessageView>();
   /** Renders deferred markdown as messages near the visible part of the log (null without IntersectionObserver). */
   private readonly lazyRender: IntersectionObserver | null;
@@ -391,8 +393,15 @@ export class ChatView implements FrameWork {
 
   /** The tool calls waiting for the user's approval; a new one is said in the status region. */
   private renderApprovals(): void {
-    const fresh = this.approvals.update(this.model.get("approvals") ?? [], this.online());
+    const approvals = this.model.get("approvals") ?? [];
+    const fresh = this.approvals.update(approvals, this.online());
     if (fresh.length) this.live.textContent = `${fresh.map((a) => a.name).join(", ")} waits for your approval.`;
+    const ids = approvals.map((a) => a.call_id);
+    if (ids.length !== this.waiting.size || ids.some((id) => !this.waiting.has(id))) {
+      this.waiting.clear();
+      for (const id of ids) this.waiting.add(id);
+      this.renderLog(); // the calls' cards say what they wait for
+    }
   }
 
   /** The finished batch whose summary line the log shows (at the message count it ended at), or null. */
@@ -453,7 +462,7 @@ export class ChatView implements FrameWork {
       let view = this.views.get(m.id);
       const fresh = !view;
       if (!view) {
-        view = new MessageView(this.md, m.role, m.id, this.blobs);
+        view = new MessageView(this.md, m.role, m.id, { blobs: this.blobs, waiting: this.waiting });
         this.views.set(m.id, view);
       }
       // a long history shows its last messages rendered at once, older ones when they scroll into view;

@@ -13,7 +13,7 @@ import { button, copyText, flash, h, withCode } from "./dom";
 import { shortModelName } from "./format";
 import type { MarkdownRenderer } from "./markdown";
 import { hasToolParts, replySegments, userParts } from "./parts";
-import { AttachmentsView, type BlobSource, PartsView } from "./parts_view";
+import { AttachmentsView, type PartsContext, PartsView } from "./parts_view";
 import type { MessageData, MessagePart, ModelOption } from "./protocol";
 import { setInnerTabbable } from "./roving";
 
@@ -51,8 +51,8 @@ export class MessageView {
     private readonly md: MarkdownRenderer,
     private readonly role: "user" | "assistant",
     id?: string,
-    /** Image bytes for thumbnails of tool results and attachments (null: names only). */
-    private readonly blobs: BlobSource | null = null,
+    /** Image bytes for thumbnails, calls waiting for approval (parts_view.ts). */
+    private readonly context: PartsContext = { blobs: null, waiting: new Set() },
   ) {
     this.badge = h("span", { class: "ais-badge" });
     this.statusEl = h("span", { class: "ais-status" });
@@ -157,7 +157,7 @@ export class MessageView {
     this.renderPlain(own.text);
     if (own.attachments.length === 0 && !this.attachments) return;
     if (!this.attachments) {
-      this.attachments = new AttachmentsView(this.blobs);
+      this.attachments = new AttachmentsView(this.context.blobs);
       this.body.after(this.attachments.el);
     }
     this.attachments.update(own.attachments, this.name || "message");
@@ -171,7 +171,7 @@ export class MessageView {
       this.deferred = null;
       this.body.replaceChildren();
       this.body.classList.remove("ais-typing");
-      this.partsView = new PartsView(this.body, this.md, this.blobs);
+      this.partsView = new PartsView(this.body, this.md, this.context);
     }
     this.text = text;
     this.partsView.render(replySegments(parts, text));

@@ -29,6 +29,12 @@ export interface BlobSource {
   image(blob: string): Promise<string | null>;
 }
 
+/** What the chat knows beyond a message: image bytes, and the calls waiting for the user's approval. */
+export interface PartsContext {
+  blobs: BlobSource | null;
+  waiting: ReadonlySet<string>;
+}
+
 /** Shows parts (text, images, files, structured data) of a tool result or an attachment. */
 function partNodes(parts: readonly MessagePart[], blobs: BlobSource | null): Node[] {
   return parts.map((part) => {
@@ -63,7 +69,7 @@ class ToolCard {
   private resultKey: string | null = null;
   private opened = false;
 
-  constructor(call: ToolCallPartData, private readonly md: MarkdownRenderer, private readonly blobs: BlobSource | null) {
+  constructor(private readonly call: ToolCallPartData, private readonly md: MarkdownRenderer, private readonly blobs: BlobSource | null) {
     this.state = h("span", { class: "ais-tool-state" });
     const summary = h("summary", { class: "ais-tool-summary" },
       h("span", { class: "ais-tool-icon", text: "⚙", attrs: { "aria-hidden": "true" } }),
@@ -96,10 +102,10 @@ class ToolCard {
 
   private last: ToolResultPartData | null = null;
 
-  update(result: ToolResultPartData | null): void {
+  update(result: ToolResultPartData | null, waiting: ReadonlySet<string>): void {
     const state = callState(result);
     this.el.dataset.state = state;
-    this.state.textContent = CALL_STATE_TEXT[state];
+    this.state.textContent = state === "running" && waiting.has(this.call.id) ? "waiting for your approval" : CALL_STATE_TEXT[state];
     this.state.className = `ais-tool-state ais-tool-state-${state}`;
     this.last = result;
     this.showResult(result, this.opened);
@@ -129,7 +135,7 @@ export class PartsView {
   constructor(
     private readonly body: HTMLElement,
     private readonly md: MarkdownRenderer,
-    private readonly blobs: BlobSource | null,
+    private readonly context: PartsContext,
   ) {}
 
   render(segments: readonly Segment[]): void {
@@ -149,14 +155,14 @@ export class PartsView {
         item.text?.render(segment.text);
       } else if (segment.kind === "tool") {
         if (!item) {
-          const card = new ToolCard(segment.call, this.md, this.blobs);
+          const card = new ToolCard(segment.call, this.md, this.context.blobs);
           item = { el: card.el, card };
           this.items.set(key, item);
         }
-        item.card?.update(segment.result);
+        item.card?.update(segment.result, this.context.waiting);
       } else {
         const parts = segment.kind === "result" ? [segment.result] : [segment.part];
-        const el = h("div", { class: "ais-part-other" }, ...partNodes(parts, this.blobs));
+        const el = h("div", { class: "ais-part-other" }, ...partNodes(parts, this.context.blobs));
         if (item) item.el.replaceWith(el);
         item = { el };
         this.items.set(key, item);

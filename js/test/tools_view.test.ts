@@ -164,6 +164,17 @@ describe("a reply that called tools", () => {
   });
 });
 
+describe("a call waiting for approval", () => {
+  it("says so in the reply until it is answered", () => {
+    const parts: MessagePart[] = [{ kind: "tool_call", id: "c1", name: "run_python", arguments: { code: "1" } }];
+    const { model, view } = chat({ messages: [message("a1", "assistant", "", parts, "streaming")], approvals: [RUN] });
+    const state = (): string | null | undefined => view.el.querySelector("[data-message-id=a1] .ais-tool-state")?.textContent;
+    expect(state()).toBe("waiting for your approval");
+    model.update({ approvals: [] });
+    expect(state()).toBe("running…");
+  });
+});
+
 describe("attachments of a user message", () => {
   it("show as chips that expand to exactly what was sent", () => {
     const sent = "`df`: pandas DataFrame, 200 rows, 3 columns\ncolumns (dtype, nulls): ...";
