@@ -289,6 +289,9 @@ class ChatWidget(KernelWidget):
                 if "fallback" in event.payload:
                     self._sync_model(session)
                     self.switches = switch_dicts(session.model_switches, session.messages, session)
+                elif "notice" in event.payload:  # e.g. the model cannot call tools: say so until the model changes
+                    said = f"{event.payload['notice']}."
+                    self.notice = self.notice if said in self.notice else f"{self.notice} {said}".strip()
                 else:
                     self._sync_messages(session)
 

@@ -292,3 +292,18 @@ def test_a_view_gets_the_images_of_its_session_and_no_other(shub):
     view_msg(w, {"type": "blob", "blob": "sha256:" + "0" * 64})
     assert rec.of("blob")[-1]["data"] is None and "no message of this session" in rec.of("blob")[-1]["error"]
     w.close()
+
+
+def test_the_chat_says_when_its_model_cannot_call_the_sessions_tools(shub, monkeypatch):
+    from ai_sessions.providers.base import Capabilities
+    from tests.scripted import ScriptedProvider
+
+    monkeypatch.setattr(ScriptedProvider, "capabilities", Capabilities())
+    SCRIPTS["m1"] = Script(chunks=["plain"])
+    s = shub.session("notools")
+    s.tools.add(lambda x: x, name="echo_it")
+    w, rec = shown_chat(s)
+    s.send("hi")
+    rec.wait(lambda: "cannot call tools" in w.notice, "the notice")
+    assert w.notice == "scripted:m1 cannot call tools, so the session's tools are not offered to it."
+    w.close()
