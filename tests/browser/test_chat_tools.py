@@ -96,6 +96,8 @@ def test_a_question_about_a_dataframe_answered_through_a_call_approved_in_the_ch
     progress = chat.get_by_role("progressbar", name="Reply progress")
     assert progress.get_attribute("aria-valuetext").startswith("waiting for your approval")
     shot(chat, "chat-approval-card")
+    _dark_shot(page, chat, "chat-approval-card-dark")
+    card.focus()  # where it was before the theme changed
     tab_to(page, "Approve")
     page.keyboard.press("Enter")
     reply = chat.locator('[data-role="assistant"][data-status="complete"]')
