@@ -201,13 +201,22 @@ class OursTools:
         began = time.perf_counter()
         message = session.send(text)
         total = time.perf_counter() - began
+        self.settle()
         return total, message.content, sum(1 for p in message.parts if p.kind == "tool_call")
+
+    def settle(self) -> None:
+        """Wait (untimed) for the work a reply leaves behind once send() returned: its final events on the
+        hub thread (the widget's last updates) and queued store writes. Else it would run during the
+        baseline's next reply and slow that one down."""
+        for _ in range(3):
+            self.hub.runtime.loop.call(lambda: None)
+        self.hub.store.defer(lambda: None).result()
 
 
 def measure(tokens: int, repeats: int, warmup: int) -> dict[str, list[float]]:
     from tests.servers.base import KEY
 
-    result: dict[str, list[float]] = {"ours": [], "base": [], "comms": []}
+    result: dict[str, list[float]] = {"ours": [], "base": [], "pairs": [], "comms": []}
     want = expected_text(tokens)
     with _Server() as server, isolated_env() as tmp:
         os.environ["OPENAI_API_KEY"] = KEY
@@ -226,6 +235,8 @@ def measure(tokens: int, repeats: int, warmup: int) -> dict[str, list[float]]:
                         result[who].append(total)
                         if who == "ours":
                             result["comms"].append(float(ours.comms.count()))
+                if i >= warmup:  # this round's two replies ran back to back: their ratio sees the same load
+                    result["pairs"].append(result["ours"][-1] / result["base"][-1])
         finally:
             ours.widget.close()
             base.close()
@@ -236,14 +247,15 @@ def measure(tokens: int, repeats: int, warmup: int) -> dict[str, list[float]]:
 def run(sizes: Sizes) -> list[Row]:
     sys.path.insert(0, str(ROOT))
     tokens = sizes.pick(400, 40)
-    repeats = sizes.pick(21, 3)
+    repeats = sizes.pick(31, 3)
     r = measure(tokens, repeats, warmup=sizes.pick(3, 1))
     ours, base = median(r["ours"]), median(r["base"])
-    ratio = ours / base
+    ratio = median(r["pairs"])
     return [Row(f"8 Tool loop: {ROUNDS} tool rounds then a {tokens}-token answer, OpenAI", ours * 1000, base * 1000,
-                "ms", f"ratio ≤ {RATIO_BUDGET}", ratio <= RATIO_BUDGET,
-                note=f"median of {repeats}; the same loop by hand on the raw openai SDK vs session.send with the "
-                     "function as a tool + hub + store + a bound chat widget "
+                "ms", f"ratio ≤ {RATIO_BUDGET}", ratio <= RATIO_BUDGET, ratio=ratio,
+                note=f"median of {repeats}, ratio: median of the {repeats} back-to-back pairs; the same loop by hand "
+                     "on the raw openai SDK vs session.send with the function as a tool + hub + store + a bound chat "
+                     "widget "
                      f"({median(r['comms']):.0f} comm messages per reply)",
                 baseline_label="raw openai SDK, loop by hand", extra={"runs": r})]
 

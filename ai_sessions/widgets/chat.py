@@ -108,6 +108,8 @@ class ChatWidget(KernelWidget):
         #: What was sent of the reply in flight: message id -> (code points, UTF-16 code units).
         self._sent: dict[str, tuple[int, int]] = {}
         self._pending_batch: dict[str, Any] | None = None
+        #: (id, number of parts) of the last message as last synced: tool events sync only what changed.
+        self._synced_parts: tuple[str, int] | None = None
         self._batch_started: float | None = None
         self._views = 0
         self._views_seen = False
@@ -231,6 +233,7 @@ class ChatWidget(KernelWidget):
         messages = session.messages
         self.messages = [m.to_dict() for m in messages]
         self.switches = switch_dicts(session.model_switches, messages, session)
+        self._synced_parts = (messages[-1].id, len(messages[-1].parts)) if messages else None
 
     # -- hub events (hub thread) --------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -303,9 +306,11 @@ class ChatWidget(KernelWidget):
         session = self._session or self._resolve()
         if session is None:
             return
+        messages = session.messages
         with self.hold_sync():
             self._refresh_progress()
-            self._sync_messages(session)
+            if messages and (messages[-1].id, len(messages[-1].parts)) != self._synced_parts:
+                self._sync_messages(session)  # the reply stored new parts (a round's calls) since the last sync
         if event.kind is EventKind.TOOL_CALL_FINISHED:
             self._sync_when_stored(str(event.payload.get("message_id")), str(event.payload.get("call_id")))
 
