@@ -171,3 +171,12 @@ def _dark_shot(page: object, chat: object, name: str) -> None:
         page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
 
 
+
+
+def test_insert_below_in_notebook7(page, lab, notebook7):
+    nb = notebook7("cells7.ipynb")
+    _, chat = chat_cell(nb, 'import ai_sessions\ns = ai_sessions.hub().session("cells7", model="fake:echo")\ns.chat()')
+    send(chat, "Code:\n```python\nx = 7\n```")
+    reply = chat.locator('[data-role="assistant"][data-status="complete"]')
+    reply.get_by_role("button", name="Insert python block 1 of reply 1 below").click()
+    page.wait_for_function(f"() => ({CELLS})({nb.name!r})[1][1] === 'x = 7'")
