@@ -462,6 +462,7 @@ class ChatWidget(KernelWidget):
     def _count_view(self, opened: bool) -> None:
         self._views = self._views + 1 if opened else max(0, self._views - 1)
         self._views_seen = self._views_seen or opened
+        self._tools.views_changed(self._views)
         if self._views == 0 and self._views_seen and not opened and self.on_views_closed is not None:
             self.on_views_closed()
 

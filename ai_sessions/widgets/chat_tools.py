@@ -59,6 +59,7 @@ class ChatTools:
         self._hub = hub
         self._session_id = ""
         self._unregister: list[Callable[[], None]] = []
+        self._withdraw: Callable[[], None] | None = None
         self._inserts: dict[str, _Insert] = {}
 
     # -- binding (any thread) ---------------------------------------------------------------------------
@@ -67,15 +68,23 @@ class ChatTools:
         self.unbind()
         self._session_id = session_id
         if session_id:
-            self._unregister = [
-                self._hub.runtime.approvals.register(session_id, lambda: self._widget.view_count > 0),
-                register_frontend(session_id, self),
-            ]
+            self._unregister = [self._hub.runtime.approvals.register(session_id, lambda: self._widget.view_count > 0)]
+            self.views_changed(self._widget.view_count)
 
     def unbind(self) -> None:
         for undo in self._unregister:
             undo()
         self._unregister = []
+        self.views_changed(0)
+
+    def views_changed(self, views: int) -> None:
+        """Offer ourselves as the session's front end (``insert_cell``) only while a view is open: the
+        session's chat on screen is then the one that adds the cell."""
+        if views > 0 and self._withdraw is None and self._session_id:
+            self._withdraw = register_frontend(self._session_id, self)
+        elif views == 0 and self._withdraw is not None:
+            self._withdraw()
+            self._withdraw = None
 
     # -- hub thread ------------------------------------------------------------------------------------------
     def approvals(self, session: Session | None) -> list[dict[str, Any]]:

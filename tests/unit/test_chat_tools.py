@@ -307,3 +307,19 @@ def test_the_chat_says_when_its_model_cannot_call_the_sessions_tools(shub, monke
     rec.wait(lambda: "cannot call tools" in w.notice, "the notice")
     assert w.notice == "scripted:m1 cannot call tools, so the session's tools are not offered to it."
     w.close()
+
+
+def test_the_chat_on_screen_is_the_one_that_adds_cells(shub):
+    from ai_sessions.frontends import frontend_of
+
+    s = shub.session("screens")
+    shown, _ = shown_chat(s)
+    hidden = ChatWidget(session=s)  # made later, never shown
+    assert frontend_of(s.id) is shown._tools
+    view_msg(shown, {"type": "view", "open": False})
+    assert frontend_of(s.id) is None
+    view_msg(hidden, {"type": "view", "open": True})
+    assert frontend_of(s.id) is hidden._tools
+    shown.close()
+    hidden.close()
+    assert frontend_of(s.id) is None
