@@ -324,6 +324,23 @@ class Session:
         """(hub loop) A reply of a model="auto" session chose or failed over to ``to_model``: logged like any
         switch, while the session's requested model stays "auto"."""
         self._log_switch(ModelSwitch(self.id, from_model, to_model, message_index, reason))
+    def use_agent(self, name: str) -> None:
+        """Apply the ``[agents.NAME]`` preset of the settings to this session: its model, system prompt,
+        parameters and tools (added to the session's own). The chat's selector offers agents this way.
+
+        >>> s.use_agent("analyst")                      # doctest: +SKIP
+        """
+        from .agents import find_agent, resolve_tools
+
+        settings = self._runtime.settings
+        agent = find_agent(settings, name)
+        tools = resolve_tools(agent, settings, self.hub.mcp)  # a bad tool name fails before anything changes
+        params = {k: v for k, v in agent.params.items() if k in PARAMS}
+        if agent.system_prompt is not None or params:
+            self.configure(system_prompt=agent.system_prompt, **params)
+        if agent.model:
+            self.switch_model(agent.model, reason=f"agent {name}")
+        self._tools.add(tools)
 
     def configure(self, *, system_prompt: str | None = None, **params: Any) -> None:
         """Set per-session ``system_prompt``, ``temperature`` or ``max_tokens`` (persisted)."""

@@ -83,7 +83,8 @@ class Tool:
         """A tool from ``fn``: its name, docstring and type hints describe it to the model."""
         if not callable(fn):
             raise AiSessionsError(f"a tool must be a function, not a {type(fn).__name__}",
-                                  hint="s.tools.add(my_function) with a function that has type hints")
+                                  hint="s.tools.add(my_function) with a function that has type hints, "
+                                  "or a tool set such as ai_sessions.notebook_tools")
         from pydantic import TypeAdapter, ValidationError, validate_call
 
         summary, params_doc = _docstring(fn)

@@ -24,6 +24,7 @@ FIGURES = {
     "6": ("bench.switch", "Model switch"),
     "7": ("bench.browser", "Browser"),
     "8": ("bench.inspector_bench", "Inspector and model=auto"),
+    "9": ("bench.tools_loop", "Tool loop"),
 }
 
 

@@ -49,7 +49,7 @@ SCRIPTS: dict[str, Script] = {}
 
 class ScriptedProvider(Provider):
     kind = "scripted"
-    capabilities = Capabilities(tools=True, structured_output=True)
+    capabilities = Capabilities(tools=True, structured_output=True, images=True)
 
     def availability(self) -> Availability:
         return Availability(True)

@@ -19,11 +19,13 @@ from typing import Any
 import traitlets
 
 from ..errors import AiSessionsError, ProviderError, SessionNotFound
+from ..frontends import note_message_thread
 from ..hub import SessionHub
 from ..model import Event, EventKind, Message, ModelSwitch, Role, SessionStatus
 from ..session import Session
 from ._base import KernelWidget
 from ._bundle import bundle_text, chat_bundle
+from .chat_tools import TOOL_EVENTS, ChatTools
 from .feed import HubFeed, feed_for
 from .front_end import FRONT_END
 from .static_html import conversation_html
@@ -75,6 +77,12 @@ class ChatWidget(KernelWidget):
     batch = traitlets.Dict().tag(sync=True)
     #: "tab": opened for a JupyterLab tab (``open_tab``); its views outside the tab point to it.
     placement = traitlets.Unicode("").tag(sync=True)
+    #: Tool calls waiting for the user's approval (chat_tools.py).
+    approvals = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: The settings' agent presets, offered above the models.
+    agents = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: This widget's model id: a view finds the notebook cell showing it by it (to add cells below).
+    widget_id = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session: Session | str | None = None, *, hub: SessionHub | None = None,
                  **kwargs: Any) -> None:
@@ -100,6 +108,8 @@ class ChatWidget(KernelWidget):
         #: What was sent of the reply in flight: message id -> (code points, UTF-16 code units).
         self._sent: dict[str, tuple[int, int]] = {}
         self._pending_batch: dict[str, Any] | None = None
+        #: (id, number of parts) of the last message as last synced: tool events sync only what changed.
+        self._synced_parts: tuple[str, int] | None = None
         self._batch_started: float | None = None
         self._views = 0
         self._views_seen = False
@@ -109,7 +119,9 @@ class ChatWidget(KernelWidget):
         self.on_views_closed: Any = None
         #: Called when a view says its page cannot open tabs (used by tabs).
         self.on_no_tabs: Any = None
+        self._tools = ChatTools(self, hub)
         super().__init__(**kwargs)
+        self.widget_id = self.model_id or ""
         self.on_msg(self._on_view_msg)
         self.session_id = session_id
 
@@ -145,10 +157,12 @@ class ChatWidget(KernelWidget):
         self._unbind()
         if not change["new"]:
             return
+        self._tools.bind(change["new"])
         self._unlisten = self._feed.listen(change["new"], self._on_event)
         self._feed.run_on_hub(self._refresh_all)
 
     def _unbind(self) -> None:
+        self._tools.unbind()
         if self._unlisten is not None:
             self._unlisten()
             self._unlisten = None
@@ -171,6 +185,7 @@ class ChatWidget(KernelWidget):
             if session is None:
                 self.session_state = "missing"
                 self.messages, self.switches, self.progress, self.batch = [], [], {}, {}
+                self.approvals = []
                 return
             self.session_name = session.name
             self.session_state = "closed" if session.status is SessionStatus.CLOSED else "open"
@@ -178,6 +193,7 @@ class ChatWidget(KernelWidget):
             self._sync_messages(session)
             live = self._feed.live(session.id)
             self.progress = live.progress() if live else {}
+            self.approvals = self._tools.approvals(session)
             self.batch = {}
         if self._feed.live(session.id):
             self._schedule_flush()
@@ -191,13 +207,15 @@ class ChatWidget(KernelWidget):
     def _refresh_models(self) -> None:
         try:
             models = [auto_entry(self._hub), *({"provider": m.provider, "name": m.name, "short_name": m.short_name,
-                                                "available": m.available, "reason": m.reason}
+                                                "available": m.available, "reason": m.reason,
+                                                "tools": m.capabilities.tools if m.capabilities is not None else None}
                                                for m in self._hub.models())]
             listed = {m["provider"] for m in models}
             for name in self._hub.provider_names():
                 if name not in listed:  # e.g. Azure with no deployments named: still offered, with what to do
                     models.append(self._unlisted_provider(name))
             self.models = models
+            self.agents = self._tools.agents()
         except Exception:
             log.exception("listing models failed")
 
@@ -215,6 +233,7 @@ class ChatWidget(KernelWidget):
         messages = session.messages
         self.messages = [m.to_dict() for m in messages]
         self.switches = switch_dicts(session.model_switches, messages, session)
+        self._synced_parts = (messages[-1].id, len(messages[-1].parts)) if messages else None
 
     # -- hub events (hub thread) --------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -229,6 +248,9 @@ class ChatWidget(KernelWidget):
             self._refresh_progress()
             wait = float(event.payload.get("wait_s") or 0)
             self._feed.call_later(wait + 0.05, self._refresh_progress)  # back to "waiting" when the wait ends
+            return
+        if kind in TOOL_EVENTS:
+            self._on_tool_event(event)
             return
         if kind is EventKind.SESSION_DELETED:
             self._session = None
@@ -263,6 +285,7 @@ class ChatWidget(KernelWidget):
                 self._cancel_flush()
                 self._sync_messages(session)
                 self.progress = {}
+                self.approvals = []
             elif kind is EventKind.MODEL_SWITCHED:
                 self._sync_model(session)
                 self.switches = switch_dicts(session.model_switches, session.messages, session)
@@ -270,8 +293,41 @@ class ChatWidget(KernelWidget):
                 if "fallback" in event.payload:
                     self._sync_model(session)
                     self.switches = switch_dicts(session.model_switches, session.messages, session)
+                elif "notice" in event.payload:  # e.g. the model cannot call tools: say so until the model changes
+                    said = f"{event.payload['notice']}."
+                    self.notice = self.notice if said in self.notice else f"{self.notice} {said}".strip()
                 else:
                     self._sync_messages(session)
+
+    def _on_tool_event(self, event: Event) -> None:
+        """(hub thread) Tools run or wait for approval: the progress bar says so, the reply shows its calls
+        (stored before they run) and, once the round's calls are done, their results."""
+        if event.kind in (EventKind.TOOL_APPROVAL_REQUESTED, EventKind.TOOL_APPROVAL_DECIDED):
+            self._tools.on_approval_event(event)
+        session = self._session or self._resolve()
+        if session is None:
+            return
+        messages = session.messages
+        with self.hold_sync():
+            self._refresh_progress()
+            if messages and (messages[-1].id, len(messages[-1].parts)) != self._synced_parts:
+                self._sync_messages(session)  # the reply stored new parts (a round's calls) since the last sync
+        if event.kind is EventKind.TOOL_CALL_FINISHED:
+            self._sync_when_stored(str(event.payload.get("message_id")), str(event.payload.get("call_id")))
+
+    def _sync_when_stored(self, message_id: str, call_id: str, tries: int = 50) -> None:
+        """(hub thread) Sync the messages once the reply holds the result of ``call_id``: the reply adds a
+        round's results together, a few loop turns after their last ``tool.call.finished`` event."""
+        session = self._session
+        if session is None or self._unlisten is None:
+            return
+        message = next((m for m in reversed(session.messages) if m.id == message_id), None)
+        if message is None:
+            return
+        if any(getattr(p, "call_id", None) == call_id for p in message.parts):
+            self._sync_messages(session)
+        elif tries > 0:
+            self._feed.call_later(0, lambda: self._sync_when_stored(message_id, call_id, tries - 1))
 
     def _refresh_progress(self) -> None:
         """(hub thread) The progress trait from the reply in flight (nothing once it has ended)."""
@@ -332,12 +388,14 @@ class ChatWidget(KernelWidget):
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
     def _on_view_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        note_message_thread()  # a message on a subshell thread: approvals can reach us while a cell runs
         kind = content.get("type")
         client_id = content.get("client_id")
         error: str | None = None
         try:
             if kind == "send":
-                self._watch(self._live_session().submit(str(content.get("text", ""))), client_id)
+                prompt = self._tools.prompt(str(content.get("text", "")), content.get("context") or [])
+                self._watch(self._live_session().submit(prompt), client_id)
             elif kind == "regenerate":
                 self._watch(self._live_session().submit_regenerate(), client_id)
             elif kind == "stop":
@@ -361,6 +419,8 @@ class ChatWidget(KernelWidget):
                 from .inspector import open_inspector
 
                 open_inspector(self._live_session())
+            else:
+                self._tools.handle(kind, content)
         except AiSessionsError as exc:
             error = str(exc)
         except Exception as exc:
@@ -407,6 +467,7 @@ class ChatWidget(KernelWidget):
     def _count_view(self, opened: bool) -> None:
         self._views = self._views + 1 if opened else max(0, self._views - 1)
         self._views_seen = self._views_seen or opened
+        self._tools.views_changed(self._views)
         if self._views == 0 and self._views_seen and not opened and self.on_views_closed is not None:
             self.on_views_closed()
 

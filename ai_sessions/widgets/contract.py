@@ -31,7 +31,6 @@ class Shape(BaseModel):
 # -- the chat's synced traits ---------------------------------------------------------------------
 Role = TypeAliasType("Role", Literal[tuple(r.value for r in _Role)])  # type: ignore[misc]
 MessageStatus = TypeAliasType("MessageStatus", Literal[tuple(s.value for s in _MessageStatus)])  # type: ignore[misc]
-PartKind = TypeAliasType("PartKind", Literal["text", "image", "file", "tool_call", "tool_result", "structured"])
 
 
 class UsageData(Shape):
@@ -43,11 +42,64 @@ class UsageData(Shape):
     cache_write_tokens: int | None = Field(default=None, description="Input tokens written to the prompt cache.")
 
 
-class MessagePart(BaseModel):
-    """One part of a message (text, image, file, tool call or result, structured output). Not rendered yet."""
+# -- issue 12: message parts, tools, context, notebook (chat12) ----------------------------------
+class TextPartData(Shape):
+    """Text (markdown in replies)."""
 
-    model_config = ConfigDict(extra="allow", strict=True, use_attribute_docstrings=True)
-    kind: PartKind
+    kind: Literal["text"]
+    text: str
+
+
+class ImagePartData(Shape):
+    """An image; its bytes stay in the kernel (a view asks for them with a ``blob`` message)."""
+
+    kind: Literal["image"]
+    media_type: str
+    blob: str | None
+    size: int | None
+
+
+class FilePartData(Shape):
+    """A file; its bytes stay in the kernel."""
+
+    kind: Literal["file"]
+    name: str
+    media_type: str
+    blob: str | None
+    size: int | None
+
+
+class ToolCallPartData(Shape):
+    """The model asked to call tool ``name`` with ``arguments``; ``id`` pairs it with its result."""
+
+    kind: Literal["tool_call"]
+    id: str
+    name: str
+    arguments: dict[str, object]
+
+
+class ToolResultPartData(Shape):
+    """What tool call ``call_id`` returned (its error when ``is_error``)."""
+
+    kind: Literal["tool_result"]
+    call_id: str
+    name: str
+    is_error: bool
+    parts: list[MessagePart]
+
+
+class StructuredPartData(Shape):
+    """A validated structured result (JSON) for ``schema``."""
+
+    kind: Literal["structured"]
+    data: object
+    schema_: str = Field(alias="schema")
+
+
+MessagePart = TypeAliasType(  # type: ignore[misc]
+    "MessagePart", TextPartData | ImagePartData | FilePartData | ToolCallPartData | ToolResultPartData
+    | StructuredPartData)
+ToolResultPartData.model_rebuild()
 
 
 class MessageData(Shape):
@@ -66,7 +118,8 @@ class MessageData(Shape):
     error_kind: str | None
     created_at: float
     completed_at: float | None
-    parts: list[MessagePart] = Field(default_factory=list, description="Parts beyond the text (optional).")
+    parts: list[MessagePart] = Field(
+        default_factory=list, description="The message's parts: text, images, files, tool calls and results.")
 
 
 class SwitchData(Shape):
@@ -93,6 +146,33 @@ class ModelOption(Shape):
     reason: str | None
     candidates: list[str] | None = Field(
         default=None, description="The Auto entry (provider `auto`): the candidates it picks from, in order.")
+    tools: bool | None = Field(default=None, description="Whether the model can call tools (None: unknown).")
+
+
+class AgentOption(Shape):
+    """One entry of the ``agents`` trait: an ``[agents.NAME]`` preset of the settings."""
+
+    name: str
+    model: str | None
+    description: str
+    tools: list[str]
+
+
+class ApprovalData(Shape):
+    """One entry of the ``approvals`` trait: a tool call waiting for the user's Approve or Deny."""
+
+    call_id: str
+    message_id: str
+    name: str
+    source: str
+    arguments: dict[str, object]
+
+
+class ActivityData(Shape):
+    """What a reply waits for between model rounds: tools running, or the user's approval."""
+
+    kind: Literal["tool", "approval"]
+    names: list[str] = Field(description="The tools called (or waiting for approval), in call order.")
 
 
 RetryKind = TypeAliasType("RetryKind", Literal["rate_limited", "provider_error", "timeout", "connection"])
@@ -122,6 +202,7 @@ class ProgressData(Shape):
     tokens: int
     model: str | None
     retry: RetryData | None = Field(default=None, description="Set while `state` is `retrying`.")
+    activity: ActivityData | None = Field(default=None, description="Set while tools run or wait for approval.")
 
 
 class BatchData(Shape):
@@ -160,6 +241,10 @@ class ChatTraits(Shape):
     batch: BatchData | Empty
     placement: Literal["", "tab"] = Field(
         default="", description="`tab`: opened for a JupyterLab tab (open_tab); views outside the tab point to it.")
+    approvals: list[ApprovalData] = Field(default_factory=list, description="Tool calls waiting for approval.")
+    agents: list[AgentOption] = Field(default_factory=list, description="Agent presets, offered above the models.")
+    widget_id: str = Field(
+        default="", description="This widget's model id: a view finds the notebook cell that shows it by it.")
 
 
 # -- the chat's custom messages ------------------------------------------------------------------
@@ -191,13 +276,51 @@ class BundleMsg(Shape):
     css: str
 
 
-KernelMsg = TypeAliasType("KernelMsg", DeltaMsg | AckMsg | BundleMsg)
+class VariableRow(Shape):
+    """A variable of the user's namespace, for ``@`` completion (never its value)."""
+
+    name: str
+    type: str
+    shape: str
+
+
+class VariablesMsg(Shape):
+    """Kernel -> browser: the user's variables, answering a ``variables`` request."""
+
+    type: Literal["variables"]
+    request_id: str
+    rows: list[VariableRow]
+
+
+class InsertCellMsg(Shape):
+    """Kernel -> browser: add a cell below the chat's cell (the ``insert_cell`` tool); a view answers
+    with an ``inserted`` message."""
+
+    type: Literal["insert_cell"]
+    request_id: str
+    source: str
+    cell_type: Literal["code", "markdown"]
+
+
+class BlobMsg(Shape):
+    """Kernel -> browser: the bytes of an image a view asked for (base64), or why not."""
+
+    type: Literal["blob"]
+    blob: str
+    media_type: str
+    data: str | None
+    error: str | None
+
+
+KernelMsg = TypeAliasType("KernelMsg", DeltaMsg | AckMsg | BundleMsg | VariablesMsg | InsertCellMsg | BlobMsg)
 
 
 class SendMsg(Shape):
     type: Literal["send"]
     text: str
     client_id: str
+    context: list[str] = Field(
+        default_factory=list, description="Names written as `@name` in the text: the kernel attaches those that exist.")
 
 
 class ActionMsg(Shape):
@@ -244,8 +367,49 @@ class WhereMsg(Shape):
     in_tab: bool
 
 
+class ApproveMsg(Shape):
+    """The user's answer to a tool call waiting for approval."""
+
+    type: Literal["approve"]
+    call_id: str
+    approved: bool
+    always: bool = Field(description="Always allow this tool in this session (with `approved`).")
+
+
+class VariablesRequestMsg(Shape):
+    """A view asks for the user's variables (``@`` was typed)."""
+
+    type: Literal["variables"]
+    request_id: str
+
+
+class InsertedMsg(Shape):
+    """A view's answer to ``insert_cell``: ``error`` is null once the cell was added."""
+
+    type: Literal["inserted"]
+    request_id: str
+    error: str | None
+    where: str = Field(default="", description="Where the cell went, e.g. `below the chat's cell (cell 4)`.")
+
+
+class UseAgentMsg(Shape):
+    """Apply an agent preset to the session."""
+
+    type: Literal["use_agent"]
+    name: str
+    client_id: str
+
+
+class BlobRequestMsg(Shape):
+    """A view asks for an image's bytes (to show a thumbnail)."""
+
+    type: Literal["blob"]
+    blob: str
+
+
 ViewMsg = TypeAliasType("ViewMsg", SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg
-                        | BundleRequestMsg | WhereMsg)
+                        | BundleRequestMsg | WhereMsg | ApproveMsg | VariablesRequestMsg | InsertedMsg | UseAgentMsg
+                        | BlobRequestMsg)
 
 
 # -- the hub panel -------------------------------------------------------------------------------

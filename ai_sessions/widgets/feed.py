@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Listener = Callable[[Event], None]
 _RETRY_KEYS = ("attempt", "max_attempts", "wait_s", "until", "kind", "reason")
+_TOOL_EVENTS = (EventKind.TOOL_APPROVAL_REQUESTED, EventKind.TOOL_APPROVAL_DECIDED, EventKind.TOOL_CALL_STARTED,
+                EventKind.TOOL_CALL_FINISHED)
 _ENDS = (EventKind.RESPONSE_COMPLETED, EventKind.RESPONSE_FAILED, EventKind.SESSION_CLOSED,
          EventKind.SESSION_DELETED)
 
@@ -41,6 +43,9 @@ class LiveReply:
     parts: list[str] = field(default_factory=list)
     #: While the reply waits to retry after a transient error: attempt, max_attempts, wait_s, until, kind, reason.
     retry: dict[str, object] | None = None
+    #: Tool calls waiting for approval and running now: call id -> tool name (in call order).
+    approving: dict[str, str] = field(default_factory=dict)
+    running: dict[str, str] = field(default_factory=dict)
     _joined: str = ""
     _joined_parts: int = 0
 
@@ -59,7 +64,24 @@ class LiveReply:
                                    "first_token_at": self.first_token_at, "tokens": self.tokens, "model": self.model}
         if state == "retrying":
             data["retry"] = self.retry
+        if self.approving or self.running:
+            kind, calls = ("approval", self.approving) if self.approving else ("tool", self.running)
+            data["activity"] = {"kind": kind, "names": list(dict.fromkeys(calls.values()))}
         return data
+
+
+def track_tool(reply: LiveReply, event: Event) -> None:
+    """Follow a reply's tool calls: which wait for approval, which run (for the progress bar)."""
+    call_id, name = str(event.payload.get("call_id", "")), str(event.payload.get("name", ""))
+    if event.kind is EventKind.TOOL_APPROVAL_REQUESTED:
+        if event.payload.get("by", "chat") == "chat":  # the user is asked (not an approve= callback)
+            reply.approving[call_id] = name
+    elif event.kind is EventKind.TOOL_APPROVAL_DECIDED:
+        reply.approving.pop(call_id, None)
+    elif event.kind is EventKind.TOOL_CALL_STARTED:
+        reply.running[call_id] = name
+    else:
+        reply.running.pop(call_id, None)
 
 
 class HubFeed:
@@ -154,6 +176,10 @@ class HubFeed:
             reply = self._live.get(sid)
             if reply is not None and reply.message_id == payload.get("message_id"):
                 reply.retry = {key: payload[key] for key in _RETRY_KEYS}
+        elif event.kind in _TOOL_EVENTS:
+            reply = self._live.get(sid)
+            if reply is not None and reply.message_id == payload.get("message_id"):
+                track_tool(reply, event)
         elif event.kind in _ENDS:
             self._live.pop(sid, None)
 

@@ -21,12 +21,18 @@
 import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
 import { endedReplies, replyAnnouncement } from "./announce";
-import { button, h, uniqueId, withCode } from "./dom";
+import { ApprovalView } from "./approval_view";
+import { BlobCache } from "./blob_cache";
+import { button, flash, h, uniqueId, withCode } from "./dom";
 import { batchSummary, isBatch, isReplying, plainHint, shortModelName } from "./format";
 import { cancelFrame, requestFrame, type FrameWork } from "./frame";
 import type { MarkdownRenderer } from "./markdown";
+import { mentionedNames } from "./mention";
+import { MentionList } from "./mention_view";
 import { MessageView, onMarkdownClick } from "./message_view";
 import { ModelSelect } from "./model_select";
+import { claim, insertBelowChat, sharedNotebook } from "./notebook_cells";
+import { userParts } from "./parts";
 import { ProgressView } from "./progress_view";
 import type { BatchData, ChatTraits, KernelMsg, MessageData, SwitchData, ViewMsg } from "./protocol";
 import { RovingLog } from "./roving";
@@ -74,6 +80,12 @@ export class ChatView implements FrameWork {
   private readonly input: HTMLTextAreaElement;
   private readonly send: HTMLButtonElement;
   private readonly stop: HTMLButtonElement;
+  // issue 12 (chat_tools.py): approval cards, @ completion, thumbnails
+  private readonly approvals: ApprovalView;
+  private readonly mentions: MentionList;
+  private readonly blobs: BlobCache;
+  /** Ids of the calls waiting for approval: their cards in the log say so. */
+  private readonly waiting = new Set<string>();
   private readonly views = new Map<string, MessageView>();
   /** Renders deferred markdown as messages near the visible part of the log (null without IntersectionObserver). */
   private readonly lazyRender: IntersectionObserver | null;
@@ -106,6 +118,7 @@ export class ChatView implements FrameWork {
     this.select = new ModelSelect(
       (m) => this.act({ type: "switch_model", model: m, client_id: uniqueId("switch") }),
       () => this.act({ type: "refresh_models" }),
+      (name) => this.act({ type: "use_agent", name, client_id: uniqueId("agent") }),
     );
     this.progress = new ProgressView();
     this.regenerate = button("↻ Regenerate", "Regenerate", () => this.act({ type: "regenerate", client_id: uniqueId("regen") }), "ais-quiet");
@@ -122,6 +135,7 @@ export class ChatView implements FrameWork {
     this.items = h("div", { class: "ais-log-items" });
     this.log = h("div", { class: "ais-log", attrs: { role: "log", "aria-label": "Messages", "aria-live": "off" } }, this.items);
     this.log.addEventListener("click", onMarkdownClick);
+    this.log.addEventListener("click", (e) => this.onInsertClick(e));
     this.roving = new RovingLog(this.items);
     this.empty = h("p", { class: "ais-empty" });
     this.batchLine = h("div", { class: "ais-batch-summary", attrs: { role: "note" } });
@@ -145,14 +159,25 @@ export class ChatView implements FrameWork {
     this.input.addEventListener("keydown", (e) => this.onKey(e));
     this.send = button("Send", "Send", () => this.submit(), "ais-primary");
     this.stop = button("■ Stop", "Stop", () => this.act({ type: "stop", client_id: uniqueId("stop") }), "ais-danger");
-    const composer = h("div", { class: "ais-composer" }, this.input, this.send, this.stop);
+    this.mentions = new MentionList(this.input, (id) => this.act({ type: "variables", request_id: id }));
+    const composer = h("div", { class: "ais-composer" }, this.mentions.el, this.input, this.send, this.stop);
+    this.approvals = new ApprovalView(md, (callId, approved, always) =>
+      this.act({ type: "approve", call_id: callId, approved, always }), () => this.input);
+    this.blobs = new BlobCache((blob) => {
+      if (!this.online()) return false;
+      this.act({ type: "blob", blob });
+      return true;
+    });
 
     this.el = h("section", { class: "ais-chat", attrs: { "aria-label": "AI chat" } },
-      header, this.confirmBar, this.notice, this.log, composer);
+      header, this.confirmBar, this.notice, this.log, this.approvals.el, composer);
+    this.el.dataset.insert = sharedNotebook(model.widget_manager) ? "yes" : "no";
 
     this.subs.on("change:messages", () => this.renderLog());
     this.subs.on("change:switches", () => this.renderLog());
     this.subs.on("change:models", () => this.renderHeader());
+    this.subs.on("change:agents", () => this.renderHeader());
+    this.subs.on("change:approvals", () => this.renderApprovals());
     this.subs.on("change:model", () => this.renderHeader());
     this.subs.on("change:session_name", () => this.renderHeader());
     this.subs.on("change:session_state", () => this.renderState());
@@ -173,6 +198,7 @@ export class ChatView implements FrameWork {
     this.renderState();
     this.renderLog();
     this.renderProgress();
+    this.renderApprovals();
     this.act({ type: "view", open: true });
     this.act({ type: "hello" });
   }
@@ -187,6 +213,7 @@ export class ChatView implements FrameWork {
     this.confirmBar.hidden = true;
     this.renderState();
     this.renderProgress();
+    this.renderApprovals();
     this.renderLog();
   }
 
@@ -233,7 +260,30 @@ export class ChatView implements FrameWork {
         this.actionError = "";
       }
       this.renderState();
+    } else if (msg.type === "variables") {
+      this.mentions.answer(msg.request_id, msg.rows);
+    } else if (msg.type === "blob") {
+      this.blobs.answer(msg);
+    } else if (msg.type === "insert_cell") {
+      if (!claim(msg.request_id)) return; // another view of this page took it
+      const result = insertBelowChat(this.model.widget_manager, this.model.get("widget_id") ?? "", msg.source, msg.cell_type);
+      this.act(result.ok
+        ? { type: "inserted", request_id: msg.request_id, error: null, where: result.where }
+        : { type: "inserted", request_id: msg.request_id, error: result.error });
     }
+  }
+
+  /** "Insert below" on a code block: a cell with its code below the chat (notebook_cells.ts). */
+  private onInsertClick(event: MouseEvent): void {
+    const b = (event.target as HTMLElement | null)?.closest<HTMLButtonElement>("button[data-ais-action=insert-code]");
+    if (!b) return;
+    const code = b.closest(".ais-code")?.querySelector("code")?.textContent ?? "";
+    const markdown = b.dataset.aisLang === "markdown" || b.dataset.aisLang === "md";
+    const result = insertBelowChat(this.model.widget_manager, this.model.get("widget_id") ?? "", code, markdown ? "markdown" : "code");
+    flash(b, result.ok ? "Inserted" : "Not inserted");
+    this.actionError = result.ok ? "" : `Insert below: ${result.error}`;
+    if (result.ok) this.live.textContent = `Inserted a cell ${result.where}.`;
+    this.renderState();
   }
 
   // -- view -> kernel ---------------------------------------------------------------------------
@@ -262,11 +312,13 @@ export class ChatView implements FrameWork {
     this.items.appendChild(view.el);
     this.jumpDue = true;
     requestFrame(this);
-    this.act({ type: "send", text, client_id: clientId });
+    const context = mentionedNames(text); // `@df`: the kernel attaches the variables that exist
+    this.act(context.length ? { type: "send", text, client_id: clientId, context } : { type: "send", text, client_id: clientId });
   }
 
   private onKey(e: KeyboardEvent): void {
     e.stopPropagation(); // keep JupyterLab's notebook shortcuts out of the message box
+    if (this.mentions.onKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       this.submit();
@@ -310,7 +362,7 @@ export class ChatView implements FrameWork {
     this.title.textContent = name;
     this.title.title = `session ${name} (${this.model.get("session_id")})`;
     this.el.setAttribute("aria-label", `AI chat: ${name}`);
-    this.select.update(this.model.get("models") ?? [], this.model.get("model") ?? "");
+    this.select.update(this.model.get("models") ?? [], this.model.get("model") ?? "", this.model.get("agents") ?? []);
   }
 
   private renderState(): void {
@@ -339,6 +391,19 @@ export class ChatView implements FrameWork {
       this.progress.update({}, {}, 0); // no clock runs for a reply nobody is streaming here
     }
     this.updateControls();
+  }
+
+  /** The tool calls waiting for the user's approval; a new one is said in the status region. */
+  private renderApprovals(): void {
+    const approvals = this.model.get("approvals") ?? [];
+    const fresh = this.approvals.update(approvals, this.online());
+    if (fresh.length) this.live.textContent = `${fresh.map((a) => a.name).join(", ")} waits for your approval.`;
+    const ids = approvals.map((a) => a.call_id);
+    if (ids.length !== this.waiting.size || ids.some((id) => !this.waiting.has(id))) {
+      this.waiting.clear();
+      for (const id of ids) this.waiting.add(id);
+      this.renderLog(); // the calls' cards say what they wait for
+    }
   }
 
   /** The finished batch whose summary line the log shows (at the message count it ended at), or null. */
@@ -400,7 +465,7 @@ export class ChatView implements FrameWork {
       let view = this.views.get(m.id);
       const fresh = !view;
       if (!view) {
-        view = new MessageView(this.md, m.role, m.id);
+        view = new MessageView(this.md, m.role, m.id, { blobs: this.blobs, waiting: this.waiting });
         this.views.set(m.id, view);
       }
       // a long history shows its last messages rendered at once, older ones when they scroll into view;
@@ -471,7 +536,7 @@ export class ChatView implements FrameWork {
     const messages = this.model.get("messages") ?? [];
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const p = this.pending[i];
-      if (p.accepted && messages.some((m) => m.role === "user" && !p.before.has(m.id) && m.content === p.text)) {
+      if (p.accepted && messages.some((m) => m.role === "user" && !p.before.has(m.id) && userParts(m.parts, m.content).text === p.text)) {
         p.view.el.remove();
         this.pending.splice(i, 1);
       }

@@ -1,6 +1,6 @@
 /** Formatting of numbers, durations, times and model names for display. Pure functions. */
 
-import type { BatchData, Empty, ModelOption, ProgressData, RetryData, RetryKind } from "./protocol";
+import type { ActivityData, BatchData, Empty, ModelOption, ProgressData, RetryData, RetryKind } from "./protocol";
 
 /** Whether the `batch` trait holds a batch (it is `{}` before any). */
 export const isBatch = (b: BatchData | Empty | undefined): b is BatchData => typeof b?.total === "number";
@@ -91,6 +91,14 @@ export interface ReplyProgress {
   streamingFor: number;
   /** While retrying: the next attempt, and seconds until it starts. */
   retry?: Pick<RetryData, "attempt" | "max_attempts" | "kind"> & { waitLeft: number };
+  /** Tools running, or a call waiting for the user's approval. */
+  activity?: ActivityData | null;
+}
+
+/** `calling count_rows…`, `calling a, b…`, `waiting for your approval`. */
+export function activityText(activity: ActivityData): string {
+  if (activity.kind === "approval") return "waiting for your approval";
+  return `calling ${activity.names.join(", ") || "a tool"}…`;
 }
 
 const RETRY_KIND: Record<RetryKind, string> = {
@@ -109,6 +117,7 @@ export function retryText(retry: NonNullable<ReplyProgress["retry"]>): string {
 
 /** The progress bar's text, e.g. `streaming · 3.2 s · 120 tokens · 37 tok/s`. */
 export function progressText(p: ReplyProgress): string {
+  if (p.activity) return `${activityText(p.activity)} · ${formatDuration(p.elapsed)}`;
   if (p.state === "retrying" && p.retry) return retryText(p.retry);
   if (p.state !== "streaming") {
     return `waiting for first token · ${formatDuration(p.elapsed)}`;

@@ -270,9 +270,17 @@ function codeNode(doc: Document, purify: Purifier, code: string, info: string): 
   wrap.setAttribute("aria-pressed", "false");
   wrap.setAttribute("aria-label", `Wrap ${lang || "code"} lines`);
   wrap.textContent = "Wrap";
+  // shown only where the chat can reach its notebook (see notebook_cells.ts and chat.css)
+  const insert = doc.createElement("button");
+  insert.type = "button";
+  insert.className = "ais-insert-code";
+  insert.dataset.aisAction = "insert-code";
+  insert.dataset.aisLang = lang;
+  insert.setAttribute("aria-label", `Insert ${lang || "code"} below`);
+  insert.textContent = "Insert below";
   const tools = doc.createElement("span");
   tools.className = "ais-code-tools";
-  tools.append(wrap, copy);
+  tools.append(wrap, copy, insert);
   bar.append(label, tools);
   const pre = doc.createElement("pre");
   const el = doc.createElement("code");

@@ -12,7 +12,9 @@ import { splitBlocks } from "./blocks";
 import { button, copyText, flash, h, withCode } from "./dom";
 import { shortModelName } from "./format";
 import type { MarkdownRenderer } from "./markdown";
-import type { MessageData, ModelOption } from "./protocol";
+import { hasToolParts, replySegments, userParts } from "./parts";
+import { AttachmentsView, type PartsContext, PartsView } from "./parts_view";
+import type { MessageData, MessagePart, ModelOption } from "./protocol";
 import { setInnerTabbable } from "./roving";
 
 const STATUS_LABEL: Record<string, string> = {
@@ -41,11 +43,16 @@ export class MessageView {
   private plainText: string | null = null;
   /** Markdown not rendered yet: the message is off screen and shows as plain text until it scrolls in. */
   private deferred: string | null = null;
+  /** A reply with tool calls is shown part by part (parts_view.ts); a user message's attachments as chips. */
+  private partsView: PartsView | null = null;
+  private attachments: AttachmentsView | null = null;
 
   constructor(
     private readonly md: MarkdownRenderer,
     private readonly role: "user" | "assistant",
     id?: string,
+    /** Image bytes for thumbnails, calls waiting for approval (parts_view.ts). */
+    private readonly context: PartsContext = { blobs: null, waiting: new Set() },
   ) {
     this.badge = h("span", { class: "ais-badge" });
     this.statusEl = h("span", { class: "ais-status" });
@@ -81,7 +88,7 @@ export class MessageView {
   /** The text shown, without markup, for an announcement. */
   spokenText(): string {
     const clone = this.body.cloneNode(true) as HTMLElement;
-    for (const hidden of Array.from(clone.querySelectorAll("[aria-hidden=true], .katex-mathml, .ais-code-bar, button"))) hidden.remove();
+    for (const hidden of Array.from(clone.querySelectorAll("[aria-hidden=true], .katex-mathml, .ais-code-bar, button, .ais-tool"))) hidden.remove();
     return (clone.textContent ?? "").replace(/\s+/g, " ").trim();
   }
 
@@ -90,7 +97,7 @@ export class MessageView {
    * is written: an unchanged message keeps its DOM as it is.
    */
   update(
-    message: Pick<MessageData, "role" | "status" | "model" | "error">,
+    message: Pick<MessageData, "role" | "status" | "model" | "error"> & { parts?: readonly MessagePart[] },
     text: string,
     models: readonly ModelOption[],
     lazy = false,
@@ -102,7 +109,8 @@ export class MessageView {
       this.badgeText = badge;
       this.renderHead(message, badge);
     }
-    if (message.role === "user") this.renderPlain(text);
+    if (message.role === "user") this.renderUser(message.parts, text);
+    else if (hasToolParts(message.parts)) this.renderParts(message.parts ?? [], text);
     else if (lazy && message.status !== "streaming" && this.blocks.length === 0) this.defer(text);
     else this.renderMarkdown(text, message.status === "streaming");
   }
@@ -143,6 +151,34 @@ export class MessageView {
     this.body.replaceChildren(h("div", { class: "ais-user-text", text }));
   }
 
+  /** The text the user wrote, and a chip for each object attached to it. */
+  private renderUser(parts: readonly MessagePart[] | undefined, text: string): void {
+    const own = userParts(parts, text);
+    this.renderPlain(own.text);
+    if (own.attachments.length === 0 && !this.attachments) return;
+    if (!this.attachments) {
+      this.attachments = new AttachmentsView(this.context.blobs);
+      this.body.after(this.attachments.el);
+    }
+    this.attachments.update(own.attachments, this.name || "message");
+    setInnerTabbable(this.el, this.el.tabIndex === 0);
+  }
+
+  /** A reply that called tools: its text and its calls in order (the round in progress last). */
+  private renderParts(parts: readonly MessagePart[], text: string): void {
+    if (!this.partsView) {
+      this.blocks = [];
+      this.deferred = null;
+      this.body.replaceChildren();
+      this.body.classList.remove("ais-typing");
+      this.partsView = new PartsView(this.body, this.md, this.context);
+    }
+    this.text = text;
+    this.partsView.render(replySegments(parts, text));
+    this.nameCodeBlocks();
+    setInnerTabbable(this.el, this.el.tabIndex === 0);
+  }
+
   private renderMarkdown(text: string, streaming: boolean): void {
     if (this.deferred === null && text === this.text && streaming === this.streaming) return;
     this.streaming = streaming;
@@ -180,6 +216,7 @@ export class MessageView {
       const block = `${lang === "text" ? "code" : lang} block ${i + 1} of ${this.name}`;
       code.querySelector(".ais-copy-code")?.setAttribute("aria-label", `Copy ${block}`);
       code.querySelector(".ais-wrap-code")?.setAttribute("aria-label", `Wrap ${block}`);
+      code.querySelector(".ais-insert-code")?.setAttribute("aria-label", `Insert ${block} below`);
     });
   }
 }

@@ -7,8 +7,8 @@
 import { AUTO, autoOption, autoTitle } from "./auto_option";
 import { h } from "./dom";
 import { plainHint, providerOf, shortModelName } from "./format";
-import { groupModels } from "./models";
-import type { ModelOption } from "./protocol";
+import { AGENT_PREFIX, agentOptions, groupModels } from "./models";
+import type { AgentOption, ModelOption } from "./protocol";
 
 export class ModelSelect {
   readonly el: HTMLSelectElement;
@@ -16,17 +16,23 @@ export class ModelSelect {
   private current = "";
   private signature = "";
 
-  constructor(onChange: (model: string) => void, onOpen: () => void) {
+  constructor(onChange: (model: string) => void, onOpen: () => void, onAgent: (name: string) => void = () => {}) {
     this.el = h("select", { class: "ais-model-select", attrs: { "aria-label": "Model" } });
     this.el.addEventListener("focus", onOpen); // keys may have been set since: ask for a fresh list
     this.el.addEventListener("change", () => {
-      if (this.el.value && this.el.value !== this.current) onChange(this.el.value);
+      const value = this.el.value;
+      if (value.startsWith(AGENT_PREFIX)) {
+        this.reset(); // the selector keeps showing the model; the agent's model arrives with the switch
+        onAgent(value.slice(AGENT_PREFIX.length));
+      } else if (value && value !== this.current) {
+        onChange(value);
+      }
     });
   }
 
   /** Show `models` with `current` selected. */
-  update(models: readonly ModelOption[], current: string): void {
-    const signature = JSON.stringify([models, current]);
+  update(models: readonly ModelOption[], current: string, agents: readonly AgentOption[] = []): void {
+    const signature = JSON.stringify([models, current, agents]);
     this.models = models;
     this.current = current;
     if (signature !== this.signature) {
@@ -39,7 +45,15 @@ export class ModelSelect {
         option.value = o.value;
         return option;
       }) : [];
+      const presets = agentOptions(agents);
+      const agentGroup = presets.length ? [h("optgroup", { attrs: { label: "Agents" } },
+        ...presets.map((a) => {
+          const option = h("option", { text: a.label, title: a.title });
+          option.value = a.value;
+          return option;
+        }))] : [];
       this.el.replaceChildren(
+        ...agentGroup,
         ...autoEl,
         ...groups.map((g) => {
           const group = h("optgroup");

@@ -1,7 +1,22 @@
 /** Grouping the model list for the compact selector. Pure. */
 
 import { plainHint, shortReason } from "./format";
-import type { ModelOption } from "./protocol";
+import type { AgentOption, ModelOption } from "./protocol";
+
+/** What the selector says of a model that cannot call tools (the session's tools are not offered to it). */
+export const NO_TOOLS = "can't call tools";
+/** Option values of agents: `@agent:NAME` (a model's value is `provider:model`: a provider name has no `@`). */
+export const AGENT_PREFIX = "@agent:";
+
+/** The selector's options for the settings' agents, above the models. */
+export function agentOptions(agents: readonly AgentOption[]): { value: string; label: string; title: string }[] {
+  return agents.map((a) => ({
+    value: `${AGENT_PREFIX}${a.name}`,
+    label: a.name,
+    title: [a.description, a.model ? `model ${a.model}` : "", a.tools.length ? `tools: ${a.tools.join(", ")}` : ""]
+      .filter(Boolean).join(" · ") || `agent ${a.name}`,
+  }));
+}
 
 export interface ModelGroup {
   provider: string;
@@ -45,7 +60,8 @@ export function groupModels(models: readonly ModelOption[], current: string): Mo
     }
     const value = `${m.provider}:${m.name}`;
     const title = m.available ? `${m.name} (${m.provider})` : `${m.name} (${m.provider}): ${plainHint(m.reason ?? "unavailable")}`;
-    group.options.push({ value, label: m.short_name || m.name, title, disabled: !m.available && value !== current });
+    const noTools = m.tools === false ? ` · ${NO_TOOLS}` : "";
+    group.options.push({ value, label: `${m.short_name || m.name}${noTools}`, title: `${title}${noTools}`, disabled: !m.available && value !== current });
   }
   const list = [...groups.values()];
   return [...list.filter((g) => g.available), ...list.filter((g) => !g.available)];

@@ -82,13 +82,14 @@ export class ProgressView implements FrameWork {
         tokens: this.tokens,
         streamingFor: p.first_token_at ? now - p.first_token_at : 0,
         retry,
+        activity: p.activity,
       }));
     }
     const label = parts.join(" — ");
     this.label.textContent = label;
     this.el.title = p?.state === "retrying" && p.retry ? plainHint(p.retry.reason) : "";
     this.el.setAttribute("aria-valuetext", label);
-    this.el.dataset.state = p?.state ?? "batch";
+    this.el.dataset.state = p?.activity ? p.activity.kind : p?.state ?? "batch";
     const total = batch?.total ?? 0;
     if (p?.state === "retrying" && p.retry && !batch) {
       // the wait before the next attempt, filling up

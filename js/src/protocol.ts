@@ -18,6 +18,39 @@ export interface ActionMsg {
   client_id: string;
 }
 
+/** What a reply waits for between model rounds: tools running, or the user's approval. */
+export interface ActivityData {
+  kind: "tool" | "approval";
+  /** The tools called (or waiting for approval), in call order. */
+  names: string[];
+}
+
+/** One entry of the `agents` trait: an `[agents.NAME]` preset of the settings. */
+export interface AgentOption {
+  name: string;
+  model: string | null;
+  description: string;
+  tools: string[];
+}
+
+/** One entry of the `approvals` trait: a tool call waiting for the user's Approve or Deny. */
+export interface ApprovalData {
+  call_id: string;
+  message_id: string;
+  name: string;
+  source: string;
+  arguments: Record<string, unknown>;
+}
+
+/** The user's answer to a tool call waiting for approval. */
+export interface ApproveMsg {
+  type: "approve";
+  call_id: string;
+  approved: boolean;
+  /** Always allow this tool in this session (with `approved`). */
+  always: boolean;
+}
+
 /** The `batch` trait while a batch runs on the session, and its summary once done. */
 export interface BatchData {
   completed: number;
@@ -29,6 +62,21 @@ export interface BatchData {
   elapsed_s?: number | null;
   /** Once done: the number of messages then; the summary line goes there. */
   message_index?: number | null;
+}
+
+/** Kernel -> browser: the bytes of an image a view asked for (base64), or why not. */
+export interface BlobMsg {
+  type: "blob";
+  blob: string;
+  media_type: string;
+  data: string | null;
+  error: string | null;
+}
+
+/** A view asks for an image's bytes (to show a thumbnail). */
+export interface BlobRequestMsg {
+  type: "blob";
+  blob: string;
 }
 
 /** Kernel -> browser: the chat's code and styles, when a view asked for them (see chat_loader.ts). */
@@ -59,6 +107,12 @@ export interface ChatTraits {
   batch: BatchData | Empty;
   /** `tab`: opened for a JupyterLab tab (open_tab); views outside the tab point to it. */
   placement?: "" | "tab";
+  /** Tool calls waiting for approval. */
+  approvals?: ApprovalData[];
+  /** Agent presets, offered above the models. */
+  agents?: AgentOption[];
+  /** This widget's model id: a view finds the notebook cell that shows it by it. */
+  widget_id?: string;
 }
 
 /** Kernel -> browser: reply text appended since the last delta (at most one every ~50 ms per widget). */
@@ -75,6 +129,15 @@ export interface DeltaMsg {
 /** An empty object: no reply (or batch) in flight. */
 export type Empty = Record<string, never>;
 
+/** A file; its bytes stay in the kernel. */
+export interface FilePartData {
+  kind: "file";
+  name: string;
+  media_type: string;
+  blob: string | null;
+  size: number | null;
+}
+
 /** Kernel -> panel: a reply of some session ended. */
 export interface FinishedMsg {
   type: "finished";
@@ -88,6 +151,14 @@ export interface HelloMsg {
   type: "hello";
 }
 
+/** An image; its bytes stay in the kernel (a view asks for them with a `blob` message). */
+export interface ImagePartData {
+  kind: "image";
+  media_type: string;
+  blob: string | null;
+  size: number | null;
+}
+
 /** A chat the panel shows inside itself (where no tab can open): its widget's model id and session. */
 export interface InlineChat {
   model_id: string;
@@ -95,7 +166,27 @@ export interface InlineChat {
   name: string;
 }
 
-export type KernelMsg = DeltaMsg | AckMsg | BundleMsg;
+/**
+ * Kernel -> browser: add a cell below the chat's cell (the `insert_cell` tool); a view answers
+ * with an `inserted` message.
+ */
+export interface InsertCellMsg {
+  type: "insert_cell";
+  request_id: string;
+  source: string;
+  cell_type: "code" | "markdown";
+}
+
+/** A view's answer to `insert_cell`: `error` is null once the cell was added. */
+export interface InsertedMsg {
+  type: "inserted";
+  request_id: string;
+  error: string | null;
+  /** Where the cell went, e.g. `below the chat's cell (cell 4)`. */
+  where?: string;
+}
+
+export type KernelMsg = DeltaMsg | AckMsg | BundleMsg | VariablesMsg | InsertCellMsg | BlobMsg;
 
 /** One entry of the `messages` trait (`Message.to_dict()` in ai_sessions/model.py). */
 export interface MessageData {
@@ -112,15 +203,11 @@ export interface MessageData {
   error_kind: string | null;
   created_at: number;
   completed_at: number | null;
-  /** Parts beyond the text (optional). */
+  /** The message's parts: text, images, files, tool calls and results. */
   parts?: MessagePart[];
 }
 
-/** One part of a message (text, image, file, tool call or result, structured output). Not rendered yet. */
-export interface MessagePart {
-  kind: PartKind;
-  [key: string]: unknown;
-}
+export type MessagePart = TextPartData | ImagePartData | FilePartData | ToolCallPartData | ToolResultPartData | StructuredPartData;
 
 export type MessageStatus = "complete" | "streaming" | "stopped" | "failed" | "interrupted";
 
@@ -133,6 +220,8 @@ export interface ModelOption {
   reason: string | null;
   /** The Auto entry (provider `auto`): the candidates it picks from, in order. */
   candidates?: string[] | null;
+  /** Whether the model can call tools (None: unknown). */
+  tools?: boolean | null;
 }
 
 /** Kernel -> panel: an action failed. */
@@ -173,8 +262,6 @@ export interface PanelTraits {
 
 export type PanelViewMsg = PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg;
 
-export type PartKind = "text" | "image" | "file" | "tool_call" | "tool_result" | "structured";
-
 /** The `progress` trait while a reply is in flight. */
 export interface ProgressData {
   message_id: string;
@@ -185,6 +272,8 @@ export interface ProgressData {
   model: string | null;
   /** Set while `state` is `retrying`. */
   retry?: RetryData | null;
+  /** Set while tools run or wait for approval. */
+  activity?: ActivityData | null;
 }
 
 export interface RefreshModelsMsg {
@@ -215,6 +304,8 @@ export interface SendMsg {
   type: "send";
   text: string;
   client_id: string;
+  /** Names written as `@name` in the text: the kernel attaches those that exist. */
+  context?: string[];
 }
 
 /** One row of `HubPanel.sessions`. */
@@ -234,6 +325,13 @@ export interface SessionRow {
 }
 
 export type SessionState = "open" | "closed" | "deleted" | "missing";
+
+/** A validated structured result (JSON) for `schema`. */
+export interface StructuredPartData {
+  kind: "structured";
+  data: unknown;
+  schema: string;
+}
 
 /** One entry of the `switches` trait (`ModelSwitch.to_dict()` plus what answered). */
 export interface SwitchData {
@@ -255,6 +353,29 @@ export interface SwitchModelMsg {
   client_id: string;
 }
 
+/** Text (markdown in replies). */
+export interface TextPartData {
+  kind: "text";
+  text: string;
+}
+
+/** The model asked to call tool `name` with `arguments`; `id` pairs it with its result. */
+export interface ToolCallPartData {
+  kind: "tool_call";
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** What tool call `call_id` returned (its error when `is_error`). */
+export interface ToolResultPartData {
+  kind: "tool_result";
+  call_id: string;
+  name: string;
+  is_error: boolean;
+  parts: MessagePart[];
+}
+
 /** Token counts of one reply (the cache counts only when the provider used its prompt cache). */
 export interface UsageData {
   input_tokens: number;
@@ -265,7 +386,34 @@ export interface UsageData {
   cache_write_tokens?: number | null;
 }
 
-export type ViewMsg = SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg | BundleRequestMsg | WhereMsg;
+/** Apply an agent preset to the session. */
+export interface UseAgentMsg {
+  type: "use_agent";
+  name: string;
+  client_id: string;
+}
+
+/** A variable of the user's namespace, for `@` completion (never its value). */
+export interface VariableRow {
+  name: string;
+  type: string;
+  shape: string;
+}
+
+/** Kernel -> browser: the user's variables, answering a `variables` request. */
+export interface VariablesMsg {
+  type: "variables";
+  request_id: string;
+  rows: VariableRow[];
+}
+
+/** A view asks for the user's variables (`@` was typed). */
+export interface VariablesRequestMsg {
+  type: "variables";
+  request_id: string;
+}
+
+export type ViewMsg = SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg | BundleRequestMsg | WhereMsg | ApproveMsg | VariablesRequestMsg | InsertedMsg | UseAgentMsg | BlobRequestMsg;
 
 /** A view appeared (`open`) or went away. */
 export interface ViewOpenMsg {

@@ -140,7 +140,8 @@ describe("keyboard: the log is one tab stop", () => {
   it("names code block buttons after their block and message", () => {
     const { view } = chat({ messages: [message("u1", "user", "code?"), message("a1", "assistant", "```python\nx = 1\n```\n\n```\ny\n```")] });
     const names = Array.from(view.el.querySelectorAll("[data-message-id=a1] .ais-code button")).map((b) => b.getAttribute("aria-label"));
-    expect(names).toEqual(["Wrap python block 1 of reply 1", "Copy python block 1 of reply 1", "Wrap code block 2 of reply 1", "Copy code block 2 of reply 1"]);
+    expect(names).toEqual(["Wrap python block 1 of reply 1", "Copy python block 1 of reply 1", "Insert python block 1 of reply 1 below",
+      "Wrap code block 2 of reply 1", "Copy code block 2 of reply 1", "Insert code block 2 of reply 1 below"]);
   });
 });
 

@@ -36,10 +36,13 @@ beforeAll(() => {
 /** Text without whitespace: markdown turns line ends and blank lines into elements. */
 const bare = (text: string): string => text.replace(/\s+/g, "");
 
+/** The text a message shows (its tool calls and attachments are parts beyond the text). */
 function shown(view: ChatView, messageId: string): string {
   const article = view.el.querySelector(`[data-message-id="${messageId}"]`);
   expect(article, `message ${messageId} is not shown`).not.toBeNull();
-  return article?.querySelector(".ais-message-body")?.textContent ?? "";
+  const body = article?.querySelector(".ais-message-body")?.cloneNode(true) as HTMLElement | undefined;
+  for (const part of Array.from(body?.querySelectorAll(".ais-tool") ?? [])) part.remove();
+  return body?.textContent ?? "";
 }
 
 /** `msg` without the client id (a view makes its own). */
@@ -57,6 +60,12 @@ function perform(view: ChatView, msg: ViewMsg): void {
     if (!select) throw new Error("no model selector");
     select.value = msg.model;
     select.dispatchEvent(new Event("change"));
+  } else if (msg.type === "approve") {
+    const card = view.el.querySelector(`.ais-approval[data-call-id="${msg.call_id}"]`);
+    if (!card) throw new Error(`no approval card for ${msg.call_id}`);
+    if (msg.always) card.querySelector<HTMLInputElement>("input[type=checkbox]")?.click();
+    const name = msg.approved ? "Approve" : "Deny";
+    Array.from(card.querySelectorAll("button")).find((b) => b.textContent === name)?.click();
   } else {
     throw new Error(`the replay cannot perform ${msg.type}`);
   }
@@ -98,6 +107,16 @@ describe.each(Object.entries(fixtures))("replaying %s", (file, fixture) => {
     expect(unmatched, `${file}: messages the kernel never got`).toEqual([]);
     const messages = model.get("messages");
     for (const m of messages) expect(bare(shown(view, m.id))).toBe(bare(m.content));
+    for (const m of messages) {
+      // every tool call of the stored parts shows, with how it went
+      for (const p of m.parts ?? []) {
+        if (p.kind !== "tool_call") continue;
+        const card = view.el.querySelector(`[data-message-id="${m.id}"] .ais-tool[data-call-id="${p.id}"]`);
+        expect(card, `${file}: the card of call ${p.id}`).not.toBeNull();
+        const result = (m.parts ?? []).find((r) => r.kind === "tool_result" && r.call_id === p.id);
+        expect(card?.getAttribute("data-state")).toBe(result ? (result.kind === "tool_result" && result.is_error ? "error" : "done") : "running");
+      }
+    }
     const log = view.el.querySelector("[role=log] .ais-log-items");
     for (const s of model.get("switches")) {
       const next = messages[s.message_index];

@@ -57,8 +57,10 @@ def _lab(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, *,
     root.mkdir()
     (root / "ai_sessions.toml").write_text(
         f'[providers.fake]\nkind = "openai-compatible"\nbase_url = "{fake_openai.base}/v1"\n'
-        f'models = ["echo", "steady", "slow", "hostile"]\n'
-        '[auto]\ncandidates = ["fake:echo", "fake:steady"]\n', encoding="utf-8")
+        f'models = ["echo", "steady", "slow", "hostile", "analyst"]\n'
+        '[auto]\ncandidates = ["fake:echo", "fake:steady"]\n'
+        '[agents.analyst]\nmodel = "fake:analyst"\ndescription = "answers questions about your data"\n'
+        'tools = ["notebook"]\n', encoding="utf-8")
     widgets_settings = settings / "@jupyter-widgets" / "jupyterlab-manager"
     widgets_settings.mkdir(parents=True)
     (widgets_settings / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))

@@ -6,6 +6,7 @@ Models (the ``model`` of the request picks the behaviour):
 - ``slow``: streams ``tick N`` every 40 ms until the client goes away (for Stop and the progress bar);
 - ``steady``: like ``echo``, after a 150 ms pause (so a batch of them takes visible time);
 - ``gated``: like ``echo``, once ``GET /release`` was called (so a test decides when the reply ends);
+- ``analyst``: calls tools (see fake_tools.py);
 - anything else: streams ``Echo: <last user message>`` in a few chunks.
 
 Every GET is recorded in ``requests`` (so a test can tell whether the browser fetched an image).
@@ -18,6 +19,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .fake_tools import analyst_events
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005"
@@ -55,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.path.startswith("/v1/models"):
             self._json({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
-                                                   for m in ("echo", "steady", "slow", "hostile")]})
+                                                   for m in ("echo", "steady", "slow", "hostile", "analyst")]})
             return
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
@@ -75,6 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         try:
+            if model == "analyst":
+                for event in analyst_events(body):
+                    self._event(event)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                return
             if model == "slow":
                 n = 0
                 while not self.server.closing.is_set():

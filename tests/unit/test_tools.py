@@ -209,7 +209,7 @@ def test_tool_choice_must_name_a_tool_of_the_session(hub):
 
 
 def test_tools_are_listed_added_and_removed(hub):
-    from ai_sessions import notebook_tools
+    from ai_sessions.notebook import notebook_tools
 
     s = hub.session("s", tools=[count_rows])
     s.tools.add(notebook_tools)

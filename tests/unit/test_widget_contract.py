@@ -28,9 +28,11 @@ widgets = pytest.importorskip("ai_sessions.widgets", reason="build the JS bundle
 from pydantic import TypeAdapter  # noqa: E402
 
 from ai_sessions.model import Usage  # noqa: E402
+from ai_sessions.parts import ToolCallPart  # noqa: E402
 from ai_sessions.providers import register  # noqa: E402
 from ai_sessions.providers.base import (  # noqa: E402
     Availability,
+    Capabilities,
     ChatRequest,
     Finished,
     ModelInfo,
@@ -58,9 +60,14 @@ class Steps:
     loop: asyncio.AbstractEventLoop | None = None
 
 
+class Calls(tuple):  # type: ignore[type-arg]
+    """Pushed instead of a chunk: the round ends asking for these tool calls."""
+
+
 class SteppedProvider(Provider):
     kind = "stepped"
     key_env = None
+    capabilities = Capabilities(tools=True)
 
     def availability(self) -> Availability:
         return Availability(True)
@@ -72,6 +79,9 @@ class SteppedProvider(Provider):
         assert Steps.queue is not None
         count = 0
         while (chunk := await Steps.queue.get()) is not END:
+            if isinstance(chunk, Calls):
+                yield Finished(Usage(len(request.turns), count), "tool_calls", tuple(chunk))
+                return
             count += 1
             yield TextDelta(chunk)
         yield Finished(Usage(len(request.turns), count), "stop")
@@ -226,7 +236,7 @@ def normalise(value: Any) -> Any:
             return {k: walk(x, k) for k, x in v.items()}
         if isinstance(v, list):
             return [walk(x) for x in v]
-        if isinstance(v, str) and UUID.match(v):
+        if isinstance(v, str) and (UUID.match(v) or (key == "widget_id" and v)):
             return names.setdefault(v, f"id-{len(names) + 1}")
         if key in TIMES and isinstance(v, float):
             return TIMES[key]
@@ -338,9 +348,40 @@ def record_switch(hub: Any) -> dict[str, Any]:
     return wire.fixture("A model switch between two replies: a divider before the third message.")
 
 
+def record_tools(hub: Any) -> dict[str, Any]:
+    def count_rows(table: str) -> int:
+        """Count the rows of a table."""
+        return 3
+
+    s = hub.session("tools")
+    s.tools.add(count_rows, approval="ask")
+    wire = Wire(ChatWidget(session=s))
+    wire.view({"type": "view", "open": True}, by="view")  # a view is open: the chat can be asked
+    wire.view({"type": "hello"}, by="view")
+    s.submit("How many rows?")
+    wire.wait(lambda: len(wire.widget.messages) == 2, "reply started")
+    mid = message_id(wire.widget, 1)
+    wire.stream(["Let me count. "], mid)
+    push(Calls([ToolCallPart("call-1", "count_rows", {"table": "orders"})]))
+    wire.wait(lambda: bool(wire.widget.approvals), "the approval card")
+    wire.view({"type": "approve", "call_id": "call-1", "approved": True, "always": False}, by="user")
+
+    def result_shown() -> bool:
+        parts = wire.widget.messages[-1]["parts"]
+        return any(p["kind"] == "tool_result" for p in parts) and not wire.widget.progress.get("activity")
+
+    wire.wait(result_shown, "the tool's result")
+    wire.stream(["There are 3 rows."], mid, "Let me count. ")
+    push(END)
+    wire.wait_status("complete", 2)
+    wire.expect(mid, "Let me count. There are 3 rows.")
+    return wire.fixture("A reply that calls a tool: the approval card, Approve, the call and its result between "
+                        "the reply's two rounds of text.")
+
+
 SCENARIOS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "emoji": record_emoji, "combining": record_combining, "crlf": record_crlf, "gap": record_gap,
-    "join": record_join, "stop": record_stop, "switch": record_switch,
+    "join": record_join, "stop": record_stop, "switch": record_switch, "tools": record_tools,
 }
 
 
