@@ -25,6 +25,7 @@ from .providers.base import ChatRequest, ChatTurn, Finished, ToolSpec
 
 if TYPE_CHECKING:
     from .runtime import Runtime
+    from .schemas import OutputSchema
 
 log = logging.getLogger(__name__)
 CHECKPOINT_S = 2.0
@@ -51,6 +52,8 @@ class TurnSpec:
     tools: ToolRunner | None = None
     max_rounds: int = 10
     meta: dict[str, Any] = field(default_factory=dict)
+    #: structured output (``schema=``): the final round is validated, with one repair round
+    output: OutputSchema | None = None
 
 
 class Reply:
@@ -191,6 +194,8 @@ class Reply:
             if finished.usage is not None:
                 self._usage = self._usage + finished.usage
             if not finished.tool_calls:
+                if self.spec.output is not None:
+                    finished = await self._settle_output(provider, model, finished)
                 return finished
             self._parts.extend(finished.tool_calls)
             if tools is None or self._rounds >= self.spec.max_rounds:
@@ -203,6 +208,38 @@ class Reply:
             results = await tools.execute(finished.tool_calls, self)
             self._parts.extend(results)
             self._checkpoint()
+
+    # -- structured output (schema=...; see structured.py) --------------------------------------------------
+    async def _settle_output(self, provider: Any, model: str, finished: Finished) -> Finished:
+        """Validate the final round's text against ``spec.output`` and add the structured part; one repair
+        round (shown the validation error) when it does not match, then :class:`InvalidOutput`."""
+        from .structured import settle
+
+        assert self.spec.output is not None
+        last = self._parts[-1] if self._parts and isinstance(self._parts[-1], TextPart) else None
+
+        async def repair(prompt: str) -> str:
+            nonlocal last, finished
+            self._rounds += 1
+            turns = (*await self._history(), ChatTurn("user", prompt))
+            try:
+                finished = await consume(provider, self.spec.build_request(model, turns), full_model=self.model,
+                                         on_text=self._on_text, on_attempt=self._count_attempt,
+                                         on_retry=self._on_retry)
+            finally:
+                self._end_burst()
+            if last is not None:  # the repaired reply replaces the one that did not match
+                self._parts = [p for p in self._parts if p is not last]
+            self._close_text()
+            if finished.usage is not None:
+                self._usage = self._usage + finished.usage
+            last = self._parts[-1] if self._parts and isinstance(self._parts[-1], TextPart) else None
+            return last.text if last is not None else ""
+
+        settled = await settle(self.spec.output, last.text if last is not None else "", repair,
+                               provider=self.model)
+        self._parts.append(settled.part)
+        return finished
 
     async def _history(self) -> tuple[ChatTurn, ...]:
         """Earlier turns plus this reply's own rounds so far, with attachments' bytes loaded."""

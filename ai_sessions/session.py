@@ -21,6 +21,7 @@ from .model import Event, EventKind, Message, ModelSwitch, SessionRecord, Sessio
 from .parts import Part, as_parts
 from .providers.base import ChatRequest, ChatTurn
 from .reply import Reply, TurnSpec, with_attachments
+from .structured import format_of, prepare_output
 
 if TYPE_CHECKING:
     from .hub import SessionHub
@@ -394,7 +395,8 @@ class Session:
                   **self._record.params, **{k: v for k, v in params.items() if k in PARAMS}}
         system = params.get("system_prompt", self._record.system_prompt or defaults.system_prompt)
         return ChatRequest(model=model, turns=turns, system=system, temperature=merged["temperature"],
-                           max_tokens=merged["max_tokens"], extra=dict(params.get("extra") or {}))
+                           max_tokens=merged["max_tokens"], extra=dict(params.get("extra") or {}),
+                           response_format=format_of(params))
 
     async def history(self) -> tuple[ChatTurn, ...]:
         """(hub loop) The turns a reply would send now, attachments loaded (batch runs with history)."""
@@ -423,9 +425,10 @@ class Session:
         """Check everything on the caller's thread, before anything is sent or stored."""
         check_reply_options(params)
         self.check_open()
+        output = prepare_output(params, self._runtime.catalogue, self.model)  # schema=...: checked here
         self.announce_fallback()
         spec = TurnSpec(prompt, lambda model, turns: self.make_request(model, turns, params), self._record.model,
-                        on_delta=on_delta)
+                        on_delta=on_delta, output=output)
         return Reply(self._runtime, self._conversation, self.name, spec)
 
     async def _run(self, reply: Reply) -> Message:
