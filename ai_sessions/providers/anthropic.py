@@ -152,6 +152,12 @@ class AnthropicProvider(CloudProvider):
             args["extra_body"] = dict(request.extra)
         return args
 
+    def batch_service(self) -> Any:
+        """Message Batches (``anthropic_batch``)."""
+        from .anthropic_batch import AnthropicBatches
+
+        return AnthropicBatches(self)
+
     def native_json(self, model: str) -> bool:
         """Whether ``model`` takes ``output_config.format`` (else structured output uses a forced tool)."""
         return not model.startswith(FORCED_JSON_MODELS)

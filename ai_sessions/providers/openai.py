@@ -101,6 +101,14 @@ class OpenAIProvider(CloudProvider):
     def map_sdk_error(self, error: BaseException, ctx: ErrorContext) -> ProviderError | None:
         return _map_openai_error(error, ctx)
 
+    def batch_service(self) -> Any:
+        """The Batch API (``openai_batch``) where the kind declares one (OpenAI itself)."""
+        if not self.capabilities.batch_api:
+            return None
+        from .openai_batch import OpenAIBatches
+
+        return OpenAIBatches(self)
+
     def request_args(self, request: ChatRequest) -> dict[str, Any]:
         args: dict[str, Any] = {"model": request.model, "stream": True,
                                 "messages": openai_format.messages(request, self.capabilities_for(request.model))}
