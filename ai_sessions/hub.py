@@ -19,6 +19,7 @@ from .conversation import Conversation
 from .errors import AiSessionsError, SessionNotFound
 from .events import EventBus
 from .export import parse_export
+from .jobs import Job, JobInfo, get_job, list_jobs
 from .keys import KeyStore
 from .loop import HubLoop
 from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
@@ -242,6 +243,17 @@ class SessionHub:
         record = store.import_session(record, data.messages, data.switches)  # one transaction
         self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "imported": True}))
         return self._adopt(record)
+
+    # -- jobs (jobs.py) -------------------------------------------------------------------------------
+    def jobs(self, *, all_scopes: bool = False) -> list[JobInfo]:
+        """The map jobs of this notebook (or of every notebook), newest first: live and batch, running or
+        ended, also those of earlier kernels (a live job whose kernel died is ``interrupted``)."""
+        return list_jobs(self.runtime, None if all_scopes else self.scope)
+
+    def job(self, ident: str) -> Job:
+        """A stored job by id (or a unique start of it, or the provider's job id): ``refresh()``,
+        ``wait()``, ``cancel()``, ``results()``, ``rerun()``."""
+        return get_job(self.runtime, self, ident)
 
     def on(self, kind: EventKind | str, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` on each event of ``kind`` (``"*"`` for all), always from the hub thread.

@@ -293,3 +293,25 @@ def _key_json(key: Any) -> str:
 def _key_value(text: str) -> Any:
     value = json.loads(text)
     return value["$text"] if isinstance(value, dict) and set(value) == {"$text"} else value
+
+
+def set_state(store: Store, job_id: str, state: str, *, outcome: str | None = None, error: str | None = None,
+              provider_job_id: str | None = None, counts: dict[str, Any] | None = None) -> None:
+    """Change a job's state (and what comes with it) without rewriting the rest of its row."""
+    now = time.time()
+    changes: dict[str, Any] = {"state": state, "updated_at": now}
+    if state == "ended":
+        changes |= {"outcome": outcome, "ended_at": now}
+    if error is not None:
+        changes["error"] = error
+    if provider_job_id is not None:
+        changes["provider_job_id"] = provider_job_id
+    if counts is not None:
+        changes["counts"] = json.dumps(counts, default=str)
+    sets = ", ".join(f"{k}=?" for k in changes)
+    store.write(lambda db: db.execute(f"UPDATE jobs SET {sets} WHERE id=?", (*changes.values(), job_id)))
+
+
+def set_writer(store: Store, job_id: str, writer: str) -> None:
+    """The kernel (``host:pid``) now running a live job (a job whose writer died is ``interrupted``)."""
+    store.write(lambda db: db.execute("UPDATE jobs SET writer=? WHERE id=?", (writer, job_id)))

@@ -192,6 +192,8 @@ class EventKind(enum.StrEnum):
     RESPONSE_FAILED = "llm.response.failed"
     MESSAGE_ASSISTANT = "message.assistant"
     MODEL_SWITCHED = "model.switched"
+    JOB_SUBMITTED = "job.submitted"  # a map became a stored job (live, or sent to a provider's Batch API)
+    JOB_ENDED = "job.ended"  # ... and ended: its results are in the store
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,13 @@ def output_schema(spec: Any) -> OutputSchema:
     return out
 
 
+def stored_schema(name: str, json_schema: Mapping[str, Any]) -> OutputSchema:
+    """A job's schema as stored, for a kernel where its type is not known: validated as JSON Schema, its
+    values are the JSON data (not registered, so a type registered later still wins)."""
+    out = _from_dict(json_schema)
+    return OutputSchema(name, out.json_schema, out.strict, out.source, out.fields, out._validator)
+
+
 # -- registry -------------------------------------------------------------------------------------------
 _registry: dict[str, OutputSchema] = {}
 _by_source: dict[Any, OutputSchema] = {}

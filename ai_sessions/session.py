@@ -364,27 +364,37 @@ class Session:
 
     # -- batch ----------------------------------------------------------------------------------------
     def map(self, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
-            attempts: int | None = None, progress: bool = True, **params: Any) -> Any:
+            attempts: int | None = None, progress: bool = True, schema: Any = None, mode: str = "live",
+            dry_run: bool = False, **params: Any) -> Any:
         """Run ``template`` (e.g. ``"Classify: {text}"``) over a list, a pandas Series or a DataFrame's rows
         as independent requests, ``concurrency`` at a time, with retries and an inline progress bar.
         Returns the replies in input order (None for a failed item): a list, or a Series for pandas input
         (details in ``.attrs["batch"]``: ``failures``, ``retry()``). Items do not enter the history.
 
+        ``schema=Review`` (a pydantic model, TypedDict, dataclass or JSON Schema dict): each reply is
+        validated, and the result is a DataFrame with one column per field plus ``status`` and ``error``
+        (a list of ``Review`` objects for a list input). ``mode="batch"``: one job through the provider's
+        Batch API (about half the price; it may take up to 24 h; an interrupt stops the waiting, not the
+        job: ``hub.jobs()``). ``dry_run=True``: the :class:`~ai_sessions.estimate.Estimate` of tokens and
+        cost, nothing sent. Every map is kept as a job in the store (docs/batch.md).
+
         >>> s.map("Sentiment of: {text}", ["great", "awful"])      # doctest: +SKIP
+        >>> s.map("Review: {text}", df["review"], schema=Review, mode="batch")   # doctest: +SKIP
         """
         from .batch import map_items
 
         return map_items(self, template, items, concurrency=concurrency, include_history=include_history,
-                         attempts=attempts, progress=progress, **params)
+                         attempts=attempts, progress=progress, schema=schema, mode=mode, dry_run=dry_run, **params)
 
     def submit_map(self, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
-                   attempts: int | None = None, **params: Any) -> Any:
+                   attempts: int | None = None, schema: Any = None, mode: str = "live", **params: Any) -> Any:
         """Like :meth:`map`, in the background: returns a ``BatchHandle`` (``result()``, ``cancel()``,
-        ``progress``)."""
+        ``progress``), or for ``mode="batch"`` the :class:`~ai_sessions.jobs.Job` (``wait()``,
+        ``results()``, ``cancel()``)."""
         from .batch import submit_items
 
         return submit_items(self, template, items, concurrency=concurrency, include_history=include_history,
-                            attempts=attempts, **params)
+                            attempts=attempts, schema=schema, mode=mode, **params)
 
     # -- for replies, batch runs and front ends -----------------------------------------------------------
     def make_request(self, model: str, turns: tuple[ChatTurn, ...], params: dict[str, Any]) -> ChatRequest:
