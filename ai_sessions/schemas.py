@@ -26,6 +26,7 @@ stored JSON (after a kernel restart, until the type is used again, ``parsed`` is
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import sys
@@ -123,8 +124,7 @@ def output_schema(spec: Any) -> OutputSchema:
 def stored_schema(name: str, json_schema: Mapping[str, Any]) -> OutputSchema:
     """A job's schema as stored, for a kernel where its type is not known: validated as JSON Schema, its
     values are the JSON data (not registered, so a type registered later still wins)."""
-    out = _from_dict(json_schema)
-    return OutputSchema(name, out.json_schema, out.strict, out.source, out.fields, out._validator)
+    return dataclasses.replace(_from_dict(json_schema), name=name)
 
 
 # -- registry -------------------------------------------------------------------------------------------
