@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAMPLE = 16
+#: Token-count requests at once (the endpoints have rate limits of their own).
+COUNT_CONCURRENCY = 4
 CHARS_PER_TOKEN = 4
 TOKENS_PER_TURN = 4
 TOKENS_PER_FIELD = 20
@@ -99,8 +101,14 @@ async def estimate(runtime: Runtime, full_model: str, mode: str, requests: Seque
     if count and service is not None and requests:
         step = max(1, len(requests) // SAMPLE)
         sample = list(range(0, len(requests), step))[:SAMPLE]
+        gate = asyncio.Semaphore(COUNT_CONCURRENCY)
+
+        async def count_one(request: ChatRequest) -> int | None:
+            async with gate:
+                return await service.count_tokens(request)
+
         try:
-            exact = await asyncio.gather(*(service.count_tokens(requests[i]) for i in sample))
+            exact = await asyncio.gather(*(count_one(requests[i]) for i in sample))
         except AiSessionsError as error:
             log.info("token counting failed, estimating instead: %s", error)
             method += f" (the provider's token count failed: {error.message})"
@@ -130,9 +138,6 @@ def confirm(estimate: Estimate, threshold: float | None, *, ask: bool) -> None:
                               hint="see what it would cost with dry_run=True; raise [batch] confirm_above_usd in "
                                    "settings to be asked less")
 
-
-def field_names(output: OutputSchema | None) -> list[str]:
-    return list(output.fields) if output is not None else []
 
 
 def from_dict(data: dict[str, Any] | None) -> Estimate | None:

@@ -19,7 +19,6 @@ from .conversation import Conversation
 from .errors import AiSessionsError, SessionNotFound
 from .events import EventBus
 from .export import parse_export
-from .jobs import Job, JobInfo, get_job, list_jobs
 from .keys import KeyStore
 from .loop import HubLoop
 from .model import Event, EventKind, MessageStatus, SessionRecord, SessionStatus, Usage, new_id, total_cost
@@ -30,6 +29,7 @@ from .settings import Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
 
 if TYPE_CHECKING:
+    from .jobs import Job, JobInfo
     from .widgets import HubPanel
 
 log = logging.getLogger(__name__)
@@ -248,11 +248,15 @@ class SessionHub:
     def jobs(self, *, all_scopes: bool = False) -> list[JobInfo]:
         """The map jobs of this notebook (or of every notebook), newest first: live and batch, running or
         ended, also those of earlier kernels (a live job whose kernel died is ``interrupted``)."""
+        from .jobs import list_jobs  # loaded on first use, like the batch machinery
+
         return list_jobs(self.runtime, None if all_scopes else self.scope)
 
     def job(self, ident: str) -> Job:
         """A stored job by id (or a unique start of it, or the provider's job id): ``refresh()``,
         ``wait()``, ``cancel()``, ``results()``, ``rerun()``."""
+        from .jobs import get_job
+
         return get_job(self.runtime, self, ident)
 
     def on(self, kind: EventKind | str, callback: Callable[[Event], None]) -> Callable[[], None]:

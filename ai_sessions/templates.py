@@ -43,6 +43,9 @@ def field_root(field: str) -> str:
 def fixed_prefix(template: str) -> str:
     """The literal text of ``template`` before its first placeholder, braces unescaped: the same for every
     input, so a map's prompts share it (the part providers can cache). ``""`` if it starts with a field."""
-    for literal, field, _, _ in string.Formatter().parse(template):
-        return literal if field is not None else ""
+    literals = []
+    for literal, field, _, _ in string.Formatter().parse(template):  # ``{{`` splits the literal text
+        literals.append(literal)
+        if field is not None:
+            return "".join(literals)
     return ""
