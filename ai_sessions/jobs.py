@@ -434,6 +434,7 @@ class Job:
         if self.mode == "batch":
             follower = self._follower()
             if follower is not None and follower.task is not None:
+                follower.wake()  # a wait polls now, then with backoff
                 await asyncio.shield(follower.task)
             return
         run = self._runtime.active_jobs.get(self.id)

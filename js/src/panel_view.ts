@@ -1,14 +1,15 @@
 /**
  * The hub panel: every session of the notebook with model, status, message count, last activity,
- * tokens and cost; how many are streaming; Stop, Close, Delete (confirmed) and Open chat; and a
- * notice when a session with no chat on screen finishes a reply.
+ * tokens and cost; how many are streaming; Stop, Close, Delete (confirmed) and Open chat; a
+ * notice when a session with no chat on screen finishes a reply; and the jobs (maps) still running.
  */
 
 import type { AnyModel } from "./anywidget";
 import { Subscriptions } from "./anywidget";
 import { button, h } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
-import type { FinishedMsg, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import { jobProgressText, jobStateText } from "./jobs";
+import type { FinishedMsg, JobRow, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
 import { isOnScreen } from "./visibility";
 
 const STATUS_TEXT: Record<string, string> = {
@@ -22,6 +23,8 @@ export class PanelView {
   private readonly notices: HTMLElement;
   private readonly body: HTMLTableSectionElement;
   private readonly empty: HTMLElement;
+  private readonly jobs: HTMLElement;
+  private readonly jobBody: HTMLTableSectionElement;
   private confirming: string | null = null;
   private readonly timer: number;
 
@@ -39,15 +42,41 @@ export class PanelView {
     this.body = h("tbody");
     const table = h("table", { class: "ais-panel-table", attrs: { "aria-label": "Sessions" } }, head, this.body);
     this.empty = h("p", { class: "ais-panel-empty", text: "No sessions yet: hub().session(\"name\").chat() starts one." });
+    const jobColumns = ["Job", "Session", "Mode", "Model", "State", "Progress"];
+    this.jobBody = h("tbody");
+    this.jobs = h("div", { class: "ais-panel-jobs" },
+      h("div", { class: "ais-panel-jobs-title", text: "Running jobs" }),
+      h("table", { class: "ais-panel-table", attrs: { "aria-label": "Running jobs" } },
+        h("thead", {}, h("tr", {}, ...jobColumns.map((c) => h("th", { text: c, attrs: { scope: "col" } })))),
+        this.jobBody));
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.notices, table, this.empty);
+      header, this.notices, table, this.empty, this.jobs);
     this.subs.on("change:sessions", () => this.render());
+    this.subs.on("change:jobs", () => this.renderJobs());
     this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
       if (msg.type === "finished") this.onFinished(msg);
       else if (msg.type === "notice") this.showNotice(msg.text);
     }) as (...args: never[]) => void);
     this.timer = window.setInterval(() => this.render(), 15000);
     this.render();
+    this.renderJobs();
+  }
+
+  private renderJobs(): void {
+    const rows = this.model.get("jobs") ?? [];
+    this.jobs.hidden = rows.length === 0;
+    this.jobBody.replaceChildren(...rows.map((r) => this.jobRow(r)));
+  }
+
+  private jobRow(r: JobRow): HTMLTableRowElement {
+    return h("tr", { attrs: { "data-job": r.id, "data-state": r.state } },
+      h("th", { text: r.id.slice(0, 8), title: `hub.job("${r.id}")`, attrs: { scope: "row" } }),
+      h("td", { text: r.session }),
+      h("td", { text: r.mode }),
+      h("td", { text: shortModelName(r.model), title: r.model }),
+      h("td", {}, h("span", { class: `ais-status ais-status-${r.state === "interrupted" ? "stopped" : "streaming"}`,
+        text: jobStateText(r) })),
+      h("td", { text: jobProgressText(r) }));
   }
 
   dispose(): void {

@@ -117,9 +117,24 @@ export interface SessionRow {
   live: boolean;
 }
 
+/** One row of HubPanel's `jobs` trait: a map still running (live, or at a provider's Batch API). */
+export interface JobRow {
+  id: string;
+  session: string;
+  mode: "live" | "batch";
+  model: string;
+  state: string;
+  provider_state: string | null;
+  completed: number | null;
+  failed: number | null;
+  total: number;
+  followed: boolean;
+}
+
 export interface PanelTraits {
   scope: string;
   sessions: SessionRow[];
+  jobs: JobRow[];
 }
 
 /** Kernel -> panel: a reply of some session ended. */
