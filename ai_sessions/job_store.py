@@ -1,10 +1,12 @@
 """The store's job tables (migration ``m007_batch_jobs``): one ``jobs`` row per map run, live or through a
-provider's Batch API, and one ``job_items`` row per input.
+provider's Batch API, one ``job_items`` row per input (what was asked, written once), and one
+``job_results`` row per item that has its result (an item without one is ``pending``).
 
 Every function runs its SQL on the store thread through ``Store.write`` / ``Store.read``. Results land
-exactly once: :func:`land` writes a result only into an item still ``pending``, so downloading a provider's
-results again after a kernel restart (even one that died half-way through storing them) changes nothing
-that already landed, and usage and cost are never counted twice.
+exactly once: :func:`land` inserts a result only where an item has none (the primary key refuses a
+second), so downloading a provider's results again after a kernel restart (even one that died half-way
+through storing them) changes nothing that already landed, and usage and cost are never counted twice.
+Results are appended, never rewritten in place: storing them costs a few microseconds per item.
 """
 
 from __future__ import annotations
@@ -126,8 +128,8 @@ def create(store: Store, record: JobRecord, items: Iterable[NewItem]) -> None:
     def write(db: sqlite3.Connection) -> None:
         db.execute(f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                    _job_row(record))
-        db.executemany("INSERT INTO job_items (job_id, position, key, custom_id, request_hash, prompt, status) "
-                       "VALUES (?,?,?,?,?,?, 'pending')",
+        db.executemany("INSERT INTO job_items (job_id, position, key, custom_id, request_hash, prompt) "
+                       "VALUES (?,?,?,?,?,?)",
                        ((record.id, i.position, _key_json(i.key), i.custom_id, i.request_hash, i.prompt)
                         for i in items))
 
@@ -186,21 +188,32 @@ def totals(store: Store, job_ids: Sequence[str]) -> dict[str, JobTotals]:
     if not job_ids:
         return {}
     marks = ",".join("?" * len(job_ids))
-    rows = store.read(lambda db: db.execute(
-        "SELECT job_id, status, count(*), sum(coalesce(input_tokens, 0)), sum(coalesce(output_tokens, 0)), "
-        "sum(coalesce(cache_read_tokens, 0)), sum(coalesce(cache_write_tokens, 0)), sum(cost), count(cost) "
-        f"FROM job_items WHERE job_id IN ({marks}) GROUP BY job_id, status", tuple(job_ids)).fetchall())
+
+    def read(db: sqlite3.Connection) -> tuple[list[Any], dict[str, int]]:
+        rows = db.execute(
+            "SELECT job_id, status, count(*), sum(coalesce(input_tokens, 0)), sum(coalesce(output_tokens, 0)), "
+            "sum(coalesce(cache_read_tokens, 0)), sum(coalesce(cache_write_tokens, 0)), sum(cost), count(cost) "
+            f"FROM job_results WHERE job_id IN ({marks}) GROUP BY job_id, status", tuple(job_ids)).fetchall()
+        sizes = dict(db.execute(f"SELECT id, total FROM jobs WHERE id IN ({marks})", tuple(job_ids)).fetchall())
+        return rows, sizes
+
+    rows, sizes = store.read(read)
     out: dict[str, JobTotals] = {job_id: JobTotals({}, Usage(), None) for job_id in job_ids}
     for job_id, status, n, tin, tout, cread, cwrite, cost, priced in rows:
         before = out[job_id]
         cost_sum = before.cost if not priced else (before.cost or 0.0) + cost
         out[job_id] = JobTotals({**before.counts, status: n}, before.usage + Usage(tin, tout, cread, cwrite), cost_sum)
+    for job_id, total in sizes.items():
+        done = out[job_id].done
+        if total > done:
+            out[job_id] = JobTotals({**out[job_id].counts, "pending": total - done}, out[job_id].usage,
+                                    out[job_id].cost)
     return out
 
 
 # -- items ----------------------------------------------------------------------------------------------
 def land(store: Store, job_id: str, results: Sequence[ItemResult]) -> int:
-    """Store ``results`` into items still ``pending`` (others are left alone: a result lands once);
+    """Store ``results`` for items without one (an item that has its result keeps it: a result lands once);
     returns how many landed."""
     if not results:
         return 0
@@ -209,21 +222,20 @@ def land(store: Store, job_id: str, results: Sequence[ItemResult]) -> int:
     def write(db: sqlite3.Connection) -> int:
         before = db.total_changes
         db.executemany(
-            "UPDATE job_items SET status=?, text=?, data=?, input_tokens=?, output_tokens=?, cache_read_tokens=?, "
-            "cache_write_tokens=?, cost=?, error=?, error_kind=?, attempts=?, completed_at=? "
-            "WHERE job_id=? AND position=? AND status='pending'",
-            [(r.status, r.text, None if r.data is None else json.dumps(r.data, ensure_ascii=False), *_usage(r.usage),
-              r.cost, r.error, r.error_kind, r.attempts, now, job_id, r.position) for r in results])
+            "INSERT OR IGNORE INTO job_results (job_id, position, status, text, data, input_tokens, output_tokens, "
+            "cache_read_tokens, cache_write_tokens, cost, error, error_kind, attempts, completed_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(job_id, r.position, r.status, r.text, None if r.data is None else json.dumps(r.data, ensure_ascii=False),
+              *_usage(r.usage), r.cost, r.error, r.error_kind, r.attempts, now) for r in results])
         return db.total_changes - before
 
     return store.write(write)
 
 
 def reopen(store: Store, job_id: str, positions: Iterable[int]) -> None:
-    """Make items ``pending`` again (a retry in this kernel replaces their failed results)."""
+    """Make items ``pending`` again (a retry in this kernel replaces their failed results; a success stays)."""
     store.write(lambda db: db.executemany(
-        "UPDATE job_items SET status='pending', text=NULL, data=NULL, error=NULL, error_kind=NULL "
-        "WHERE job_id=? AND position=? AND status != 'ok'", [(job_id, p) for p in positions]))
+        "DELETE FROM job_results WHERE job_id=? AND position=? AND status != 'ok'", [(job_id, p) for p in positions]))
 
 
 def settle_pending(store: Store, job_id: str, status: str, error: str, error_kind: str) -> int:
@@ -231,8 +243,9 @@ def settle_pending(store: Store, job_id: str, status: str, error: str, error_kin
     now = time.time()
 
     def write(db: sqlite3.Connection) -> int:
-        return db.execute("UPDATE job_items SET status=?, error=?, error_kind=?, completed_at=? "
-                          "WHERE job_id=? AND status='pending'", (status, error, error_kind, now, job_id)).rowcount
+        return db.execute("INSERT OR IGNORE INTO job_results (job_id, position, status, error, error_kind, "
+                          "completed_at) SELECT job_id, position, ?, ?, ?, ? FROM job_items WHERE job_id=?",
+                          (status, error, error_kind, now, job_id)).rowcount
 
     return store.write(write)
 
@@ -241,12 +254,14 @@ def items(store: Store, job_id: str, statuses: Sequence[str] | None = None) -> l
     """The items of a job in input order (only those with ``statuses``, if given)."""
     where, args = "", (job_id,)
     if statuses:
-        where = f" AND status IN ({','.join('?' * len(statuses))})"
+        where = f" AND coalesce(r.status, 'pending') IN ({','.join('?' * len(statuses))})"
         args = (job_id, *statuses)
     rows = store.read(lambda db: db.execute(
-        "SELECT position, key, prompt, custom_id, request_hash, status, text, data, input_tokens, output_tokens, "
-        "cache_read_tokens, cache_write_tokens, cost, error, error_kind, attempts FROM job_items "
-        f"WHERE job_id=?{where} ORDER BY position", args).fetchall())
+        "SELECT i.position, i.key, i.prompt, i.custom_id, i.request_hash, coalesce(r.status, 'pending'), r.text, "
+        "r.data, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.cost, r.error, "
+        "r.error_kind, coalesce(r.attempts, 0) FROM job_items i LEFT JOIN job_results r "
+        f"ON r.job_id = i.job_id AND r.position = i.position WHERE i.job_id=?{where} ORDER BY i.position",
+        args).fetchall())
     out = []
     for (position, key, prompt, custom_id, request_hash, status, text, data, tin, tout, cread, cwrite, cost,
          error, kind, attempts) in rows:

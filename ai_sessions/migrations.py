@@ -132,9 +132,10 @@ def m004_events_without_text(db: sqlite3.Connection) -> None:
 def m007_batch_jobs(db: sqlite3.Connection) -> None:
     """Jobs: a ``map`` over many inputs, live or through a provider's Batch API, kept so it survives kernel
     restarts. ``jobs`` holds what was asked (template, schema, request settings), the provider's job id
-    and its last reported state; ``job_items`` one row per input with the request's hash and, once it
-    arrived, its result. A result lands once: only a ``pending`` item takes one. (m005 and m006 are
-    taken by other work; migrations apply by name, so the gap is harmless.)"""
+    and its last reported state; ``job_items`` one row per input (its key, prompt and request hash), written
+    once; ``job_results`` the result of an item once it arrived: an item without a row is pending, and a
+    result lands once (its primary key refuses a second). (m005 and m006 are taken by other work;
+    migrations apply by name, so the gap is harmless.)"""
     _run_script(db,
         """
         CREATE TABLE jobs (
@@ -171,6 +172,11 @@ def m007_batch_jobs(db: sqlite3.Connection) -> None:
             custom_id TEXT NOT NULL,
             request_hash TEXT NOT NULL,
             prompt TEXT NOT NULL,
+            PRIMARY KEY (job_id, position)
+        ) WITHOUT ROWID;
+        CREATE TABLE job_results (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
             status TEXT NOT NULL,
             text TEXT,
             data TEXT,
@@ -185,6 +191,5 @@ def m007_batch_jobs(db: sqlite3.Connection) -> None:
             completed_at REAL,
             PRIMARY KEY (job_id, position)
         ) WITHOUT ROWID;
-        CREATE INDEX job_items_status ON job_items(job_id, status);
         """
     )
