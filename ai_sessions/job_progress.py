@@ -15,8 +15,8 @@ STATE_WORDS = {"submitting": "submitting", "running": "running at the provider",
 
 
 def job_label(p: dict[str, Any]) -> str:
-    """``batch job · running at the provider (in_progress) · 120/10,000 done · 3 failed · 4 s elapsed ·
-    provider deadline 14:05``."""
+    """``batch job · running at the provider (in_progress) · 120/10,000 done · 3 failed · 9,877 in progress ·
+    4 s elapsed · provider deadline 14:05``."""
     state = STATE_WORDS.get(p.get("state") or "", p.get("state") or "")
     if p.get("provider_state") and p.get("state") in ("running", "cancelling"):
         state += f" ({p['provider_state']})"
@@ -30,6 +30,9 @@ def job_label(p: dict[str, Any]) -> str:
         parts.append(f"{p['completed']:,}/{total:,} done")
         if p.get("failed"):
             parts.append(f"{p['failed']:,} failed")
+        waiting = total - p["completed"] - (p.get("failed") or 0)
+        if waiting and not p.get("done"):
+            parts.append(f"{waiting:,} in progress")
     parts.append(f"{_duration(p.get('elapsed') or 0)} elapsed")
     if p.get("expires_at") and not p.get("done"):
         parts.append("provider deadline " + time.strftime("%Y-%m-%d %H:%M", time.localtime(p["expires_at"])))

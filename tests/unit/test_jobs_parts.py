@@ -109,7 +109,8 @@ def test_polls_back_off_until_something_changes():
 def test_the_progress_line_says_what_the_provider_says():
     line = job_label({"mode": "batch", "state": "running", "provider_state": "in_progress", "total": 10000,
                       "completed": 120, "failed": 3, "elapsed": 75, "expires_at": None})
-    assert line == "batch job · running at the provider (in_progress) · 120/10,000 done · 3 failed · 1 min 15 s elapsed"
+    assert line == ("batch job · running at the provider (in_progress) · 120/10,000 done · 3 failed · 9,877 in "
+                    "progress · 1 min 15 s elapsed")
     gemini = job_label({"mode": "batch", "state": "running", "provider_state": "JOB_STATE_RUNNING", "total": 4,
                         "completed": None, "elapsed": 2})
     assert "4 submitted (counts come when it ends)" in gemini
