@@ -252,7 +252,7 @@ def run(sizes: Sizes) -> list[Row]:
                     note=f"median of {repeats}; session.map (retries, order, job rows in the store) vs a plain "
                          f"asyncio loop over the raw openai SDK; {TOKENS}-token replies from the bench server",
                     baseline_label="raw openai SDK + asyncio"))
-    big, small = sizes.pick(100_000, 2_000), sizes.pick(10_000, 200)
+    big, small = sizes.pick(100_000, 1_000), sizes.pick(10_000, 100)
     big_kib, small_kib = memory_growth(big), memory_growth(small)
     per_big, per_small = big_kib * 1024 / big, small_kib * 1024 / small
     rows.append(Row(f"8 Live map memory per item, {big:,} items", per_big, per_small, "bytes",
