@@ -188,6 +188,12 @@ class AutoChooser:
         return Choice(model, f"auto: {failed.partition(':')[0]} failed: {label}", failed)
 
     # -- internals ------------------------------------------------------------------------------------
+    def first_usable_for(self, needs: Needs) -> tuple[str | None, dict[str, str]]:
+        """The first candidate that can take a request with ``needs`` (no rules), and why the ones before it
+        cannot."""
+        self._needs = needs
+        return self._first_usable()
+
     def _first_usable(self) -> tuple[str | None, dict[str, str]]:
         """The first candidate (from the rule's) that can answer, and why each one before it cannot."""
         skipped: dict[str, str] = {}
@@ -230,6 +236,15 @@ class AutoChooser:
         return context_window(price_id, name) if price_id else None
 
 
+def first_usable(settings: Settings, catalogue: ModelCatalogue, *, schema: bool = False) -> str:
+    """The model a map of a ``model="auto"`` session runs on: the first candidate usable now (one model for
+    every item; rules and fail-over are per chat reply). Raises :class:`NoUsableModel` when none is."""
+    model, skipped = AutoChooser(settings, catalogue, AUTO).first_usable_for(Needs(schema=schema))
+    if model is None:
+        raise NoUsableModel("no candidate of model='auto' can run this map: " + _listing(skipped))
+    return model
+
+
 def _listing(reasons: dict[str, str]) -> str:
     return "; ".join(why if why.startswith(model) else f"{model}: {why}" for model, why in reasons.items()) or \
         "no candidates"
@@ -240,4 +255,4 @@ def last_model(switches: Any, requested: str) -> str:
     return switches[-1].to_model if switches else requested
 
 
-__all__ = ["AUTO", "AutoChooser", "Choice", "Needs", "failure_label", "needs_of", "rule_matches"]
+__all__ = ["AUTO", "AutoChooser", "Choice", "Needs", "failure_label", "first_usable", "needs_of", "rule_matches"]

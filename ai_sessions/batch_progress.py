@@ -38,6 +38,10 @@ class ProgressView:
                   "text/html": f'<div class="ai-sessions-batch"><progress max="{max(run.total, 1)}" value="{done}" '
                                f'style="width:16em;vertical-align:middle"></progress> '
                                f'<span style="font-family:var(--jp-code-font-family,monospace)">{label}</span></div>'}
+        self.publish(bundle)
+
+    def publish(self, bundle: dict[str, str]) -> None:
+        """Show ``bundle`` as this view's output: the first time as a new one, then in its place."""
         from IPython.display import display, update_display
 
         if self._handle is None:

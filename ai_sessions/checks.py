@@ -11,7 +11,8 @@ from .errors import AiSessionsError
 
 #: Per-reply parameters every provider takes (anything provider-specific goes in ``extra={...}``).
 PARAMS = ("temperature", "max_tokens")
-REPLY_OPTIONS = (*PARAMS, "system_prompt", "extra")
+#: ``schema``: structured output (a pydantic model, TypedDict, dataclass or JSON Schema dict; see schemas.py)
+REPLY_OPTIONS = (*PARAMS, "system_prompt", "extra", "schema")
 MAX_TOKENS_LIMIT = 1_000_000
 #: Deepest nesting of lists and objects in a tool call's arguments or a structured result.
 MAX_JSON_DEPTH = 32

@@ -37,6 +37,7 @@ from .store import SessionSummary, Store
 from .tools import check_approval
 
 if TYPE_CHECKING:
+    from .jobs import Job, JobInfo
     from .widgets import HubPanel
 
 log = logging.getLogger(__name__)
@@ -293,6 +294,21 @@ class SessionHub:
         record = store.import_session(record, data.messages, data.switches)  # one transaction
         self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "imported": True}))
         return self._adopt(record)
+
+    # -- jobs (jobs.py) -------------------------------------------------------------------------------
+    def jobs(self, *, all_scopes: bool = False) -> list[JobInfo]:
+        """The map jobs of this notebook (or of every notebook), newest first: live and batch, running or
+        ended, also those of earlier kernels (a live job whose kernel died is ``interrupted``)."""
+        from .jobs import list_jobs  # loaded on first use, like the batch machinery
+
+        return list_jobs(self.runtime, None if all_scopes else self.scope)
+
+    def job(self, ident: str) -> Job:
+        """A stored job by id (or a unique start of it, or the provider's job id): ``refresh()``,
+        ``wait()``, ``cancel()``, ``results()``, ``rerun()``."""
+        from .jobs import get_job
+
+        return get_job(self.runtime, self, ident)
 
     def on(self, kind: EventKind | str, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` on each event of ``kind`` (``"*"`` for all), always from the hub thread.

@@ -151,3 +151,5 @@ class HubLoop:
         self._stopped = True
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(STOP_WAIT_S)
+        if not self._thread.is_alive():  # an unclosed loop warns whenever the garbage collector meets it
+            self.loop.close()

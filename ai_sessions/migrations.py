@@ -126,3 +126,70 @@ def m004_events_without_text(db: sqlite3.Connection) -> None:
         CREATE INDEX events_time ON events(created_at);
         """
     )
+
+
+@migration
+def m007_batch_jobs(db: sqlite3.Connection) -> None:
+    """Jobs: a ``map`` over many inputs, live or through a provider's Batch API, kept so it survives kernel
+    restarts. ``jobs`` holds what was asked (template, schema, request settings), the provider's job id
+    and its last reported state; ``job_items`` one row per input (its key, prompt and request hash), written
+    once; ``job_results`` the result of an item once it arrived: an item without a row is pending, and a
+    result lands once (its primary key refuses a second). (m005 and m006 are taken by other work;
+    migrations apply by name, so the gap is harmless.)"""
+    _run_script(db,
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            scope TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            model TEXT NOT NULL,
+            provider_job_id TEXT,
+            state TEXT NOT NULL,
+            outcome TEXT,
+            template TEXT NOT NULL,
+            schema_name TEXT,
+            schema TEXT,
+            request TEXT NOT NULL DEFAULT '{}',
+            input_kind TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            counts TEXT NOT NULL DEFAULT '{}',
+            estimate TEXT,
+            error TEXT,
+            parent_id TEXT,
+            writer TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            ended_at REAL
+        );
+        CREATE INDEX jobs_scope ON jobs(scope, created_at);
+        CREATE INDEX jobs_session ON jobs(session_id);
+        CREATE INDEX jobs_provider_job ON jobs(provider_job_id) WHERE provider_job_id IS NOT NULL;
+        CREATE TABLE job_items (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            custom_id TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            PRIMARY KEY (job_id, position)
+        ) WITHOUT ROWID;
+        CREATE TABLE job_results (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            text TEXT,
+            data TEXT,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cache_read_tokens INTEGER,
+            cache_write_tokens INTEGER,
+            cost REAL,
+            error TEXT,
+            error_kind TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            completed_at REAL,
+            PRIMARY KEY (job_id, position)
+        ) WITHOUT ROWID;
+        """
+    )

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from .parts import Part, StructuredPart, ToolCallPart, as_parts, text_of
@@ -116,6 +117,18 @@ class Message:
         """The message's structured result, if it has one."""
         return next((p for p in reversed(self.parts) if isinstance(p, StructuredPart)), None)
 
+    @cached_property
+    def parsed(self) -> Any:
+        """The structured result (``send(..., schema=Review)``) as a validated ``Review`` when that type was
+        used in this process (by a send or map, or ``schemas.register``), else its JSON data (e.g. after a
+        kernel restart); None when the message has no structured result."""
+        part = self.structured
+        if part is None:
+            return None
+        from .schemas import parsed_value
+
+        return parsed_value(part.data, part.schema)
+
     def with_(self, **changes: Any) -> Message:
         """A copy with some fields changed (``content=`` replaces the text with one text part)."""
         if "content" in changes:
@@ -185,6 +198,8 @@ class EventKind(enum.StrEnum):
     TOOL_APPROVAL_DECIDED = "tool.approval.decided"
     TOOL_CALL_STARTED = "tool.call.started"
     TOOL_CALL_FINISHED = "tool.call.finished"
+    JOB_SUBMITTED = "job.submitted"  # a map became a stored job (live, or sent to a provider's Batch API)
+    JOB_ENDED = "job.ended"  # ... and ended: its results are in the store
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from .providers.base import ChatRequest, ChatTurn, Finished, ToolSpec
 
 if TYPE_CHECKING:
     from .runtime import Runtime
+    from .schemas import OutputSchema
 
 log = logging.getLogger(__name__)
 CHECKPOINT_S = 2.0
@@ -72,6 +73,8 @@ class TurnSpec:
     chooser: ModelChooser | None = None
     #: the session's switch log (the chooser's choices are recorded there)
     on_switch: SwitchRecorder | None = None
+    #: structured output (``schema=``): the final round is validated, with one repair round
+    output: OutputSchema | None = None
 
 
 class Reply:
@@ -210,6 +213,8 @@ class Reply:
             if finished.usage is not None:
                 self._usage = self._usage + finished.usage
             if not finished.tool_calls:
+                if self.spec.output is not None:
+                    finished = await self._settle_output(finished)
                 return finished
             self._parts.extend(finished.tool_calls)
             if tools is None or self._rounds >= self.spec.max_rounds:
@@ -292,6 +297,33 @@ class Reply:
     def _log_switch(self, choice: Any, message_index: int) -> None:
         if choice.switched_from is not None and choice.switched_from != choice.model and self.spec.on_switch:
             self.spec.on_switch(choice.switched_from, choice.model, choice.reason, message_index)
+
+    # -- structured output (schema=...; see structured.py) --------------------------------------------------
+    async def _settle_output(self, finished: Finished) -> Finished:
+        """Validate the final round's text against ``spec.output`` and add the structured part; one repair
+        round (shown the validation error) when it does not match, then :class:`InvalidOutput`."""
+        from .structured import settle
+
+        assert self.spec.output is not None
+        last = self._parts[-1] if self._parts and isinstance(self._parts[-1], TextPart) else None
+
+        async def repair(prompt: str) -> str:
+            nonlocal last, finished
+            self._rounds += 1
+            turns = (*await self._history(), ChatTurn("user", prompt))
+            finished = await self._stream_round(turns, ())  # no tools: the answer itself is repaired
+            if last is not None:  # the repaired reply replaces the one that did not match
+                self._parts = [p for p in self._parts if p is not last]
+            self._close_text()
+            if finished.usage is not None:
+                self._usage = self._usage + finished.usage
+            last = self._parts[-1] if self._parts and isinstance(self._parts[-1], TextPart) else None
+            return last.text if last is not None else ""
+
+        settled = await settle(self.spec.output, last.text if last is not None else "", repair,
+                               provider=self.model)
+        self._parts.append(settled.part)
+        return finished
 
     async def _history(self) -> tuple[ChatTurn, ...]:
         """Earlier turns plus this reply's own rounds so far, with attachments' bytes loaded."""

@@ -6,8 +6,8 @@ private attributes (a test checks the source for that).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .model import Event, EventKind
 
@@ -35,6 +35,8 @@ class Runtime:
     keys: KeyStore
     catalogue: ModelCatalogue
     approvals: ApprovalBroker
+    #: Jobs this kernel is running or following, by job id (live runs, batch-job pollers); hub thread only.
+    active_jobs: dict[str, Any] = field(default_factory=dict)
 
     def emit(self, event: Event, *, persist: bool = True) -> None:
         """Store ``event`` (without its text; deltas and transient progress never) and hand it to the

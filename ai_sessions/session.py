@@ -24,6 +24,7 @@ from .model import Event, EventKind, Message, ModelSwitch, SessionRecord, Sessio
 from .parts import ImagePart, Part, as_parts
 from .providers.base import ChatRequest, ChatTurn
 from .reply import Reply, TurnSpec, with_attachments
+from .structured import format_of, prepare_output
 from .tools import Approver, ToolBox, ToolExecutor
 
 if TYPE_CHECKING:
@@ -431,27 +432,37 @@ class Session:
 
     # -- batch ----------------------------------------------------------------------------------------
     def map(self, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
-            attempts: int | None = None, progress: bool = True, **params: Any) -> Any:
+            attempts: int | None = None, progress: bool = True, schema: Any = None, mode: str = "live",
+            dry_run: bool = False, **params: Any) -> Any:
         """Run ``template`` (e.g. ``"Classify: {text}"``) over a list, a pandas Series or a DataFrame's rows
         as independent requests, ``concurrency`` at a time, with retries and an inline progress bar.
         Returns the replies in input order (None for a failed item): a list, or a Series for pandas input
         (details in ``.attrs["batch"]``: ``failures``, ``retry()``). Items do not enter the history.
 
+        ``schema=Review`` (a pydantic model, TypedDict, dataclass or JSON Schema dict): each reply is
+        validated, and the result is a DataFrame with one column per field plus ``status`` and ``error``
+        (a list of ``Review`` objects for a list input). ``mode="batch"``: one job through the provider's
+        Batch API (about half the price; it may take up to 24 h; an interrupt stops the waiting, not the
+        job: ``hub.jobs()``). ``dry_run=True``: the :class:`~ai_sessions.estimate.Estimate` of tokens and
+        cost, nothing sent. Every map is kept as a job in the store (docs/batch.md).
+
         >>> s.map("Sentiment of: {text}", ["great", "awful"])      # doctest: +SKIP
+        >>> s.map("Review: {text}", df["review"], schema=Review, mode="batch")   # doctest: +SKIP
         """
         from .batch import map_items
 
         return map_items(self, template, items, concurrency=concurrency, include_history=include_history,
-                         attempts=attempts, progress=progress, **params)
+                         attempts=attempts, progress=progress, schema=schema, mode=mode, dry_run=dry_run, **params)
 
     def submit_map(self, template: str, items: Any, *, concurrency: int = 4, include_history: bool = False,
-                   attempts: int | None = None, **params: Any) -> Any:
+                   attempts: int | None = None, schema: Any = None, mode: str = "live", **params: Any) -> Any:
         """Like :meth:`map`, in the background: returns a ``BatchHandle`` (``result()``, ``cancel()``,
-        ``progress``)."""
+        ``progress``), or for ``mode="batch"`` the :class:`~ai_sessions.jobs.Job` (``wait()``,
+        ``results()``, ``cancel()``)."""
         from .batch import submit_items
 
         return submit_items(self, template, items, concurrency=concurrency, include_history=include_history,
-                            attempts=attempts, **params)
+                            attempts=attempts, schema=schema, mode=mode, **params)
 
     # -- for replies, batch runs and front ends -----------------------------------------------------------
     def make_request(self, model: str, turns: tuple[ChatTurn, ...], params: dict[str, Any]) -> ChatRequest:
@@ -462,7 +473,8 @@ class Session:
                   **self._record.params, **{k: v for k, v in params.items() if k in PARAMS}}
         system = params.get("system_prompt", self._record.system_prompt or defaults.system_prompt)
         return ChatRequest(model=model, turns=turns, system=system, temperature=merged["temperature"],
-                           max_tokens=merged["max_tokens"], extra=dict(params.get("extra") or {}))
+                           max_tokens=merged["max_tokens"], extra=dict(params.get("extra") or {}),
+                           response_format=format_of(params))
 
     async def history(self) -> tuple[ChatTurn, ...]:
         """(hub loop) The turns a reply would send now, attachments loaded (batch runs with history)."""
@@ -498,6 +510,7 @@ class Session:
         if tool_choice is not None and tool_choice != "required" and tool_choice not in self._tools:
             raise AiSessionsError(f"tool_choice {tool_choice!r} names no tool of this session",
                                   hint=f"use 'required' or one of: {', '.join(self._tools.names()) or 'no tools'}")
+        output = prepare_output(params, self._runtime.catalogue, self.model)  # schema=...: checked here
         self.announce_fallback()
         if prompt is not None:
             self._check_capabilities(prompt)
@@ -508,7 +521,8 @@ class Session:
                                  self._runtime.settings.tools.timeout_s)
         spec = TurnSpec(prompt, lambda model, turns: self.make_request(model, turns, params), self._record.model,
                         on_delta=on_delta, tools=tools, tool_choice=tool_choice,
-                        max_rounds=self._runtime.settings.tools.max_rounds, on_no_tools=self._warn_no_tools)
+                        max_rounds=self._runtime.settings.tools.max_rounds, on_no_tools=self._warn_no_tools,
+                        output=output)
         if self._record.model == AUTO:  # picks the model per reply (ai_sessions.auto)
             spec.chooser = AutoChooser(self._runtime.settings, self._runtime.catalogue,
                                        last_model(self._conversation.switches, AUTO))

@@ -17,6 +17,11 @@ Example::
     [providers.ollama]
     kind = "openai-compatible"
     base_url = "http://localhost:11434/v1"
+
+    [batch]                     # maps over many inputs (docs/batch.md)
+    confirm_above_usd = 5       # ask in the notebook before a job estimated above this
+    poll_interval_s = 10        # first wait between polls of a provider's batch job (then backing off)
+    poll_max_s = 300            # longest wait between polls
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ _DEFAULT_KEYS: dict[str, type | tuple[type, ...]] = {
     "model": str, "temperature": (int, float), "max_tokens": int, "system_prompt": str,
 }
 _STORE_KEYS: dict[str, type | tuple[type, ...]] = {"path": str, "events_days": (int, float)}
-_TOP_KEYS = {"defaults", "providers", "store", "tools", "context", "mcp", "agents", "auto"}
+_BATCH_KEYS = ("confirm_above_usd", "poll_interval_s", "poll_max_s")
+_TOP_KEYS = {"defaults", "providers", "store", "tools", "context", "mcp", "agents", "auto", "batch"}
 AUTO = "auto"
 #: Seconds a candidate of model="auto" is avoided after it failed (``[auto] cooldown_s``).
 DEFAULT_COOLDOWN_S = 120.0
@@ -158,6 +164,18 @@ class AutoSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """``[batch]``: maps over many inputs, live or through a provider's Batch API."""
+
+    #: Ask in the notebook before a job estimated above this many USD (None: never ask).
+    confirm_above_usd: float | None = 5.0
+    #: First wait between polls of a provider's batch job; it grows while nothing changes.
+    poll_interval_s: float = 10.0
+    #: The longest wait between polls.
+    poll_max_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Loaded settings. Use :func:`load_settings`; a bare ``Settings()`` is all defaults."""
 
@@ -173,6 +191,8 @@ class Settings:
     agents: dict[str, Agent] = field(default_factory=dict)
     #: ``[auto]``: how sessions with ``model="auto"`` pick their model.
     auto: AutoSettings = field(default_factory=AutoSettings)
+    #: ``[batch]``: maps over many inputs (confirmation threshold, polling of Batch API jobs).
+    batch: BatchSettings = field(default_factory=BatchSettings)
 
     def provider_config(self, name: str) -> ProviderConfig | None:
         """The config of provider ``name``: from settings, else the kind of that name with no options
@@ -371,8 +391,23 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         if "model" in table and ":" not in table["model"]:
             raise fail(f"agents.{name}.model", f"model {table['model']!r} is not of the form 'provider:model'")
         agents[name] = Agent(name, params=params, **table)
+    batch_table = data.get("batch", {})
+    if not isinstance(batch_table, dict):
+        raise fail("batch", "must be a table ([batch])")
+    batch: dict[str, float] = {}
+    for key, value in batch_table.items():
+        if key not in _BATCH_KEYS:
+            report_unknown(f"batch.{key}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (
+                key != "confirm_above_usd" and value == 0):
+            raise fail(f"batch.{key}", "expected a positive number" + (" of USD" if key == "confirm_above_usd"
+                                                                         else " of seconds"))
+        else:
+            batch[key] = float(value)
+    if batch.get("poll_max_s", BatchSettings.poll_max_s) < batch.get("poll_interval_s", BatchSettings.poll_interval_s):
+        raise fail("batch.poll_max_s", "must not be below poll_interval_s")
     settings = Settings(Defaults(**values), providers, store_path, sources, float(store_table.get("events_days", 90)),
-                        tools, context, mcp, agents)
+                        tools, context, mcp, agents, batch=BatchSettings(**batch))
     if "auto" in data:
         from dataclasses import replace
 

@@ -415,6 +415,19 @@ class Store:
             out.append(message)
         return out
 
+    # -- tables kept by other modules (jobs: job_store.py) ----------------------------------------------
+    @_on_store_thread
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(db)`` in one write transaction on the store thread (for modules with tables of their own;
+        queue it without waiting with ``store.defer(store.write, fn)``)."""
+        with self._tx() as db:
+            return fn(db)
+
+    @_on_store_thread
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(db)`` on the store thread, outside any write transaction."""
+        return fn(self._connection())
+
     # -- switches and events ----------------------------------------------------------------------
     @_on_store_thread
     def add_switch(self, switch: ModelSwitch) -> None:
@@ -577,6 +590,11 @@ def _message_from_row(row: tuple[Any, ...]) -> Message:
                    parts=parts_from_dicts(json.loads(parts)) if parts is not None else content, model=model,
                    status=MessageStatus(status), usage=usage, cost=cost, error=error, error_kind=error_kind,
                    created_at=created, completed_at=completed)
+
+
+def writer_alive(writer: str | None) -> bool:
+    """Whether the process that wrote ``host:pid`` still runs (another host's: assumed so)."""
+    return _writer_alive(writer)
 
 
 def _writer_alive(writer: str | None) -> bool:

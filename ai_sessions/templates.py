@@ -38,3 +38,14 @@ def field_root(field: str) -> str:
         if ch in ".[":
             return field[:i]
     return field
+
+
+def fixed_prefix(template: str) -> str:
+    """The literal text of ``template`` before its first placeholder, braces unescaped: the same for every
+    input, so a map's prompts share it (the part providers can cache). ``""`` if it starts with a field."""
+    literals = []
+    for literal, field, _, _ in string.Formatter().parse(template):  # ``{{`` splits the literal text
+        literals.append(literal)
+        if field is not None:
+            return "".join(literals)
+    return ""

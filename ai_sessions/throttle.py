@@ -16,6 +16,8 @@ from collections.abc import Callable
 FLUSH_INTERVAL_S = 0.05
 #: Progress of batch runs and jobs, in the chat's bar and the inline display.
 PROGRESS_INTERVAL_S = 0.1
+#: A live map's finished items, written to its job's rows in the store (one transaction per flush).
+RESULTS_FLUSH_S = 0.5
 #: The hub panel's rows after session events.
 PANEL_REFRESH_S = 0.1
 #: A ``%%ai_session`` cell's output while its reply streams (polled from the kernel's main thread).

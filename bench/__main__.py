@@ -25,6 +25,7 @@ FIGURES = {
     "7": ("bench.browser", "Browser"),
     "8": ("bench.inspector_bench", "Inspector and model=auto"),
     "9": ("bench.tools_loop", "Tool loop"),
+    "10": ("bench.jobs_bench", "Maps at scale"),
 }
 
 

@@ -4,8 +4,9 @@ The system prompt goes in the top-level ``system`` field; messages alternate ``u
 starting and ending with ``user``; content is blocks: ``text`` (never empty or whitespace only),
 ``image`` / ``document`` (base64 ``source``), ``tool_use`` (``id``, ``name``, ``input``) in assistant
 turns and ``tool_result`` (``tool_use_id``, ``content``, ``is_error``) first in the next user turn.
-With ``cache_prefix`` the system prompt and the last block before the final user turn carry
-``cache_control`` (Anthropic caches only what is marked).
+With ``cache_prefix`` the system prompt and the block before the request's last one carry ``cache_control``
+(Anthropic caches only what is marked): the last block before the final user turn, or, when the final turn
+has several blocks (a map's template text, then its input), the one before its last.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def messages(request: ChatRequest, capabilities: Capabilities) -> tuple[Any, lis
     if request.cache_prefix:
         if system:
             system = [{"type": "text", "text": system, "cache_control": EPHEMERAL}]
-        if len(out) >= 2:  # the last block before the final user turn ends the stable prefix
+        final = out[-1]["content"] if out else None
+        if isinstance(final, list) and len(final) >= 2:  # a map's template text before its input: up to there
+            final[-2]["cache_control"] = EPHEMERAL
+        elif len(out) >= 2:  # the last block before the final user turn ends the stable prefix
             before = out[-2]
             if isinstance(before["content"], str):
                 before["content"] = [{"type": "text", "text": before["content"]}]

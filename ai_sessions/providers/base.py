@@ -29,6 +29,7 @@ from .options import Expected
 
 if TYPE_CHECKING:
     from ..keys import KeyStore
+    from .batch_api import BatchService
     from .sdk_errors import ErrorContext
 
 
@@ -281,6 +282,11 @@ class Provider(abc.ABC):
     def capabilities_for(self, model: str) -> Capabilities:
         """May override: what ``model`` can do (default: the kind's :attr:`capabilities`)."""
         return self.capabilities
+
+    def batch_service(self) -> BatchService | None:
+        """May override, with ``Capabilities(batch_api=True)``: this kind's Batch API (see
+        :mod:`ai_sessions.providers.batch_api`). Default: none."""
+        return None
 
     # -- replies ---------------------------------------------------------------------------------------
     @abc.abstractmethod

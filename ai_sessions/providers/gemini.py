@@ -85,6 +85,12 @@ class GeminiProvider(CloudProvider):
                                delay=gemini_retry_delay(error.details))
         return None
 
+    def batch_service(self) -> Any:
+        """Batch mode (``gemini_batch``)."""
+        from .gemini_batch import GeminiBatches
+
+        return GeminiBatches(self)
+
     def generation_config(self, request: ChatRequest, system: str | None) -> dict[str, Any]:
         config: dict[str, Any] = {}
         if system:

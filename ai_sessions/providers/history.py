@@ -41,12 +41,15 @@ def _has_content(part: Part) -> bool:
 
 
 def clean_turns(turns: Iterable[ChatTurn]) -> list[ChatTurn]:
-    """Turns with something to send (an empty or whitespace-only text part carries nothing for any API)."""
+    """Turns with something to send (an empty or whitespace-only text part carries nothing for any API);
+    a structured result is sent once: as the reply's text when the turn holds it, else as its JSON."""
     cleaned = []
     for turn in turns:
         if turn.role not in ROLES:
             raise ValueError(f"unknown role {turn.role!r} in history (expected user, assistant or tool)")
         parts = tuple(p for p in turn.parts if _has_content(p))
+        if any(isinstance(p, TextPart) for p in parts):  # a structured reply's text already is its JSON
+            parts = tuple(p for p in parts if not isinstance(p, StructuredPart))
         if parts:
             cleaned.append(replace(turn, parts=parts))
     return cleaned

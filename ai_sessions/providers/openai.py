@@ -16,6 +16,8 @@ Settings::
     base_url = "http://localhost:11434/v1"
     api_key_env = "OLLAMA_API_KEY"      # optional; servers without keys need nothing
     capabilities = { images = true }    # what the server's models can do, if more than text, tools and JSON
+    schema_format = "json_object"       # how schema= is sent: "json_schema" (default: OpenAI's, vLLM, Ollama,
+                                        # llama.cpp's llama-server) or "json_object" with a "schema" (llama-cpp-python)
 """
 
 from __future__ import annotations
@@ -103,6 +105,14 @@ class OpenAIProvider(CloudProvider):
     def map_sdk_error(self, error: BaseException, ctx: ErrorContext) -> ProviderError | None:
         return _map_openai_error(error, ctx)
 
+    def batch_service(self) -> Any:
+        """The Batch API (``openai_batch``) where the kind declares one (OpenAI itself)."""
+        if not self.capabilities.batch_api:
+            return None
+        from .openai_batch import OpenAIBatches
+
+        return OpenAIBatches(self)
+
     def request_args(self, request: ChatRequest) -> dict[str, Any]:
         args: dict[str, Any] = {"model": request.model, "stream": True,
                                 "messages": openai_format.messages(request, self.capabilities_for(request.model))}
@@ -119,8 +129,11 @@ class OpenAIProvider(CloudProvider):
                 args["tool_choice"] = choice
         if request.response_format is not None:
             fmt = request.response_format
-            args["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": fmt.name, "schema": dict(fmt.schema), "strict": fmt.strict}}
+            if self.option("schema_format") == "json_object":  # llama-cpp-python's server: a grammar from it
+                args["response_format"] = {"type": "json_object", "schema": dict(fmt.schema)}
+            else:
+                args["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": fmt.name, "schema": dict(fmt.schema), "strict": fmt.strict}}
         if request.extra:
             args["extra_body"] = dict(request.extra)
         return args
@@ -175,7 +188,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
     price_id = None
     curated = ()
     needs_config = True
-    options: ClassVar[Mapping[str, Expected]] = {**_OPENAI_OPTIONS, "api_key_env": str, "capabilities": dict}
+    options: ClassVar[Mapping[str, Expected]] = {**_OPENAI_OPTIONS, "api_key_env": str, "capabilities": dict,
+                                                 "schema_format": str}
     capabilities = Capabilities(tools=True, structured_output=True)
     max_tokens_param = "max_tokens"
 

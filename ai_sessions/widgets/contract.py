@@ -440,11 +440,27 @@ class InlineChat(Shape):
     name: str
 
 
+class JobRow(Shape):
+    """One row of ``HubPanel.jobs``: a map not ended (live, or at a provider's Batch API)."""
+
+    id: str
+    session: str = Field(description="The session's name, or empty when it is not in this notebook.")
+    mode: Literal["live", "batch"]
+    model: str
+    state: Literal["submitting", "running", "cancelling", "collecting", "interrupted"]
+    provider_state: str | None = Field(description="The provider's own word for a batch job's state.")
+    completed: int | None
+    failed: int | None
+    total: int
+    followed: bool = Field(description="This kernel runs or polls the job.")
+
+
 class PanelTraits(Shape):
     """Synced traits of ``HubPanel`` (its scope, a local path, is not synced: saved notebooks stay clean)."""
 
     sessions: list[SessionRow]
     inline_chats: list[InlineChat] = Field(default_factory=list, description="Chats shown in the panel.")
+    jobs: list[JobRow] = Field(default_factory=list, description="The jobs (maps) not ended.")
 
 
 class FinishedMsg(Shape):

@@ -1,8 +1,10 @@
-"""The hub panel: every session of the notebook at a glance, with Stop, Close, Delete, Open chat and Inspect.
+"""The hub panel: every session of the notebook at a glance, with Stop, Close, Delete, Open chat and Inspect,
+and the jobs (maps) still running.
 
 Rows are refreshed from ``hub.sessions()`` (a store query, run off the hub loop) a moment after any
 session event, never per token. When a reply ends, the panel's views are told; a view shows a notice if
-no chat of that session is on screen.
+no chat of that session is on screen. Job rows take their counts from this kernel's runs and pollers, or
+for a job followed by no one here, from the provider's last report stored with it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import traitlets
 
+from .. import job_store
 from ..errors import AiSessionsError
 from ..hub import SessionHub
 from ..model import Event, EventKind
@@ -35,6 +38,8 @@ class HubPanel(KernelWidget):
     sessions = traitlets.List(traitlets.Dict()).tag(sync=True)
     #: Chats shown inside the panel where no tab can open (Notebook 7): model_id, session_id, name.
     inline_chats = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: One dict per job not ended: id, session, mode, model, state, provider_state, completed, failed, total.
+    jobs = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, hub: SessionHub | None = None, **kwargs: Any) -> None:
         if hub is None:
@@ -51,8 +56,11 @@ class HubPanel(KernelWidget):
         self.on_msg(self._on_view_msg)
         self._unlisten = self._feed.listen_all(self._on_event)
         streaming: set[str] = set()
-        self._feed.run_on_hub(lambda: streaming.update(self._feed.streaming()))
-        self._apply(_session_rows(hub, streaming))
+        active: dict[str, Any] = {}
+        self._feed.run_on_hub(lambda: (streaming.update(self._feed.streaming()), active.update(self._active())))
+        sessions, jobs = _panel_rows(hub, streaming, active)
+        self._apply(sessions)
+        self.jobs = jobs
 
     def __repr__(self) -> str:  # deterministic (nbval compares text/plain); the scope is a local path
         return "HubPanel()"
@@ -84,22 +92,28 @@ class HubPanel(KernelWidget):
         self._names = {row["id"]: row["name"] for row in rows}
         self.sessions = rows
 
+    def _active(self) -> dict[str, dict[str, Any]]:
+        """(hub thread) Progress of the jobs this kernel runs or polls, by job id."""
+        return {job_id: dict(run.snapshot()) for job_id, run in self._hub.runtime.active_jobs.items()}
+
     def _schedule_refresh(self) -> None:
         if self._refresh_handle is None:
             self._refresh_handle = self._feed.call_later(REFRESH_DELAY_S, self._start_refresh)
 
     def _start_refresh(self) -> None:
         self._refresh_handle = None
-        self._refresh_task = asyncio.ensure_future(self._refresh(self._feed.streaming()))
+        self._refresh_task = asyncio.ensure_future(self._refresh(self._feed.streaming(), self._active()))
 
-    async def _refresh(self, streaming: set[str]) -> None:
+    async def _refresh(self, streaming: set[str], active: dict[str, dict[str, Any]]) -> None:
         try:
             # the worker holds the hub, not this widget: a closed panel is freed even mid-refresh
-            rows = await asyncio.get_running_loop().run_in_executor(None, _session_rows, self._hub, streaming)
+            sessions, jobs = await asyncio.get_running_loop().run_in_executor(None, _panel_rows, self._hub,
+                                                                              streaming, active)
         except Exception:
             log.exception("refreshing the hub panel failed")
             return
-        self._apply(rows)
+        self._apply(sessions)
+        self.jobs = jobs
 
     # -- events (hub thread) ----------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -173,3 +187,25 @@ def _session_rows(hub: SessionHub, streaming: set[str]) -> list[dict[str, Any]]:
                      "input_tokens": info.usage.input_tokens, "output_tokens": info.usage.output_tokens,
                      "cost": info.cost, "cost_partial": bool(info.cost_partial), "live": info.live})
     return rows
+
+
+def _job_rows(hub: SessionHub, names: dict[str, str], active: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per job not ended; counts from this kernel's runs and pollers, else the last stored report."""
+    rows = []
+    for record in job_store.listing(hub.store, hub.scope):
+        if record.state == "ended":
+            continue
+        now = active.get(record.id) or record.counts or {}
+        rows.append({"id": record.id, "session": names.get(record.session_id, ""), "mode": record.mode,
+                     "model": record.model, "state": record.state,
+                     "provider_state": now.get("provider_state"), "completed": now.get("completed"),
+                     "failed": now.get("failed"), "total": record.total,
+                     "followed": record.id in active})
+    return rows
+
+
+def _panel_rows(hub: SessionHub, streaming: set[str], active: dict[str, dict[str, Any]]
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The session rows and the job rows (store queries: run off the hub loop)."""
+    sessions = _session_rows(hub, streaming)
+    return sessions, _job_rows(hub, {row["id"]: row["name"] for row in sessions}, active)

@@ -1,7 +1,7 @@
 /**
  * The hub panel: every session of the notebook with model, status, message count, last activity,
- * tokens and cost; how many are streaming; Stop, Close, Delete (confirmed) and Open chat; and a
- * notice when a session with no chat on screen finishes a reply.
+ * tokens and cost; how many are streaming; Stop, Close, Delete (confirmed) and Open chat; a notice when a
+ * session with no chat on screen finishes a reply; and the jobs (maps) still running.
  * A panel that lost its kernel side (kernel restarted, or restored from a saved notebook) marks itself
  * stale: it says so, its rows are as last known, and its buttons are disabled.
  *
@@ -14,7 +14,8 @@ import { Subscriptions } from "./anywidget";
 import type { ConnectionState } from "./chat_view";
 import { button, h, withCode } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
-import type { FinishedMsg, InlineChat, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import { jobProgressText, jobStateText } from "./jobs";
+import type { FinishedMsg, InlineChat, JobRow, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
 import { canOpenTabs } from "./tab_watch";
 import { isOnScreen } from "./visibility";
 
@@ -39,6 +40,8 @@ export class PanelView {
   private readonly stale: HTMLElement;
   private readonly inline: HTMLElement;
   private readonly inlineViews = new Map<string, { el: HTMLElement; remove(): void } | null>();
+  private readonly jobs: HTMLElement;
+  private readonly jobBody: HTMLTableSectionElement;
   private confirming: string | null = null;
   private readonly timer: number;
 
@@ -64,9 +67,18 @@ export class PanelView {
     const scroller = h("div", { class: "ais-panel-scroll", attrs: { role: "region", "aria-label": "Sessions table", tabindex: "0" } }, table);
     this.empty = h("p", { class: "ais-panel-empty" }, ...withCode("No sessions yet: `hub().session(\"name\").chat()` starts one."));
     this.inline = h("div", { class: "ais-panel-inline" });
+    const jobColumns = ["Job", "Session", "Mode", "Model", "State", "Progress"];
+    this.jobBody = h("tbody");
+    this.jobs = h("div", { class: "ais-panel-jobs" },
+      h("div", { class: "ais-panel-jobs-title", text: "Running jobs" }),
+      h("div", { class: "ais-panel-scroll", attrs: { role: "region", "aria-label": "Running jobs table", tabindex: "0" } },
+        h("table", { class: "ais-panel-table", attrs: { "aria-label": "Running jobs" } },
+          h("thead", {}, h("tr", {}, ...jobColumns.map((c) => h("th", { text: c, attrs: { scope: "col" } })))),
+          this.jobBody)));
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.stale, this.notices, scroller, this.empty, this.inline);
+      header, this.stale, this.notices, scroller, this.empty, this.jobs, this.inline);
     this.subs.on("change:sessions", () => this.render());
+    this.subs.on("change:jobs", () => this.renderJobs());
     this.subs.on("change:inline_chats", () => void this.renderInline());
     this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
       if (msg.type === "finished") this.onFinished(msg);
@@ -75,6 +87,24 @@ export class PanelView {
     this.timer = window.setInterval(() => this.render(), 15000);
     this.render();
     void this.renderInline();
+    this.renderJobs();
+  }
+
+  private renderJobs(): void {
+    const rows = this.model.get("jobs") ?? [];
+    this.jobs.hidden = rows.length === 0;
+    this.jobBody.replaceChildren(...rows.map((r) => this.jobRow(r)));
+  }
+
+  private jobRow(r: JobRow): HTMLTableRowElement {
+    return h("tr", { attrs: { "data-job": r.id, "data-state": r.state } },
+      h("th", { text: r.id.slice(0, 8), title: `hub.job("${r.id}")`, attrs: { scope: "row" } }),
+      h("td", { text: r.session }),
+      h("td", { text: r.mode }),
+      h("td", { text: shortModelName(r.model), title: r.model }),
+      h("td", {}, h("span", { class: `ais-status ais-status-${r.state === "interrupted" ? "stopped" : "streaming"}`,
+        text: jobStateText(r) })),
+      h("td", { text: jobProgressText(r) }));
   }
 
   dispose(): void {

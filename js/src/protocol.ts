@@ -186,6 +186,23 @@ export interface InsertedMsg {
   where?: string;
 }
 
+/** One row of `HubPanel.jobs`: a map not ended (live, or at a provider's Batch API). */
+export interface JobRow {
+  id: string;
+  /** The session's name, or empty when it is not in this notebook. */
+  session: string;
+  mode: "live" | "batch";
+  model: string;
+  state: "submitting" | "running" | "cancelling" | "collecting" | "interrupted";
+  /** The provider's own word for a batch job's state. */
+  provider_state: string | null;
+  completed: number | null;
+  failed: number | null;
+  total: number;
+  /** This kernel runs or polls the job. */
+  followed: boolean;
+}
+
 export type KernelMsg = DeltaMsg | AckMsg | BundleMsg | VariablesMsg | InsertCellMsg | BlobMsg;
 
 /** One entry of the `messages` trait (`Message.to_dict()` in ai_sessions/model.py). */
@@ -258,6 +275,8 @@ export interface PanelTraits {
   sessions: SessionRow[];
   /** Chats shown in the panel. */
   inline_chats?: InlineChat[];
+  /** The jobs (maps) not ended. */
+  jobs?: JobRow[];
 }
 
 export type PanelViewMsg = PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg;

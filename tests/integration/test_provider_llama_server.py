@@ -129,3 +129,20 @@ def test_switch_from_local_server_to_anthropic_and_gemini(llama_hub, anthropic_s
     assert [c["parts"][0]["text"] for c in contents] == [
         "Name a colour.", local.content.rstrip(), "Another one?", remote.content, "And one more?"]
     assert gemini_server.streams()[0].body["systemInstruction"]["parts"] == [{"text": "Be brief."}]
+
+
+def test_structured_output_through_the_servers_grammar(make_hub, llama_url, fast_retries):  # noqa: F811
+    """llama-cpp-python's server takes a schema only as ``json_object`` + ``schema`` (a ``json_schema``
+    response format is a 500 there) and constrains the output with a grammar."""
+    from typing import Literal
+
+    from pydantic import BaseModel
+
+    class Label(BaseModel):
+        label: Literal["positive", "negative"]
+
+    hub = make_hub(settings=provider_settings(timeout=30, llama={
+        "kind": "openai-compatible", "base_url": f"{llama_url}/v1", "timeout": 30, "schema_format": "json_object"}))
+    s = hub.session("typed", model="llama:smollm2", temperature=0, max_tokens=30)
+    m = s.send("Is the review 'I love it' positive or negative?", schema=Label)
+    assert isinstance(m.parsed, Label) and m.status is MessageStatus.COMPLETE

@@ -71,16 +71,18 @@ def _create(proto: AnthropicProtocol, request: Request) -> Answer:
     if not isinstance(entries, list) or not entries:
         return Answer(400, proto.error(400, "requests: List should have at least 1 item"))
     items: list[Item] = []
+    seen: set[Any] = set()
     for i, entry in enumerate(entries):
         custom_id, params = entry.get("custom_id"), entry.get("params")
         if not CUSTOM_ID.fullmatch(str(custom_id)):
             return Answer(400, proto.error(400, f"requests.{i}.custom_id: String should match pattern "
                                                 "'^[a-zA-Z0-9_-]{1,64}$'"))
-        if any(item.key == custom_id for item in items):
+        if custom_id in seen:
             return Answer(400, proto.error(400, f"requests.{i}.custom_id: Duplicate custom_id '{custom_id}'. "
                                                 "custom_id must be unique within a batch."))
         if not isinstance(params, dict):
             return Answer(400, proto.error(400, f"requests.{i}.params: Field required"))
+        seen.add(custom_id)
         items.append(Item(custom_id, str(params.get("model")), params))
     job = batches.add(Job(batches.new_id("msgbatch_test"), items, state="in_progress"))
     job.times["in_progress"] = job.times["created"]

@@ -8,7 +8,8 @@ deltas), ``content_block_stop``, ``message_delta`` (stop reason and cumulative o
 ``input_json_delta`` pieces of ``partial_json``) and the stop reason is ``tool_use``. Without
 ``stream`` the answer is one Message (``messages.parse`` uses it). With ``cache_control`` in the
 request, usage adds ``cache_creation_input_tokens`` / ``cache_read_input_tokens``
-(:class:`~tests.servers.anthropic_rules.PromptCache`). Request rules:
+(:class:`~tests.servers.anthropic_rules.PromptCache`). ``POST /v1/messages/count_tokens`` answers
+``{"input_tokens": N}``, the uncached input a generation request with those messages reports. Request rules:
 :mod:`tests.servers.anthropic_rules`; Message Batches: :mod:`tests.servers.anthropic_batch`.
 """
 
@@ -37,6 +38,8 @@ class AnthropicProtocol(Protocol):
             return "stream"
         if method == "GET" and path == "/v1/models":
             return "models"
+        if method == "POST" and path == "/v1/messages/count_tokens":
+            return "count_tokens"
         return anthropic_batch.route(method, path)
 
     def authorised(self, headers: dict[str, str], query: str, key: str) -> bool:
@@ -138,4 +141,6 @@ class AnthropicProtocol(Protocol):
                 "last_id": names[-1] if names else None}
 
     def handle(self, route: str, request: Request) -> Answer:
+        if route == "count_tokens":  # the input tokens a request would report, without caching
+            return Answer(200, {"input_tokens": anthropic_rules.prompt_tokens(request.body or {})})
         return anthropic_batch.handle(self, route, request)

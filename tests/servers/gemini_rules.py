@@ -11,8 +11,9 @@ functions that turn called (matching ``id`` when the call had one). ``tools`` ca
 ``application/json``.
 
 Implicit cache (:class:`PrefixCache`, on when ``GeminiProtocol(implicit_cache=True)``): a request whose
-leading contents (with the same model, system instruction and tools) were sent before reports their
-tokens as ``usageMetadata.cachedContentTokenCount`` (part of ``promptTokenCount``).
+leading contents (with the same model, system instruction and tools; the last of them possibly only its
+first parts) were sent before reports their tokens as ``usageMetadata.cachedContentTokenCount`` (part of
+``promptTokenCount``).
 """
 
 from __future__ import annotations
@@ -211,9 +212,12 @@ class PrefixCache:
         fixed = [model, body.get("systemInstruction"), body.get("tools")]
         cached = 0
         with self.lock:
-            for k in range(1, len(contents) + 1):
-                key = hashlib.sha256(json.dumps([*fixed, contents[:k]], sort_keys=True).encode()).hexdigest()
-                if key in self.seen:
-                    cached = min(total, word_count([body.get("systemInstruction"), contents[:k]]))
-                self.seen.add(key)
+            for k, content in enumerate(contents):  # prefixes end after a whole content or after one of its parts
+                parts = content.get("parts") or []
+                for j in range(1, len(parts) + 1):
+                    prefix = [*contents[:k], {**content, "parts": parts[:j]}]
+                    key = hashlib.sha256(json.dumps([*fixed, prefix], sort_keys=True).encode()).hexdigest()
+                    if key in self.seen:
+                        cached = min(total, word_count([body.get("systemInstruction"), prefix]))
+                    self.seen.add(key)
         return cached

@@ -7,7 +7,8 @@ and ``modelVersion``; the last one carries ``finishReason``. There is no ``[DONE
 comes whole, as a ``functionCall {name, args}`` part (with an ``id`` only when scripted with one); the
 chunk of the last call carries ``finishReason: STOP``. ``:generateContent`` answers one
 GenerateContentResponse. The key comes in the ``x-goog-api-key`` header (or ``?key=``); a bad key is
-HTTP 400 ``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``. Request rules:
+HTTP 400 ``INVALID_ARGUMENT`` with reason ``API_KEY_INVALID``. ``:countTokens`` answers ``{"totalTokens": N}``,
+the prompt tokens a generation request with those contents reports. Request rules:
 :mod:`tests.servers.gemini_rules`; batch mode: :mod:`tests.servers.gemini_batch`.
 """
 
@@ -24,6 +25,7 @@ from .replies import Ask, Reply, split
 STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
             409: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 GENERATE_PATH = re.compile(r"/v1(?:beta)?/models/([^/:]+):(streamGenerateContent|generateContent)")
+COUNT_PATH = re.compile(r"/v1(?:beta)?/models/([^/:]+):countTokens")
 
 
 class GeminiProtocol(Protocol):
@@ -37,6 +39,8 @@ class GeminiProtocol(Protocol):
             return "stream"
         if method == "GET" and path in ("/v1beta/models", "/v1/models"):
             return "models"
+        if method == "POST" and COUNT_PATH.fullmatch(path):
+            return "count_tokens"
         return gemini_batch.route(method, path)
 
     def authorised(self, headers: dict[str, str], query: str, key: str) -> bool:
@@ -144,4 +148,7 @@ class GeminiProtocol(Protocol):
                             "supportedGenerationMethods": ["generateContent", "countTokens"]} for n in names]}
 
     def handle(self, route: str, request: Request) -> Answer:
+        if route == "count_tokens":  # the prompt tokens a generation request with these contents reports
+            body = gemini_rules.normalize(request.body or {})
+            return Answer(200, {"totalTokens": word_count([body.get("systemInstruction"), body.get("contents")])})
         return gemini_batch.handle(self, route, request)

@@ -122,6 +122,7 @@ def _create(proto: OpenAIProtocol, request: Request) -> Answer:
 
 def _read_lines(content: bytes) -> tuple[list[Item], list[dict[str, Any]]]:
     items: list[Item] = []
+    seen: set[str] = set()
     for number, line in enumerate(content.decode().splitlines(), start=1):
         if not line.strip():
             continue
@@ -132,7 +133,7 @@ def _read_lines(content: bytes) -> tuple[list[Item], list[dict[str, Any]]]:
         problem = None
         if not isinstance(entry.get("custom_id"), str):
             problem = ("missing_required_parameter", "Missing required parameter: 'custom_id'.", "custom_id")
-        elif any(i.key == entry["custom_id"] for i in items):
+        elif entry["custom_id"] in seen:
             problem = ("duplicate_custom_id", "The custom_id for this request is a duplicate of another request. "
                        "The custom_id parameter must be unique for each request in a batch.", "custom_id")
         elif entry.get("method") != "POST" or entry.get("url") != ENDPOINT:
@@ -142,6 +143,7 @@ def _read_lines(content: bytes) -> tuple[list[Item], list[dict[str, Any]]]:
             problem = ("missing_required_parameter", "Missing required parameter: 'body'.", "body")
         if problem:
             return [], [_line_error(number, *problem)]
+        seen.add(entry["custom_id"])
         items.append(Item(entry["custom_id"], str(entry["body"].get("model")), entry["body"]))
     if not items:
         return [], [_line_error(None, "empty_file", "The batch input file is empty.")]

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
+import threading
 from typing import Any
 
-from .protocol import Problem
+from .protocol import Problem, word_count
 from .replies import text_of
 
 ROLES = {"system", "developer", "user", "assistant", "tool"}
@@ -265,3 +268,25 @@ def tool_results(messages: list[Any]) -> tuple[str, ...]:
             break
         results.insert(0, text_of(message.get("content")))
     return tuple(results)
+
+
+class PrefixCache:
+    """Automatic prompt caching as OpenAI reports it: a request whose leading messages (with the same model,
+    tools and response format) were sent before reports their tokens as ``cached_tokens``. No minimum
+    length and no expiry, so tests are deterministic."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    def cached_tokens(self, body: Any, total: int) -> int:
+        messages = body.get("messages") or []
+        fixed = [body.get("model"), body.get("tools"), body.get("response_format")]
+        cached = 0
+        with self.lock:
+            for k in range(1, len(messages) + 1):
+                key = hashlib.sha256(json.dumps([*fixed, messages[:k]], sort_keys=True).encode()).hexdigest()
+                if key in self.seen:
+                    cached = min(total, word_count(messages[:k]))
+                self.seen.add(key)
+        return cached

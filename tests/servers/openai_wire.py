@@ -6,8 +6,9 @@ first chunk with the assistant role, content deltas, a chunk with ``finish_reaso
 Tool calls stream as ``delta.tool_calls``: per call a first piece ``{index, id, type: "function",
 function: {name, arguments: ""}}``, then the arguments in pieces by ``index``; the finish reason is then
 ``tool_calls``. Without ``stream`` the answer is one ``chat.completion`` object (the SDK's
-``chat.completions.parse`` uses it). Request rules: :mod:`tests.servers.openai_rules`; the Files and
-Batch API: :mod:`tests.servers.openai_batch`.
+``chat.completions.parse`` uses it). With ``OpenAIProtocol(implicit_cache=True)`` usage reports
+``prompt_tokens_details.cached_tokens`` (:class:`~tests.servers.openai_rules.PrefixCache`). Request rules:
+:mod:`tests.servers.openai_rules`; the Files and Batch API: :mod:`tests.servers.openai_batch`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def _usage(body: Any) -> bool:
 class OpenAIProtocol(Protocol):
     name = "openai"
     call_prefix = "call_"
+
+    def __init__(self, implicit_cache: bool = False) -> None:
+        self.cache = openai_rules.PrefixCache() if implicit_cache else None
 
     def route(self, method: str, path: str) -> str | None:
         if method == "POST" and (path == "/v1/chat/completions" or DEPLOYMENT.fullmatch(path)):
@@ -93,9 +97,12 @@ class OpenAIProtocol(Protocol):
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return self._chunk(model, [choice], with_usage=_usage(body))
 
-    def _usage_numbers(self, body: Any, output: int) -> dict[str, int]:
+    def _usage_numbers(self, body: Any, output: int) -> dict[str, Any]:
         prompt = word_count(body.get("messages")) + (word_count(body["tools"]) if body.get("tools") else 0)
-        return {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output}
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output}
+        if self.cache is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cache.cached_tokens(body, prompt)}
+        return usage
 
     def start(self, model: str, body: Any) -> list[bytes]:
         return [self._choice(model, body, {"role": "assistant", "content": "", "refusal": None})]

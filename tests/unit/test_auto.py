@@ -21,7 +21,6 @@ from ai_sessions.errors import (
     ProviderServerError,
     RateLimited,
     SettingsError,
-    UnknownModel,
 )
 from ai_sessions.parts import FilePart, ImagePart, TextPart
 from ai_sessions.providers import register
@@ -267,11 +266,15 @@ def test_switching_to_and_from_auto(make_hub):
     assert hub.resolve_model("auto") == ("auto", None)
 
 
-def test_a_batch_run_needs_a_fixed_model(make_hub):
+def test_a_batch_run_of_an_auto_session_uses_its_first_usable_candidate(make_hub):
     hub = make_hub(settings=auto_settings())
     s = hub.session("a", model="auto")
-    with pytest.raises(UnknownModel, match="needs one fixed model"):
-        s.map("{x}", ["a"], progress=False)
+    SCRIPTS.clear()
+    s.map("{x}", ["a", "b"], progress=False)
+    assert {model: len(script.requests) for model, script in SCRIPTS.items()} == {"m1": 2}
+    SCRIPTS.clear()
+    s.map("{x}", ["a"], progress=False, schema={"type": "object", "properties": {"x": {"type": "string"}}})
+    assert list(SCRIPTS) == ["v1"]  # the plain model takes no schema: the first candidate that does
 
 
 def test_failure_labels():

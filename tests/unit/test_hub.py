@@ -349,6 +349,7 @@ def test_every_event_reaches_hub_on_callbacks_on_the_hub_thread(make_hub):
     s.switch_model("auto")
     s.send("pick a model")
     s.switch_model("scripted:n")
+    s.map("{x}", ["a map is a job"], progress=False)
     s.configure(temperature=0.1)
     s.clear()
     s.close()
