@@ -342,7 +342,7 @@ def cmd_export(ctx: MagicContext, name: str, format: str, to: str | None, force:
 
 
 # -- models and keys (their own module; imported here so they are listed before `help`) ---------------
-from . import magic_keys, magic_tools  # noqa: E402,F401
+from . import magic_keys, magic_search, magic_tools  # noqa: E402,F401
 
 
 @command("help", "list the subcommands")
