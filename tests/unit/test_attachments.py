@@ -53,9 +53,9 @@ def test_what_a_model_cannot_take_is_refused_by_name():
     check_attachments((image, pdf), everything, "m")
     with pytest.raises(AiSessionsError, match="m cannot see images"):
         check_attachments((image,), text_only, "m")
-    with pytest.raises(AiSessionsError, match="cannot read PDF files, and paper.pdf"):
+    with pytest.raises(AiSessionsError, match=r"cannot read PDF files, and paper\.pdf"):
         check_attachments((pdf,), Capabilities(images=True), "m")
-    with pytest.raises(AiSessionsError, match="no model can read blob.bin"):
+    with pytest.raises(AiSessionsError, match=r"no model can read blob\.bin"):
         check_attachments((FilePart("application/zip", b"PK", name="blob.bin"),), everything, "m")
 
 
