@@ -53,7 +53,7 @@ class SearchHit:
     def to_dict(self) -> dict[str, object]:
         return {"session_id": self.session_id, "session_name": self.session_name, "message_id": self.message_id,
                 "position": self.position, "role": self.role, "created_at": self.created_at,
-                "snippet": self.snippet, "highlights": [[text, hit] for text, hit in self.highlights]}
+                "snippet": self.snippet, "highlights": [{"text": text, "match": hit} for text, hit in self.highlights]}
 
 
 def fts_query(query: str) -> str | None:

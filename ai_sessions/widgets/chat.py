@@ -24,6 +24,7 @@ from ..model import Event, EventKind, Message, ModelSwitch, Role, SessionStatus
 from ..session import Session
 from ._base import KernelWidget
 from ._bundle import bundle_text, chat_bundle
+from .chat_extras import ACTIONS, ReplyTimings, act, message_dicts, prompt_of, settings_value
 from .feed import HubFeed, feed_for
 from .front_end import FRONT_END
 from .static_html import conversation_html
@@ -75,6 +76,11 @@ class ChatWidget(KernelWidget):
     batch = traitlets.Dict().tag(sync=True)
     #: "tab": opened for a JupyterLab tab (``open_tab``); its views outside the tab point to it.
     placement = traitlets.Unicode("").tag(sync=True)
+    #: The Session settings popover: the session's own values, the inherited defaults, what the model takes
+    #: besides text, the attachment limits (see chat_extras.settings_value).
+    session_settings = traitlets.Dict().tag(sync=True)
+    #: {message_id, nonce}: scroll the log to that message (a search hit opened from the panel), or {}.
+    reveal = traitlets.Dict().tag(sync=True)
 
     def __init__(self, session: Session | str | None = None, *, hub: SessionHub | None = None,
                  **kwargs: Any) -> None:
@@ -101,6 +107,7 @@ class ChatWidget(KernelWidget):
         self._sent: dict[str, tuple[int, int]] = {}
         self._pending_batch: dict[str, Any] | None = None
         self._batch_started: float | None = None
+        self._timings = ReplyTimings()
         self._views = 0
         self._views_seen = False
         #: A view of this widget said it is in a JupyterLab tab.
@@ -174,6 +181,7 @@ class ChatWidget(KernelWidget):
                 return
             self.session_name = session.name
             self.session_state = "closed" if session.status is SessionStatus.CLOSED else "open"
+            self._timings.load(session)
             self._sync_model(session)
             self._sync_messages(session)
             live = self._feed.live(session.id)
@@ -186,6 +194,7 @@ class ChatWidget(KernelWidget):
         self.model = session.model
         reason = session.fallback_reason
         self.notice = f"Replies come from {session.model}: {reason}" if reason else ""
+        self.session_settings = settings_value(session)
         self._refresh_models()
 
     def _refresh_models(self) -> None:
@@ -212,7 +221,7 @@ class ChatWidget(KernelWidget):
     def _sync_messages(self, session: Session) -> None:
         """The ``messages`` trait, and the switches placed among them (a clear drops both)."""
         messages = session.messages
-        self.messages = [m.to_dict() for m in messages]
+        self.messages = message_dicts(session, self._timings)  # with branch places and reply timings
         self.switches = switch_dicts(session.model_switches, messages, session)
 
     # -- hub events (hub thread) --------------------------------------------------------------------
@@ -259,6 +268,7 @@ class ChatWidget(KernelWidget):
                     self.progress = live.progress() if live else {}
             elif kind in _END_EVENTS:
                 self._cancel_flush()
+                self._timings.note(event)
                 self._sync_messages(session)
                 self.progress = {}
             elif kind is EventKind.MODEL_SWITCHED:
@@ -270,6 +280,8 @@ class ChatWidget(KernelWidget):
                     self.switches = switch_dicts(session.model_switches, session.messages, session)
                 else:
                     self._sync_messages(session)
+                    if "params" in event.payload:
+                        self.session_settings = settings_value(session)
 
     def _refresh_progress(self) -> None:
         """(hub thread) The progress trait from the reply in flight (nothing once it has ended)."""
@@ -329,13 +341,15 @@ class ChatWidget(KernelWidget):
         return {**batch, "elapsed_s": elapsed, "message_index": count}
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
-    def _on_view_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+    def _on_view_msg(self, _widget: Any, content: dict[str, Any], buffers: Any) -> None:
         kind = content.get("type")
         client_id = content.get("client_id")
         error: str | None = None
         try:
-            if kind == "send":
-                self._watch(self._live_session().submit(str(content.get("text", ""))), client_id)
+            if kind == "send":  # attachments' bytes come as the message's buffers
+                self._watch(self._live_session().submit(prompt_of(content, buffers)), client_id)
+            elif kind in ACTIONS:  # edit, delete, checkout, retry, configure: chat_extras.py
+                self._watch(act(self._live_session(), content), client_id)
             elif kind == "regenerate":
                 self._watch(self._live_session().submit_regenerate(), client_id)
             elif kind == "stop":

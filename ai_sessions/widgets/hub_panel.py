@@ -8,6 +8,7 @@ no chat of that session is on screen.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -22,6 +23,16 @@ from .feed import HubFeed, feed_for
 
 log = logging.getLogger(__name__)
 REFRESH_DELAY_S = 0.1
+SEARCH_LIMIT = 30
+_reveals = itertools.count(1)
+
+
+def reveal_value(session: Any, message_id: str) -> dict[str, Any]:
+    """The chat's ``reveal`` for a search hit: its branch checked out if another is shown (not while a
+    reply streams), and the message to scroll to."""
+    if message_id not in {m.id for m in session.messages} and session.live_reply is None:
+        session.checkout(message_id)
+    return {"message_id": message_id, "nonce": next(_reveals)}
 
 
 class HubPanel(KernelWidget):
@@ -112,8 +123,9 @@ class HubPanel(KernelWidget):
         self._schedule_refresh()
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
-    def _open_chat(self, session_id: str, tabs: Any) -> None:
-        """In a tab where the page has tabs; else (Notebook 7) inside the panel, saying why."""
+    def _open_chat(self, session_id: str, tabs: Any, message_id: str | None = None) -> None:
+        """In a tab where the page has tabs; else (Notebook 7) inside the panel, saying why. With
+        ``message_id`` (a search hit) the chat shows that message's branch and scrolls to it."""
         from .chat import ChatWidget
         from .front_end import FRONT_END
         from .tab import open_tab
@@ -121,15 +133,28 @@ class HubPanel(KernelWidget):
         session = self._hub.get(session_id)
         if isinstance(tabs, bool):
             FRONT_END.tabs = tabs
+        reveal = reveal_value(session, message_id) if message_id else {}
         if FRONT_END.tabs is not False:
-            open_tab(session, show_in_cell=False)  # a panel action has no cell output to show it in
+            tab = open_tab(session, show_in_cell=False)  # a panel action has no cell output to show it in
+            tab.widget.reveal = reveal
             return
-        if any(c["session_id"] == session.id for c in self.inline_chats):
+        shown = next((c for c in self.inline_chats if c["session_id"] == session.id), None)
+        if shown is not None:
+            if reveal and shown["model_id"] in self._inline:
+                self._inline[shown["model_id"]].reveal = reveal
             return
-        chat = ChatWidget(session=session)
+        chat = ChatWidget(session=session, reveal=reveal)
         self._inline[chat.model_id] = chat
         self.inline_chats = [*self.inline_chats, {"model_id": chat.model_id, "session_id": session.id,
                                                   "name": session.name}]
+
+    def _search(self, query: str, all_scopes: bool) -> None:
+        """Answer the Search sessions box (a store query of a few ms; kernel main thread)."""
+        try:
+            hits = [hit.to_dict() for hit in self._hub.search(query, all_scopes=all_scopes, limit=SEARCH_LIMIT)]
+            self.send({"type": "search_results", "query": query, "hits": hits, "error": None})
+        except AiSessionsError as exc:
+            self.send({"type": "search_results", "query": query, "hits": [], "error": str(exc)})
 
     def _close_inline(self, model_id: str) -> None:
         chat = self._inline.pop(model_id, None)
@@ -148,9 +173,13 @@ class HubPanel(KernelWidget):
             elif kind == "delete":
                 self._hub.delete(session_id)
             elif kind == "open":
-                self._open_chat(session_id, content.get("tabs"))
+                message_id = content.get("message_id")
+                self._open_chat(session_id, content.get("tabs"), str(message_id) if message_id else None)
             elif kind == "close_inline":
                 self._close_inline(str(content.get("model_id", "")))
+            elif kind == "search":
+                self._search(str(content.get("query", "")), bool(content.get("all_scopes")))
+                return
             self._feed.run_soon(self._schedule_refresh)
         except AiSessionsError as exc:
             self.send({"type": "notice", "text": str(exc)})

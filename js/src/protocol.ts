@@ -5,6 +5,12 @@
  * do not edit by hand. Offsets and lengths count UTF-16 code units (JavaScript string indices).
  */
 
+/** What the model answering now can take besides text (text files go to every model). */
+export interface Accepts {
+  images: boolean;
+  documents: boolean;
+}
+
 /** Kernel -> browser: the result of an action a view asked for. */
 export interface AckMsg {
   type: "ack";
@@ -18,6 +24,20 @@ export interface ActionMsg {
   client_id: string;
 }
 
+/** What one message may carry (the kernel checks the same numbers). */
+export interface AttachLimits {
+  max_total_bytes: number;
+  max_image_bytes: number;
+  max_count: number;
+}
+
+/** A file sent with a message; its bytes are the message's binary buffer at the same index. */
+export interface AttachmentMeta {
+  name: string;
+  media_type: string;
+  size: number;
+}
+
 /** The `batch` trait while a batch runs on the session, and its summary once done. */
 export interface BatchData {
   completed: number;
@@ -29,6 +49,16 @@ export interface BatchData {
   elapsed_s?: number | null;
   /** Once done: the number of messages then; the summary line goes there. */
   message_index?: number | null;
+}
+
+/** Where a message stands among the messages sharing its parent (the chat's "2/3" branch switcher). */
+export interface BranchData {
+  /** 0-based. */
+  index: number;
+  count: number;
+  /** The previous sibling's id: checking it out shows its branch. */
+  previous: string | null;
+  next: string | null;
 }
 
 /** Kernel -> browser: the chat's code and styles, when a view asked for them (see chat_loader.ts). */
@@ -59,6 +89,20 @@ export interface ChatTraits {
   batch: BatchData | Empty;
   /** `tab`: opened for a JupyterLab tab (open_tab); views outside the tab point to it. */
   placement?: "" | "tab";
+  /** For the settings popover. */
+  session_settings?: SessionSettingsData | Empty;
+  /** A message to scroll to, or {}. */
+  reveal?: RevealData | Empty;
+}
+
+/** The Session settings popover was saved (null / empty: back to the inherited default). */
+export interface ConfigureMsg {
+  type: "configure";
+  model: string;
+  temperature: number | null;
+  max_tokens: number | null;
+  system_prompt: string;
+  client_id: string;
 }
 
 /** Kernel -> browser: reply text appended since the last delta (at most one every ~50 ms per widget). */
@@ -70,6 +114,14 @@ export interface DeltaMsg {
   offset: number;
   text: string;
   tokens: number;
+}
+
+/** Ask again from one of the user's messages with `text` instead (a new branch). */
+export interface EditMsg {
+  type: "edit";
+  message_id: string;
+  text: string;
+  client_id: string;
 }
 
 /** An empty object: no reply (or batch) in flight. */
@@ -88,6 +140,11 @@ export interface HelloMsg {
   type: "hello";
 }
 
+export interface HighlightPiece {
+  text: string;
+  match: boolean;
+}
+
 /** A chat the panel shows inside itself (where no tab can open): its widget's model id and session. */
 export interface InlineChat {
   model_id: string;
@@ -96,6 +153,16 @@ export interface InlineChat {
 }
 
 export type KernelMsg = DeltaMsg | AckMsg | BundleMsg;
+
+/**
+ * Act on one message: `delete` it (a prompt with its replies), `checkout` the newest branch through
+ * it (the branch switcher), or `retry` it (a failed reply, asked again in place).
+ */
+export interface MessageActionMsg {
+  type: "delete" | "checkout" | "retry";
+  message_id: string;
+  client_id: string;
+}
 
 /** One entry of the `messages` trait (`Message.to_dict()` in ai_sessions/model.py). */
 export interface MessageData {
@@ -114,6 +181,12 @@ export interface MessageData {
   completed_at: number | null;
   /** Parts beyond the text (optional). */
   parts?: MessagePart[];
+  /** The message before it on its branch. */
+  parent_id?: string | null;
+  /** Set when the message has siblings (branches). */
+  branch?: BranchData | null;
+  /** A reply's timing, when known. */
+  timing?: TimingData | null;
 }
 
 /** One part of a message (text, image, file, tool call or result, structured output). Not rendered yet. */
@@ -149,17 +222,26 @@ export interface PanelCloseInlineMsg {
   model_id: string;
 }
 
-export type PanelKernelMsg = FinishedMsg | NoticeMsg;
+export type PanelKernelMsg = FinishedMsg | NoticeMsg | SearchResultsMsg;
 
 /** Open a session's chat: in a tab where this page can open one (`tabs`), else inside the panel. */
 export interface PanelOpenMsg {
   type: "open";
   session_id: string;
   tabs: boolean;
+  /** Scroll the chat to this message (a search hit). */
+  message_id?: string | null;
 }
 
 export interface PanelRefreshMsg {
   type: "refresh";
+}
+
+/** Search the stored sessions (the panel's Search sessions box). */
+export interface PanelSearchMsg {
+  type: "search";
+  query: string;
+  all_scopes: boolean;
 }
 
 /** Synced traits of `HubPanel` (its scope, a local path, is not synced: saved notebooks stay clean). */
@@ -169,7 +251,7 @@ export interface PanelTraits {
   inline_chats?: InlineChat[];
 }
 
-export type PanelViewMsg = PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg;
+export type PanelViewMsg = PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg | PanelSearchMsg;
 
 export type PartKind = "text" | "image" | "file" | "tool_call" | "tool_result" | "structured";
 
@@ -205,14 +287,44 @@ export interface RetryData {
 
 export type RetryKind = "rate_limited" | "provider_error" | "timeout" | "connection";
 
+/** The `reveal` trait: scroll the log to a message and mark it (a search hit opened from the panel). */
+export interface RevealData {
+  message_id: string;
+  /** Changes each time, so revealing the same message again is seen. */
+  nonce: number;
+}
+
 export type Role = "user" | "assistant";
 
 export type RowStatus = "idle" | "streaming" | "closed" | "stored";
+
+/** One search hit (`SearchHit.to_dict()` in ai_sessions/search.py). */
+export interface SearchHitData {
+  session_id: string;
+  session_name: string;
+  message_id: string;
+  position: number;
+  role: Role;
+  created_at: number;
+  snippet: string;
+  /** The snippet in pieces, the matched words marked. */
+  highlights: HighlightPiece[];
+}
+
+/** Kernel -> panel: the hits of the search a view asked for (`query` says which). */
+export interface SearchResultsMsg {
+  type: "search_results";
+  query: string;
+  hits: SearchHitData[];
+  error?: string | null;
+}
 
 export interface SendMsg {
   type: "send";
   text: string;
   client_id: string;
+  /** Files, bytes in the buffers. */
+  attachments?: AttachmentMeta[];
 }
 
 /** One row of `HubPanel.sessions`. */
@@ -231,7 +343,25 @@ export interface SessionRow {
   live: boolean;
 }
 
+/** The `session_settings` trait: the Session settings popover's values and the defaults inherited. */
+export interface SessionSettingsData {
+  /** The session's own values (`model`: the model asked for). */
+  own: SettingsValues;
+  /** What applies where the session sets nothing (settings.toml). */
+  defaults: SettingsValues;
+  accepts: Accepts;
+  limits: AttachLimits;
+}
+
 export type SessionState = "open" | "closed" | "deleted" | "missing";
+
+/** A session's model and reply parameters (null: not set, the default applies). */
+export interface SettingsValues {
+  model: string;
+  temperature: number | null;
+  max_tokens: number | null;
+  system_prompt: string | null;
+}
 
 /** One entry of the `switches` trait (`ModelSwitch.to_dict()` plus what answered). */
 export interface SwitchData {
@@ -253,6 +383,14 @@ export interface SwitchModelMsg {
   client_id: string;
 }
 
+/** A reply's timing, from its final event (none for replies older than the store keeps events). */
+export interface TimingData {
+  /** Seconds from the request to the end. */
+  elapsed: number | null;
+  /** Seconds from the request to the first text. */
+  first_token_s: number | null;
+}
+
 /** Token counts of one reply (the cache counts only when the provider used its prompt cache). */
 export interface UsageData {
   input_tokens: number;
@@ -263,7 +401,7 @@ export interface UsageData {
   cache_write_tokens?: number | null;
 }
 
-export type ViewMsg = SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg | BundleRequestMsg | WhereMsg;
+export type ViewMsg = SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg | BundleRequestMsg | WhereMsg | MessageActionMsg | EditMsg | ConfigureMsg;
 
 /** A view appeared (`open`) or went away. */
 export interface ViewOpenMsg {
