@@ -14,7 +14,8 @@ import { Subscriptions } from "./anywidget";
 import type { ConnectionState } from "./chat_view";
 import { button, h, withCode } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
-import type { FinishedMsg, InlineChat, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import { PanelSearch } from "./panel_search";
+import type { FinishedMsg, InlineChat, NoticeMsg, PanelTraits, PanelViewMsg, SearchResultsMsg, SessionRow } from "./protocol";
 import { canOpenTabs } from "./tab_watch";
 import { isOnScreen } from "./visibility";
 
@@ -41,6 +42,8 @@ export class PanelView {
   private readonly inlineViews = new Map<string, { el: HTMLElement; remove(): void } | null>();
   private confirming: string | null = null;
   private readonly timer: number;
+  /** The Search sessions box (panel_search.ts). */
+  private readonly search: PanelSearch;
 
   constructor(
     private readonly model: AnyModel<PanelTraits>,
@@ -64,13 +67,16 @@ export class PanelView {
     const scroller = h("div", { class: "ais-panel-scroll", attrs: { role: "region", "aria-label": "Sessions table", tabindex: "0" } }, table);
     this.empty = h("p", { class: "ais-panel-empty" }, ...withCode("No sessions yet: `hub().session(\"name\").chat()` starts one."));
     this.inline = h("div", { class: "ais-panel-inline" });
+    this.search = new PanelSearch((msg) => this.act(msg),
+      (hit) => this.act({ type: "open", session_id: hit.session_id, tabs: canOpenTabs(), message_id: hit.message_id }));
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.stale, this.notices, scroller, this.empty, this.inline);
+      header, this.stale, this.notices, this.search.el, scroller, this.empty, this.inline);
     this.subs.on("change:sessions", () => this.render());
     this.subs.on("change:inline_chats", () => void this.renderInline());
-    this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
+    this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg | SearchResultsMsg) => {
       if (msg.type === "finished") this.onFinished(msg);
       else if (msg.type === "notice") this.showNotice(msg.text);
+      else if (msg.type === "search_results") this.search.onResults(msg);
     }) as (...args: never[]) => void);
     this.timer = window.setInterval(() => this.render(), 15000);
     this.render();
@@ -79,6 +85,7 @@ export class PanelView {
 
   dispose(): void {
     this.subs.dispose();
+    this.search.dispose();
     window.clearInterval(this.timer);
     for (const view of this.inlineViews.values()) view?.remove();
     this.inlineViews.clear();
@@ -167,6 +174,7 @@ export class PanelView {
     this.el.dataset.connection = live ? "live" : "lost";
     this.stale.hidden = live;
     this.refresh.disabled = !live;
+    this.search.disabled = !live;
     const streaming = rows.filter((r) => r.status === "streaming").length;
     const tokens = rows.reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
     const costs = rows.map((r) => r.cost).filter((c): c is number => c !== null);
