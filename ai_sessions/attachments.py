@@ -55,7 +55,7 @@ def attachment_part(name: str, media_type: str, data: bytes) -> ImagePart | File
     media_type = (media_type or "").split(";")[0].strip().lower() or mimetypes.guess_type(name)[0] or ""
     if media_type in IMAGE_TYPES:
         return ImagePart(media_type, data, name=name)
-    if media_type != PDF and not media_type.startswith(("image/", "audio/", "video/")) and not is_text_type(media_type):
+    if not is_text_type(media_type) and _maybe_text(media_type):
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
@@ -63,6 +63,12 @@ def attachment_part(name: str, media_type: str, data: bytes) -> ImagePart | File
         else:  # code, notebooks, logs ...: text whatever the browser called it
             media_type = "text/plain"
     return FilePart(media_type or "application/octet-stream", data, name=name)
+
+
+def _maybe_text(media_type: str) -> bool:
+    """A type that may well be text (none, a generic one, or a structured-text one like ``+json``)."""
+    return media_type in ("", "application/octet-stream") or any(
+        word in media_type for word in ("json", "xml", "yaml", "javascript", "x-sh", "x-python", "sql", "toml"))
 
 
 def parts_from_upload(items: Any, buffers: Sequence[Any], limits: Limits = Limits()) -> tuple[Part, ...]:
