@@ -38,7 +38,7 @@ export class Attachments {
       this.add(Array.from(this.input.files ?? []));
       this.input.value = "";
     });
-    this.button = button("📎", "Attach", () => this.input.click(), "ais-quiet ais-attach");
+    this.button = button("Attach", "Attach", () => this.input.click(), "ais-quiet ais-attach");
     this.button.title = "Attach images, text files or PDFs (or paste them, or drop them on the chat)";
     this.list = h("ul", { class: "ais-chips", attrs: { "aria-label": "Attachments" } });
     this.problem = h("div", { class: "ais-attach-problem", attrs: { role: "alert" } });
@@ -119,9 +119,8 @@ export class Attachments {
     this.list.replaceChildren(...this.items.map((item) => {
       const { file } = item;
       const why = refusal(file, this.accepts, this.model, this.limits);
-      const icon = { image: "🖼", text: "📄", pdf: "📕", other: "📦" }[kindOf(file)];
       const chip = h("li", { class: "ais-chip", attrs: { "data-kind": kindOf(file) } },
-        h("span", { class: "ais-chip-name", text: `${icon} ${file.name}`, title: file.type || "unknown type" }),
+        h("span", { class: "ais-chip-name", text: file.name, title: file.type || "unknown type" }),
         h("span", { class: "ais-chip-size", text: formatSize(file.size) }),
         button("×", `Remove ${file.name}`, () => this.remove(item.id), "ais-quiet ais-chip-remove"));
       if (why) {

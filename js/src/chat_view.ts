@@ -153,8 +153,8 @@ export class ChatView implements FrameWork {
     const composer = h("div", { class: "ais-composer" }, this.extras.attachments.button, this.input, this.send, this.stop);
 
     this.el = h("section", { class: "ais-chat", attrs: { "aria-label": "AI chat" } },
-      header, this.confirmBar, this.notice, this.extras.undoBar, this.log, this.extras.attachments.el, composer,
-      this.extras.settings.el);
+      header, this.extras.settings.el, this.confirmBar, this.notice, this.extras.undoBar, this.log,
+      this.extras.attachments.el, composer);
     this.el.addEventListener("dragover", (e) => { // files dropped on the chat are attached
       if (!e.dataTransfer?.types.includes("Files") || !this.online() || this.isDead()) return;
       e.preventDefault();

@@ -86,7 +86,7 @@ export class MessageTools {
     this.files.replaceChildren(...files.map((p) => {
       const name = typeof p.name === "string" && p.name ? p.name : p.kind;
       const size = typeof p.size === "number" ? formatSize(p.size) : "";
-      return h("li", { class: "ais-file-chip", text: `${p.kind === "image" ? "🖼" : "📄"} ${name}${size ? ` · ${size}` : ""}`,
+      return h("li", { class: "ais-file-chip", text: `${name}${size ? ` · ${size}` : ""}`,
         title: String(p.media_type ?? "") });
     }));
   }

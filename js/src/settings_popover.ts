@@ -2,6 +2,7 @@
  * The Session settings popover: model, Temperature, Max tokens and System prompt of this session, each
  * with the default it inherits next to it (an empty field goes back to that default). Saved to the session
  * (`s.configure(...)` in the kernel, which checks the values like settings) and applied to the next reply.
+ * It opens under the chat's header, in the flow (a short chat would clip anything floating over it).
  * Keyboard operable: the button opens it with focus on the first field, Escape or Cancel closes it and
  * gives focus back to the button.
  */
@@ -72,6 +73,10 @@ export class SettingsPopover {
     input.id = id;
     input.setAttribute("aria-describedby", hintId);
     input.classList.add("ais-settings-input");
+    input.addEventListener("input", () => { // a corrected value no longer shows the error
+      input.removeAttribute("aria-invalid");
+      this.showError("");
+    });
     const hint = h("span", { class: "ais-settings-default", attrs: { id: hintId } });
     const row = h("div", { class: "ais-settings-row" }, h("label", { text: label, attrs: { for: id } }), input, hint);
     return { input, hint, row };
