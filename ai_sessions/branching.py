@@ -47,7 +47,7 @@ class BranchOps:
 
     def siblings(self) -> dict[str, Siblings]:
         """For the messages of the current branch that have siblings: their place among them."""
-        return self.tree().siblings([m.id for m in self.conversation.messages])
+        return self.runtime.store.siblings(self.session_id, [m.id for m in self.conversation.messages])
 
     def edit_parts(self, index: int, text: str) -> tuple[Any, ...]:
         """The parts of user message ``index`` with ``text`` as its text (its attachments kept)."""

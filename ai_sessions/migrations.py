@@ -157,8 +157,9 @@ def m006_search_index(db: sqlite3.Connection) -> None:
     ``messages`` table itself (no second copy of the text), kept in step by triggers on every insert,
     delete and change of a message's text, and built here for the rows that exist. Deleted text leaves
     the index only when its segments are merged: the store runs ``optimize`` after a clear or delete."""
+    # prefix indexes: a word being typed (2 to 4 letters so far) is found without merging every word it starts
     db.execute("CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='rowid', "
-               "tokenize='porter unicode61 remove_diacritics 2')")
+               "tokenize='porter unicode61 remove_diacritics 2', prefix='2 3 4')")
     db.execute("INSERT INTO message_search(message_search) VALUES ('rebuild')")
     forget = "INSERT INTO message_search(message_search, rowid, content) VALUES ('delete', old.rowid, old.content);"
     learn = "INSERT INTO message_search(rowid, content) VALUES (new.rowid, new.content);"

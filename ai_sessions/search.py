@@ -1,14 +1,16 @@
 """Full-text search over the messages of every session (``hub.search``, the panel's search box,
 ``%ai_session search``).
 
-The index is SQLite FTS5 over the ``messages`` table (migration ``m006_search_index``), kept in step by
-triggers, so an edit, a delete or a clear never leaves a stale hit. A query is words, not FTS5 syntax:
-each word is matched as typed (quotes and operators are just characters), every word must occur, and
-the last one also matches as a prefix (so a search box finds as you type).
+The index is SQLite FTS5 over the ``messages`` table (migration ``m006_search_index``: Porter stemming, so
+"values" finds "value"; prefix indexes for words being typed), kept in step by triggers, so an edit, a
+delete or a clear never leaves a stale hit. A query is words, not FTS5 syntax: each word is matched as
+typed (quotes and operators are just characters) and every word must occur. When the words as typed find
+fewer hits than asked for, the last word also counts as a prefix (a search box finds as you type).
 
-Ranking is FTS5's BM25. Ranking every match of a word found in most messages would cost ~2 µs per
-match, so when a query matches more than :data:`RANK_WINDOW` messages of the scope, only the newest
-that many are ranked (a very common word finds recent messages first).
+Ranking is FTS5's BM25. Ranking every match of a word found in most messages costs microseconds per
+match, so only the newest :data:`RANK_WINDOW` matches are ranked (widened when too few of them are in the
+notebook searched): a very common word finds recent messages first. Snippets are cut from the message's
+text here, around the first matched word (FTS5's ``snippet()`` re-runs the whole match per row).
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from dataclasses import dataclass
 
 from .errors import AiSessionsError
 
-#: The newest matches ranked by relevance when a query matches more (see the module docstring).
-RANK_WINDOW = 5_000
+#: The newest matches ranked by relevance (see the module docstring).
+RANK_WINDOW = 2_000
 MAX_LIMIT = 1_000
-#: Highlight markers inside a snippet as the store returns it (private-use characters: never typed).
-START, END = "\ue000", "\ue001"
 ELLIPSIS = "…"
-SNIPPET_TOKENS = 16
+#: Words shown before the first matched word, and in all.
+SNIPPET_BEFORE, SNIPPET_WORDS = 6, 24
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+_SUFFIXES = ("ing", "ed", "es", "s", "ly")
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,15 @@ class SearchHit:
                 "snippet": self.snippet, "highlights": [{"text": text, "match": hit} for text, hit in self.highlights]}
 
 
-def fts_query(query: str) -> str | None:
+def fts_query(query: str, *, prefix: bool = False) -> str | None:
     """The FTS5 expression for words typed by a user (None if the query holds no word): each word quoted
-    (so FTS5 syntax in it is just text), all required, the last one also as a prefix."""
+    (so FTS5 syntax in it is just text), all required; with ``prefix`` the last one also as a prefix."""
     words = _WORD.findall(query)
     if not words:
         return None
     terms = [f'"{word}"' for word in words]
-    terms[-1] += "*"
+    if prefix:
+        terms[-1] += "*"
     return " ".join(terms)
 
 
@@ -76,51 +80,98 @@ def check_query(query: object, limit: object) -> None:
                               hint="e.g. limit=20")
 
 
-def highlights(snippet: str) -> tuple[tuple[str, bool], ...]:
-    """A snippet with markers as (text, matched) pieces, neighbours of one kind joined."""
-    pieces: list[tuple[str, bool]] = []
-    for i, text in enumerate(re.split(f"[{START}{END}]", snippet)):
-        if text:
-            matched = i % 2 == 1
-            if pieces and pieces[-1][1] == matched:
-                pieces[-1] = (pieces[-1][0] + text, matched)
-            else:
-                pieces.append((text, matched))
-    return tuple(pieces)
-
-
 def bold(pieces: tuple[tuple[str, bool], ...]) -> str:
     return "".join(f"**{text}**" if matched else text for text, matched in pieces)
+
+
+def _stem(word: str) -> str:
+    """A rough stem, only to mark words the index matched (Porter's is in SQLite)."""
+    word = word.lower()
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def highlights(text: str, query: str, *, prefix: bool) -> tuple[tuple[str, bool], ...]:
+    """The passage of ``text`` around its first word matching ``query``, as (text, matched) pieces."""
+    words = _WORD.findall(query)
+    stems = {_stem(w) for w in words}
+    last = words[-1].lower() if words and prefix else None
+
+    def matches(token: str) -> bool:
+        lower = token.lower()
+        return _stem(lower) in stems or any(lower.startswith(s) for s in stems if len(s) > 3) or bool(
+            last and lower.startswith(last))
+
+    tokens = list(_WORD.finditer(text))
+    if not tokens:
+        return ((text[:200], False),) if text else ()
+    first = next((i for i, t in enumerate(tokens) if matches(t.group())), 0)
+    start = max(0, first - SNIPPET_BEFORE)
+    shown = tokens[start: start + SNIPPET_WORDS]
+    begin, end = shown[0].start(), shown[-1].end()
+    pieces: list[tuple[str, bool]] = []
+
+    def add(piece: str, matched: bool) -> None:
+        piece = _SPACE.sub(" ", piece)  # newlines and runs of spaces: one space
+        if not piece:
+            return
+        if pieces and pieces[-1][1] == matched:
+            pieces[-1] = (pieces[-1][0] + piece, matched)
+        else:
+            pieces.append((piece, matched))
+
+    if begin > 0:
+        add(f"{ELLIPSIS} ", False)
+    cursor = begin
+    for token in shown:
+        add(text[cursor:token.start()], False)
+        add(token.group(), matches(token.group()))
+        cursor = token.end()
+    if end < len(text):
+        add(f" {ELLIPSIS}", False)
+    return tuple(pieces)
 
 
 # -- SQL (store thread) -------------------------------------------------------------------------------------
 def search(db: sqlite3.Connection, query: str, *, scope: str | None, limit: int) -> list[SearchHit]:
     """The best ``limit`` messages for ``query`` in ``scope`` (every scope for None), best first."""
-    expression = fts_query(query)
-    if expression is None:
+    exact = fts_query(query)
+    if exact is None:
         return []
-    in_scope = "AND s.scope = ?2 " if scope is not None else ""
-    joined = ("FROM message_search f JOIN messages m ON m.rowid = f.rowid JOIN sessions s ON s.id = m.session_id "
-              f"WHERE message_search MATCH ?1 {in_scope}")
-    args: tuple[object, ...] = (expression, scope) if scope is not None else (expression,)
-    # the oldest message of the window (ranked matches are the newest RANK_WINDOW of the scope)
-    row = db.execute(f"SELECT f.rowid {joined}ORDER BY f.rowid DESC LIMIT 1 OFFSET {RANK_WINDOW - 1}",
-                     args).fetchone()
-    floor = row[0] if row is not None else 0
-    ranked = db.execute(
-        "SELECT f.rowid, f.rank, m.id, m.session_id, s.name, m.depth, m.role, m.created_at "
-        f"{joined}AND f.rowid >= {int(floor)} ORDER BY f.rank LIMIT {int(limit)}", args).fetchall()
+    prefix = False
+    ranked = _ranked(db, exact, scope, limit)
+    if len(ranked) < limit and len(_WORD.findall(query)[-1]) >= 2:  # a word being typed: as a prefix too
+        ranked, prefix = _ranked(db, fts_query(query, prefix=True) or exact, scope, limit), True
     if not ranked:
         return []
-    rowids = ",".join(str(int(r[0])) for r in ranked)
-    snippets = dict(db.execute(
-        f"SELECT rowid, snippet(message_search, 0, '{START}', '{END}', '{ELLIPSIS}', {SNIPPET_TOKENS}) "
-        f"FROM message_search WHERE message_search MATCH ?1 AND rowid IN ({rowids})", (expression,)))
+    texts = dict(db.execute(f"SELECT rowid, content FROM messages WHERE rowid IN ({','.join('?' * len(ranked))})",
+                            [row[0] for row in ranked]))
     hits = []
-    for rowid, rank, message_id, session_id, name, depth, role, created_at in ranked:
-        pieces = highlights(snippets.get(rowid, ""))
-        hits.append(SearchHit(session_id, name, message_id, depth, role, created_at, bold(pieces), pieces, -rank))
+    for rowid, score, message_id, session_id, name, depth, role, created_at in ranked:
+        pieces = highlights(texts.get(rowid, ""), query, prefix=prefix)
+        hits.append(SearchHit(session_id, name, message_id, depth, role, created_at, bold(pieces), pieces, -score))
     return hits
+
+
+def _ranked(db: sqlite3.Connection, expression: str, scope: str | None, limit: int) -> list[tuple]:
+    """The ``limit`` best matches of ``expression`` in ``scope``, ranked among the newest matches."""
+    in_scope = "AND s.scope = ?3 " if scope is not None else ""
+    sql = ("SELECT f.rowid, bm25(message_search) AS score, m.id, m.session_id, s.name, m.depth, m.role, m.created_at "
+           "FROM message_search f JOIN messages m ON m.rowid = f.rowid JOIN sessions s ON s.id = m.session_id "
+           f"WHERE message_search MATCH ?1 AND f.rowid >= ?2 {in_scope}ORDER BY score LIMIT {int(limit)}")
+    window = RANK_WINDOW
+    while True:
+        # the oldest match in the window (the index walks its matches newest first, without ranking them)
+        row = db.execute("SELECT rowid FROM message_search WHERE message_search MATCH ? ORDER BY rowid DESC "
+                         f"LIMIT 1 OFFSET {window - 1}", (expression,)).fetchone()
+        floor = row[0] if row is not None else 0
+        args: tuple[object, ...] = (expression, floor, scope) if scope is not None else (expression, floor)
+        ranked = db.execute(sql, args).fetchall()
+        if len(ranked) >= limit or row is None:
+            return ranked
+        window *= 4  # too few of the newest matches are in this scope: look further back
 
 
 def optimize(db: sqlite3.Connection) -> None:

@@ -33,7 +33,7 @@ from .migrations import MIGRATIONS
 from .model import Event, Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage
 from .parts import TextPart, binary_parts, map_binary, parts_from_dicts
 from .search import SearchHit
-from .tree import Node
+from .tree import Node, Siblings
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -444,6 +444,12 @@ class Store:
         return message_tree.nodes(self._connection(), session_id)
 
     @_on_store_thread
+    def siblings(self, session_id: str, path: list[str]) -> dict[str, Siblings]:
+        """For each message id of ``path`` that has siblings: its place among them (the chat's switcher).
+        Reads only the session's fork points, through an index."""
+        return message_tree.siblings(self._connection(), session_id, path)
+
+    @_on_store_thread
     def checkout(self, session_id: str, message_id: str) -> str | None:
         """Make the newest branch through ``message_id`` the current one; returns its last message's id
         (None, changing nothing, if the session has no such message)."""
@@ -641,14 +647,21 @@ def _message_row(m: Message) -> tuple[Any, ...]:
             *_usage_row(m.usage), m.cost, m.error, m.error_kind, m.created_at, m.completed_at, m.parent_id)
 
 
+_ROLES = {role.value: role for role in Role}
+_STATUSES = {status.value: status for status in MessageStatus}
+
+
 def _message_from_row(row: tuple[Any, ...]) -> Message:
+    # runs once per message of a loaded branch (a checkout reloads it): plain lookups, no enum calls
     (mid, sid, seq, role, content, parts, model, status, tin, tout, cread, cwrite, cost, error, error_kind, created,
      completed, parent) = row
     usage = None if tin is None and tout is None else Usage(tin or 0, tout or 0, cread or 0, cwrite or 0)
-    return Message(id=mid, session_id=sid, seq=seq, role=Role(role),
-                   parts=parts_from_dicts(json.loads(parts)) if parts is not None else content, model=model,
-                   status=MessageStatus(status), usage=usage, cost=cost, error=error, error_kind=error_kind,
-                   created_at=created, completed_at=completed, parent_id=parent)
+    if parts is not None:
+        typed = parts_from_dicts(json.loads(parts))
+    else:
+        typed = (TextPart(content),) if content else ()
+    return Message(mid, sid, seq, _ROLES[role], typed, model, _STATUSES[status], usage, cost, error, error_kind,
+                   created, completed, parent)
 
 
 def _writer_alive(writer: str | None) -> bool:

@@ -136,6 +136,22 @@ class Tree:
                                          group[index + 1].id if index + 1 < len(group) else None)
         return found
 
+    def siblings_by_parent(self, path: Sequence[str]) -> dict[str, Siblings]:
+        """Like :meth:`siblings` for a tree holding only groups of siblings (their parents absent)."""
+        groups: dict[str | None, list[Node]] = {}
+        for node in sorted(self.nodes.values(), key=lambda n: n.seq):
+            groups.setdefault(node.parent_id, []).append(node)
+        found: dict[str, Siblings] = {}
+        for message_id in path:
+            node = self.nodes.get(message_id)
+            if node is None:
+                continue
+            group = groups[node.parent_id]
+            index = next(i for i, n in enumerate(group) if n.id == message_id)
+            found[message_id] = Siblings(index, len(group), group[index - 1].id if index > 0 else None,
+                                         group[index + 1].id if index + 1 < len(group) else None)
+        return found
+
     def removal(self, message_id: str, with_replies: bool) -> list[str]:
         """The ids that deleting ``message_id`` removes: it, and (a prompt) every reply to it."""
         ids = [message_id]
@@ -149,6 +165,18 @@ def nodes(db: sqlite3.Connection, session_id: str) -> list[Node]:
     rows = db.execute("SELECT id, parent_id, seq, role, created_at FROM messages WHERE session_id=? ORDER BY seq",
                       (session_id,))
     return [Node(*row) for row in rows]
+
+
+def siblings(db: sqlite3.Connection, session_id: str, path: Sequence[str]) -> dict[str, Siblings]:
+    """:meth:`Tree.siblings` from the session's fork points only (messages sharing a parent), read through
+    the ``(session_id, parent_id, seq)`` index: cheap for a long session with few branches."""
+    rows = db.execute(
+        "SELECT id, parent_id, seq, role, created_at FROM messages WHERE session_id = ?1 AND coalesce(parent_id, '') "
+        "IN (SELECT coalesce(parent_id, '') FROM messages WHERE session_id = ?1 GROUP BY parent_id "
+        "HAVING count(*) > 1)", (session_id,)).fetchall()
+    if not rows:
+        return {}
+    return Tree(Node(*row) for row in rows).siblings_by_parent(path)
 
 
 def head(db: sqlite3.Connection, session_id: str) -> str | None:

@@ -23,6 +23,7 @@ FIGURES = {
     "5": ("bench.store_bench", "Store"),
     "6": ("bench.switch", "Model switch"),
     "7": ("bench.browser", "Browser"),
+    "13": ("bench.tree_search", "Search and branches"),
 }
 
 

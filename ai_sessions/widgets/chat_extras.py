@@ -12,7 +12,6 @@ from ..attachments import Limits, parts_from_upload
 from ..errors import AiSessionsError
 from ..model import EventKind, Role
 from ..parts import Part, as_parts
-from ..tree import Tree
 
 if TYPE_CHECKING:
     from ..model import Event
@@ -47,7 +46,7 @@ def message_dicts(session: Session, timings: ReplyTimings) -> list[dict[str, Any
     """The ``messages`` trait: each message of the current branch, with its place among its siblings
     (``branch``, for the switcher) and a reply's ``timing``."""
     messages = session.messages
-    siblings = Tree(session.runtime.store.tree(session.id)).siblings([m.id for m in messages]) if messages else {}
+    siblings = session.runtime.store.siblings(session.id, [m.id for m in messages]) if messages else {}
     out = []
     for message in messages:
         data = message.to_dict()

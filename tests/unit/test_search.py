@@ -10,7 +10,7 @@ import pytest
 from ai_sessions import search as search_module
 from ai_sessions.errors import AiSessionsError
 from ai_sessions.providers.base import ProviderConfig
-from ai_sessions.search import fts_query, highlights
+from ai_sessions.search import bold, fts_query, highlights
 from ai_sessions.settings import Settings
 from tests.scripted import SCRIPTS, Script
 
@@ -114,10 +114,15 @@ def test_a_query_matching_very_many_messages_ranks_the_newest(shub, monkeypatch)
     s.send("common common common common")  # the most relevant, but old
     for i in range(5):
         s.send(f"common {i}")
-    hits = shub.search("common", limit=10)
-    assert len(hits) == 4 and all(h.position >= 4 for h in hits)
+    hits = shub.search("common", limit=3)
+    assert len(hits) == 3 and all(h.position >= 4 for h in hits)  # ranked among the 4 newest
+    assert shub.search("common", limit=10)[0].position == 0  # asking for more looks further back
 
 
-def test_highlight_pieces():
-    s, e = search_module.START, search_module.END
-    assert highlights(f"a {s}b{e}{s}c{e} d") == (("a ", False), ("bc", True), (" d", False))
+def test_snippets_are_cut_around_the_first_match():
+    text = "one two three four five six seven eight nine Values ten\n\neleven " + "word " * 40
+    pieces = highlights(text, "value", prefix=False)
+    assert bold(pieces).startswith("… four five six seven eight nine **Values** ten eleven word")
+    assert bold(pieces).endswith("word …")
+    assert highlights("pandas rocks", "pan", prefix=True) == (("pandas", True), (" rocks", False))
+    assert fts_query("a-b c", prefix=True) == '"a" "b" "c"*'
