@@ -426,9 +426,10 @@ class Store:
         head = message_tree.head(db, session_id)
         if head is None:
             return []
-        rows = db.execute(f"{message_tree.PATH_SQL}SELECT {_PREFIXED_MESSAGE_COLUMNS} FROM path "
-                          "JOIN messages m ON m.id = path.id ORDER BY path.n DESC", (session_id, head))
-        return [_message_from_row(r) for r in rows]
+        # One index range scan of the session, the branch picked out here: walking up the tree in SQL costs a
+        # lookup per message that must read past each row's text to its parent_id (5x slower on 10,000).
+        rows = db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id=? ORDER BY seq", (session_id,))
+        return [_message_from_row(r) for r in message_tree.branch_rows(rows.fetchall(), head)]
 
     @_on_store_thread
     def load_all_messages(self, session_id: str) -> tuple[list[Message], str | None]:
@@ -578,7 +579,6 @@ _PREFIXED_SESSION_COLUMNS = ", ".join(f"s.{c}" for c in _SESSION_COLUMNS.split("
 _MESSAGE_COLUMNS = ("id, session_id, seq, role, content, parts, model, status, input_tokens, output_tokens, "
                     "cache_read_tokens, cache_write_tokens, cost, error, error_kind, created_at, completed_at, "
                     "parent_id")
-_PREFIXED_MESSAGE_COLUMNS = ", ".join(f"m.{c}" for c in _MESSAGE_COLUMNS.split(", "))
 _MESSAGE_SLOTS = ",".join("?" * 18)
 
 

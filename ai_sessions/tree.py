@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -186,10 +187,17 @@ def head(db: sqlite3.Connection, session_id: str) -> str | None:
     return None if row is None else row[0]
 
 
-#: The ids of the current path, first message first (walks up from the head through the primary key).
-PATH_SQL = ("WITH RECURSIVE path(id, n) AS (SELECT ?2, 0 UNION ALL "
-            "SELECT m.parent_id, path.n + 1 FROM messages m JOIN path ON m.id = path.id "
-            "WHERE m.parent_id IS NOT NULL AND m.session_id = ?1) ")
+def branch_rows(rows: Sequence[tuple[Any, ...]], head: str) -> list[tuple[Any, ...]]:
+    """The rows of the branch ending at ``head``, first to last: ``rows`` are a session's message rows with
+    the id first and the parent id last."""
+    by_id = {row[0]: row for row in rows}
+    path = []
+    row = by_id.get(head)
+    while row is not None:
+        path.append(row)
+        row = by_id.get(row[-1]) if row[-1] is not None else None
+    path.reverse()
+    return path
 
 
 def latest_leaf(db: sqlite3.Connection, session_id: str, message_id: str) -> str | None:

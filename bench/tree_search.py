@@ -122,7 +122,7 @@ def _search(hub: Any, conn: sqlite3.Connection, asked: list[str], rounds: int
 
 def _checkout(hub: Any, conn: sqlite3.Connection, length: int, switches: int) -> tuple[float, float]:
     from ai_sessions.model import Message, MessageStatus, Role, new_id
-    from ai_sessions.tree import PATH_SQL
+    from ai_sessions.tree import branch_rows
 
     s = hub.session("long")
     messages = [Message(new_id(), s.id, seq, Role.USER if seq % 2 else Role.ASSISTANT, f"message {seq} " * 20,
@@ -144,8 +144,8 @@ def _checkout(hub: Any, conn: sqlite3.Connection, length: int, switches: int) ->
             times.append(time.perf_counter() - began)
         assert s.branch == target
         began = time.perf_counter()
-        rows = conn.execute(f"{PATH_SQL}SELECT m.id, m.content FROM path JOIN messages m ON m.id = path.id "
-                            "ORDER BY path.n DESC", (s.id, target)).fetchall()
+        rows = branch_rows(conn.execute("SELECT id, content, parent_id FROM messages WHERE session_id=? ORDER BY seq",
+                                        (s.id,)).fetchall(), target)
         raw_times.append(time.perf_counter() - began)
         assert len(rows) == len(s.messages)
     assert len(s.branches) == 2
