@@ -129,8 +129,11 @@ def highlights(text: str, query: str, *, prefix: bool) -> tuple[tuple[str, bool]
         add(text[cursor:token.start()], False)
         add(token.group(), matches(token.group()))
         cursor = token.end()
-    if end < len(text):
+    rest = text[end:]
+    if _WORD.search(rest):
         add(f" {ELLIPSIS}", False)
+    elif rest.strip():  # closing punctuation ends the passage as written
+        add(rest.strip(), False)
     return tuple(pieces)
 
 
