@@ -139,7 +139,7 @@ class SessionHub:
         """Serve the Python function ``fn`` as model ``python:NAME``: ``fn(messages, **params)`` gets the
         history as ``[{"role", "content"}]`` dicts and returns text, or is a generator, async generator or
         coroutine of text (see :mod:`ai_sessions.providers.python_fn`). It streams, stops and persists like
-        any model, and the chat's selector lists it under "python". Returns the full model name.
+        any model, and the chat's selector lists it under "Python". Returns the full model name.
 
         >>> hub.register_model("echo", lambda messages: messages[-1]["content"])   # doctest: +SKIP
         'python:echo'

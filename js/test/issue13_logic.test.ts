@@ -63,3 +63,10 @@ describe("settings form", () => {
 it("branch text is 1-based", () => {
   expect(branchText({ index: 0, count: 3, previous: null, next: "x" })).toBe("1/3");
 });
+
+it("lists models written as Python functions under Python", async () => {
+  const { groupModels } = await import("../src/models");
+  const [group] = groupModels([{ provider: "python", name: "echo", short_name: "echo", available: true, reason: null }], "python:echo");
+  expect(group.label).toBe("Python");
+  expect(group.options[0].value).toBe("python:echo");
+});

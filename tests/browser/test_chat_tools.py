@@ -90,6 +90,8 @@ def test_delete_with_undo_and_retry_in_place(page, lab, notebook):
                         "    return 'ok: ' + messages[-1]['content']\n"
                         'hub.register_model("flaky", flaky)\n'
                         's = hub.session("deleting", model="python:flaky")\ns.chat()')
+    select = chat.get_by_role("combobox", name="Model")  # a Python function is a model like any other
+    assert select.locator('optgroup[label="Python"] option[value="python:flaky"]').count() == 1
     send(chat, "one")
     reply_with(chat, "ok: one")
     send(chat, "two")
