@@ -104,7 +104,7 @@ class BranchOps:
         # branch, it now ends at the message before them (even if other branches go on from there)
         head = kept[-1].id if kept else None
         store = self.runtime.store
-        store.remove_messages(self.session_id, ids, head, True)
+        store.remove_messages(self.session_id, ids, head, False)  # the session purges, off the hub loop
         store.shift_switches(self.session_id, index, len(messages) - len(kept))
         self.conversation.messages[:] = store.load_messages(self.session_id)
         self.conversation.switches[:] = store.load_switches(self.session_id)

@@ -310,6 +310,7 @@ class Session:
         it again, what followed stays, and its text leaves the store's files as after :meth:`clear`."""
         self.check_open()
         self._runtime.loop.call(self._idle_then, self._branching.delete, index)
+        self._runtime.store.purge()  # off the hub loop, as for clear()
 
     def cancel(self, wait: float = 5.0) -> bool:
         """Stop the reply in flight, keeping its partial text as ``stopped``. Returns whether one was
@@ -394,12 +395,13 @@ class Session:
         def apply() -> None:
             if self._status is SessionStatus.STREAMING:  # the provider did not stop within cancel()'s wait
                 raise SessionBusy(f"session {self.name!r} is still stopping its reply; nothing was cleared")
-            self._runtime.store.clear_session(self.id)
+            self._runtime.store.clear_session(self.id, False)
             self._conversation.messages.clear()
             self._conversation.switches.clear()
             self._emit(EventKind.SESSION_UPDATED, {"cleared": True})
 
         loop.call(apply)
+        self._runtime.store.purge()  # off the hub loop: merging a large search index takes a moment
 
     def fork(self, at: int | None = None, name: str | None = None) -> Session:
         """A new session holding a copy of the first ``at`` messages (all by default)."""

@@ -318,22 +318,26 @@ class Store:
             db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
             db.execute("DELETE FROM events WHERE session_id=?", (session_id,))
             self._drop_orphan_blobs(db)
-        self._purge()
+        self.purge()
 
     @_on_store_thread
-    def clear_session(self, session_id: str) -> None:
-        """Delete a session's messages, model switches and events (the session stays), then empty the WAL."""
+    def clear_session(self, session_id: str, purge: bool = True) -> None:
+        """Delete a session's messages, model switches and events (the session stays), then (``purge``) take
+        their text out of every file: see :meth:`purge`."""
         with self._tx() as db:
             db.execute("DELETE FROM messages WHERE session_id=?", (session_id,))
             db.execute("DELETE FROM model_switches WHERE session_id=?", (session_id,))
             db.execute("DELETE FROM events WHERE session_id=?", (session_id,))
             message_tree.set_head(db, session_id, None)
             self._drop_orphan_blobs(db)
-        self._purge()
+        if purge:
+            self.purge()
 
-    def _purge(self) -> None:
+    @_on_store_thread
+    def purge(self) -> None:
         """Deleted text out of every file: the search index merged (its segments keep a deleted row's
-        words until then), then the WAL checkpointed and truncated."""
+        words until then; about a second for 100,000 messages), then the WAL checkpointed and truncated.
+        Sessions call it after a clear or delete from the caller's thread, not the hub loop's."""
         search_index.optimize(self._connection())
         self._checkpoint()
 
@@ -469,7 +473,7 @@ class Store:
             message_tree.remove(db, session_id, ids, head)
             self._drop_orphan_blobs(db)
         if purge:
-            self._purge()
+            self.purge()
 
     @_on_store_thread
     def delete_messages(self, session_id: str, from_seq: int = 1) -> None:
