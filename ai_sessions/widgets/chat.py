@@ -347,7 +347,8 @@ class ChatWidget(KernelWidget):
         error: str | None = None
         try:
             if kind == "send":  # attachments' bytes come as the message's buffers
-                self._watch(self._live_session().submit(prompt_of(content, buffers)), client_id)
+                session = self._live_session()
+                self._watch(session.submit(prompt_of(session, content, buffers)), client_id)
             elif kind in ACTIONS:  # edit, delete, checkout, retry, configure: chat_extras.py
                 self._watch(act(self._live_session(), content), client_id)
             elif kind == "regenerate":

@@ -71,17 +71,23 @@ def settings_value(session: Session) -> dict[str, Any]:
         "defaults": {"model": defaults.model, "temperature": _number(defaults.temperature),
                      "max_tokens": defaults.max_tokens, "system_prompt": defaults.system_prompt},
         "accepts": {"images": capabilities.images, "documents": capabilities.documents},
-        "limits": Limits().to_dict(),
+        "limits": limits(session).to_dict(),
     }
 
 
-def prompt_of(content: dict[str, Any], buffers: Sequence[Any] | None) -> str | tuple[Part, ...]:
+def limits(session: Session) -> Limits:
+    """The attachment limits: ``[context] max_attachment_mb`` of settings for a whole message."""
+    total = int(session.runtime.settings.context.max_attachment_mb * 2**20)
+    return Limits(max_total_bytes=total, max_image_bytes=min(Limits().max_image_bytes, total))
+
+
+def prompt_of(session: Session, content: dict[str, Any], buffers: Sequence[Any] | None) -> str | tuple[Part, ...]:
     """What a ``send`` message asks: its text, with its attachments' parts (bytes in ``buffers``)."""
     text = str(content.get("text", ""))
     attachments = content.get("attachments") or []
     if not attachments:
         return text
-    parts = parts_from_upload(attachments, list(buffers or ()))
+    parts = parts_from_upload(attachments, list(buffers or ()), limits(session))
     return (*(as_parts(text) if text.strip() else ()), *parts)
 
 

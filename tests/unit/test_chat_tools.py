@@ -204,3 +204,24 @@ def test_a_search_hit_opens_its_chat_at_the_message(shub):
     assert s.messages[0].id == hit["message_id"]  # ... on its branch, checked out
     FRONT_END.tabs = None
     panel.close()
+
+
+def test_the_attachment_limit_comes_from_settings(make_hub):
+    from ai_sessions.settings import ContextSettings, load_settings
+
+    SCRIPTS.clear()
+    SCRIPTS["m1"] = Script(chunks=["ok"])
+    hub = make_hub(settings=Settings(defaults=Defaults(model="scripted:m1"),
+                                     context=ContextSettings(max_attachment_mb=0.001),
+                                     providers={"scripted": ProviderConfig("scripted", "scripted")}))
+    w = ChatWidget(session=hub.session("a"))
+    acks = Acks(w)
+    assert w.session_settings["limits"]["max_total_bytes"] == 1048
+    act(w, {"type": "send", "text": "x", "client_id": "big", "attachments": [
+        {"name": "t.txt", "media_type": "text/plain", "size": 2000}]}, [b"a" * 2000])
+    assert "over the 1 KB a message can carry" in (acks.error("big") or "")
+    w.close()
+    toml = "[context]\nmax_attachment_mb = 2.5\n"
+    path = hub.store.path.parent / "s.toml"
+    path.write_text(toml)
+    assert load_settings([path]).context.max_attachment_mb == 2.5
