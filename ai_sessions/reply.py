@@ -22,6 +22,7 @@ from .errors import AiSessionsError, ProviderError
 from .model import Event, EventKind, Message, MessageStatus, Role, Usage, new_id, now
 from .parts import Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, map_binary
 from .providers.base import ChatRequest, ChatTurn, Finished, ToolSpec
+from .store import HEAD
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -138,8 +139,12 @@ class Reply:
         reply = Message(self.id, self.session_id, 0, Role.ASSISTANT, (), model=self.model,
                         status=MessageStatus.STREAMING)
         # the prompt and the empty reply in one transaction: a kill between them cannot split them. They
-        # follow the first `keep` messages: a new branch there when messages came after (kept in the store)
+        # follow the first `keep` messages: a new branch there when messages came after (kept in the store).
+        # A plain send follows the stored head instead, so two kernels sending to one session interleave
+        # on one branch (as they did before branches) rather than each growing its own.
         parent = path[keep - 1].id if keep else None
+        if user is not None and self.spec.branch_at is None:
+            parent = HEAD
         user, reply = await asyncio.wrap_future(store.defer(store.append_turn, user, reply, parent))
         del path[keep:]
         if user is not None:
