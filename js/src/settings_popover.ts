@@ -153,6 +153,15 @@ export class SettingsPopover {
   }
 
   private submit(): void {
+    for (const [key, name] of [["temperature", "Temperature"], ["maxTokens", "Max tokens"]] as const) {
+      const input = this.fields[key].input as HTMLInputElement;
+      if (input.validity?.badInput) { // a number field holding what is not a number reads as empty
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        this.showError(`${name} must be a number.`);
+        return;
+      }
+    }
     const checked = checkForm({
       model: this.fields.model.input.value,
       temperature: this.fields.temperature.input.value,
