@@ -115,8 +115,8 @@ export class ChatView implements FrameWork {
     this.regenerate = button("↻ Regenerate", "Regenerate", () => this.act({ type: "regenerate", client_id: uniqueId("regen") }), "ais-quiet");
     this.clear = button("Clear", "Clear", () => this.askClear(), "ais-quiet");
     this.extras = new ChatExtras(model, (msg) => this.act(msg), () => this.renderLog(), (el) => el.focus({ preventScroll: true }));
-    const header = h("div", { class: "ais-header" }, this.title, this.select.el, this.progress.el,
-      h("span", { class: "ais-spacer" }), this.regenerate, this.clear, this.extras.settings.button);
+    const header = h("div", { class: "ais-header" }, this.title, this.select.el, this.extras.settings.button,
+      this.progress.el, h("span", { class: "ais-spacer" }), this.regenerate, this.clear);
 
     this.confirmBar = h("div", { class: "ais-confirm", attrs: { role: "alertdialog", "aria-label": "Confirm clear" } });
     this.confirmBar.hidden = true;
@@ -150,7 +150,7 @@ export class ChatView implements FrameWork {
     this.input.addEventListener("paste", (e) => this.extras.attachments.onPaste(e));
     this.send = button("Send", "Send", () => this.submit(), "ais-primary");
     this.stop = button("■ Stop", "Stop", () => this.act({ type: "stop", client_id: uniqueId("stop") }), "ais-danger");
-    const composer = h("div", { class: "ais-composer" }, this.extras.attachments.button, this.input, this.send, this.stop);
+    const composer = h("div", { class: "ais-composer" }, this.input, this.extras.attachments.button, this.send, this.stop);
 
     this.el = h("section", { class: "ais-chat", attrs: { "aria-label": "AI chat" } },
       header, this.extras.settings.el, this.confirmBar, this.notice, this.extras.undoBar, this.log,

@@ -53,6 +53,7 @@ export class MessageTools {
     this.summary = h("summary", { text: "Details" });
     this.list = h("dl", { class: "ais-details-list" });
     this.details = h("details", { class: "ais-details" }, this.summary, this.list);
+    this.details.hidden = view.el.dataset.role === "user"; // your messages show their time only
     this.meta = h("div", { class: "ais-meta" }, this.line, this.details);
     view.footSlot.append(this.retryButton, this.files, this.meta);
   }
