@@ -39,6 +39,7 @@ class ModelCatalogue:
         self.keys = keys
         self._loop = loop
         self._providers: dict[str, Provider] = {}
+        self._offered: list[str] = []
         self._lock = threading.Lock()
         self._cooling: dict[str, tuple[float, str]] = {}  # model -> (clock time it may be used again, why)
         #: The clock of cool-downs (seconds, monotonic); tests may replace it.
@@ -101,8 +102,15 @@ class ModelCatalogue:
 
     # -- listing ------------------------------------------------------------------------------------
     def provider_names(self) -> list[str]:
-        """Every provider: the installed kinds that need no settings table, then the settings' tables."""
-        return list(dict.fromkeys([*default_provider_names(), *self.settings.providers]))
+        """Every provider: the installed kinds that need no settings table, then the settings' tables, then
+        those offered by this hub (its Python functions)."""
+        return list(dict.fromkeys([*default_provider_names(), *self.settings.providers, *self._offered]))
+
+    def offer(self, name: str) -> None:
+        """List provider ``name`` among the others from now on (``hub.register_model`` offers ``python``)."""
+        with self._lock:
+            if name not in self._offered:
+                self._offered.append(name)
 
     def models(self) -> list[ModelInfo]:
         """Models of every provider (curated or cached lists; no network), unavailable ones with reasons.

@@ -15,7 +15,8 @@ from .errors import AiSessionsError
 from .model import Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage, new_id, now
 from .parts import ImagePart, Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, part_from_dict
 
-FORMAT_VERSION = 2
+#: 3: messages carry ``id`` and ``parent_id`` (the tree of branches) and the session its ``head``.
+FORMAT_VERSION = 3
 #: An export larger than this is refused before it is parsed.
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
 MAX_MESSAGES = 200_000
@@ -27,13 +28,14 @@ _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_writ
 
 
 def export_session(record: SessionRecord, messages: list[Message], switches: list[ModelSwitch],
-                   format: str) -> str:
-    """``"markdown"`` for reading, ``"json"`` for :func:`parse_export` (attachments included, base64)."""
+                   format: str, head: str | None = None) -> str:
+    """``"markdown"`` for reading (give the current branch), ``"json"`` for :func:`parse_export` (give every
+    message of every branch, with ``head`` ending the current one; attachments included, base64)."""
     if format == "json":
         return json.dumps({
             "format": "ai_sessions", "version": FORMAT_VERSION,
             "session": {"name": record.name, "model": record.model, "params": record.params,
-                        "system_prompt": record.system_prompt, "created_at": record.created_at},
+                        "system_prompt": record.system_prompt, "created_at": record.created_at, "head": head},
             "messages": [_message_dict(m) for m in messages],
             "model_switches": [s.to_dict() for s in switches],
         }, indent=2, ensure_ascii=False)
@@ -111,6 +113,8 @@ class ParsedExport:
     system_prompt: str | None
     messages: list[Message]
     switches: list[ModelSwitch]
+    #: The last message of the current branch (None: the last message).
+    head: str | None = None
 
 
 def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
@@ -166,19 +170,51 @@ def parse_export(text: str, *, new_session_id: str) -> ParsedExport:
     if len(rows) > MAX_MESSAGES:
         raise _damaged(f"it has more than {MAX_MESSAGES:,} messages")
     messages = []
+    new_ids: dict[str, str] = {}  # exported id -> the imported message's id
+    tree = version >= 3 and any(item.get("parent_id") is not None for item in rows)
     for seq, item in enumerate(rows, start=1):
         try:
             message = _message_from_export(item, new_session_id, seq)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _damaged(f"message {seq} is malformed ({_detail(exc)})") from None
+            message = message.with_(parent_id=_parent(item, new_ids, messages, tree))
+            _remember_id(item, message.id, new_ids)
+        except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
+            detail = exc.message if isinstance(exc, AiSessionsError) else _detail(exc)
+            raise _damaged(f"message {seq} is malformed ({detail})") from None
         messages.append(message)
+    head = session.get("head")
+    if head is not None and (not isinstance(head, str) or head not in new_ids):
+        raise _damaged("session 'head' names no exported message")
     switches = []
     for number, item in enumerate(switch_rows, start=1):
         try:
             switches.append(_switch_from_export(item, new_session_id, len(messages)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _damaged(f"model switch {number} is malformed ({_detail(exc)})") from None
-    return ParsedExport(new_session_id, name, model, dict(params), system, messages, switches)
+        except (KeyError, TypeError, ValueError, AiSessionsError) as exc:
+            detail = exc.message if isinstance(exc, AiSessionsError) else _detail(exc)
+            raise _damaged(f"model switch {number} is malformed ({detail})") from None
+    return ParsedExport(new_session_id, name, model, dict(params), system, messages, switches,
+                        new_ids[head] if head is not None else None)
+
+
+def _parent(item: dict[str, Any], new_ids: dict[str, str], earlier: list[Message], tree: bool) -> str | None:
+    """The imported parent of an exported message: its ``parent_id`` mapped (a tree), else the message
+    before it (an export from before branches)."""
+    if not tree:
+        return earlier[-1].id if earlier else None
+    parent = item.get("parent_id")
+    if parent is None:
+        return None
+    if not isinstance(parent, str) or parent not in new_ids:
+        raise ValueError("'parent_id' must name an earlier message of the export")
+    return new_ids[parent]
+
+
+def _remember_id(item: dict[str, Any], new_id: str, new_ids: dict[str, str]) -> None:
+    old = item.get("id")
+    if old is None:
+        return
+    if not isinstance(old, str) or old in new_ids:
+        raise ValueError("'id' must be text, unique in the export")
+    new_ids[old] = new_id
 
 
 def _message_from_export(item: dict[str, Any], session_id: str, seq: int) -> Message:

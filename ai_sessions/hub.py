@@ -31,6 +31,7 @@ from .oneoff import ASK_SESSION, OneOff
 from .parts import Part
 from .providers.base import Availability, ModelInfo
 from .runtime import Runtime
+from .search import SearchHit, check_query
 from .session import Session
 from .settings import Agent, Settings, config_dir, data_dir, load_settings
 from .store import SessionSummary, Store
@@ -137,6 +138,32 @@ class SessionHub:
     def refresh_models(self, timeout: float = 15.0) -> list[ModelInfo]:
         """Ask every usable provider for its live model list, then return :meth:`models`."""
         return self.runtime.catalogue.refresh(timeout)
+
+    def register_model(self, name: str, fn: Callable[..., Any]) -> str:
+        """Serve the Python function ``fn`` as model ``python:NAME``: ``fn(messages, **params)`` gets the
+        history as ``[{"role", "content"}]`` dicts and returns text, or is a generator, async generator or
+        coroutine of text (see :mod:`ai_sessions.providers.python_fn`). It streams, stops and persists like
+        any model, and the chat's selector lists it under "Python". Returns the full model name.
+
+        >>> hub.register_model("echo", lambda messages: messages[-1]["content"])   # doctest: +SKIP
+        'python:echo'
+        >>> hub.session("bot", model="python:echo")                                 # doctest: +SKIP
+        """
+        full_name = self.runtime.catalogue.provider("python").add(name, fn)  # type: ignore[attr-defined]
+        self.runtime.catalogue.offer("python")
+        return full_name
+
+    def search(self, query: str, *, all_scopes: bool = False, limit: int = 50) -> list[SearchHit]:
+        """The messages of this notebook's sessions (or of every notebook's) that best match ``query``,
+        best first: each hit has ``.session_name``, ``.session_id``, ``.message_id``, ``.position`` (its
+        place on its branch) and a ``.snippet`` with the matched words in bold. Words are matched whole,
+        the last one also as a prefix; every word must occur.
+
+        >>> hub.search("missing values")[0].snippet        # doctest: +SKIP
+        'For **missing** **values** in `age`, the median …'
+        """
+        check_query(query, limit)
+        return self.runtime.store.search(query, scope=None if all_scopes else self.scope, limit=limit)
 
     # -- sessions -------------------------------------------------------------------------------------
     def session(self, name: str | None = None, *, model: str | None = None, system_prompt: str | None = None,
@@ -291,7 +318,7 @@ class SessionHub:
             raise AiSessionsError(f"a session named {name!r} already exists here",
                                   hint="pass name='...' to import it under another name")
         record = SessionRecord(data.session_id, name, self.scope, data.model, data.params, data.system_prompt)
-        record = store.import_session(record, data.messages, data.switches)  # one transaction
+        record = store.import_session(record, data.messages, data.switches, data.head)  # one transaction
         self._emit(Event(EventKind.SESSION_CREATED, record.id, {"name": name, "imported": True}))
         return self._adopt(record)
 

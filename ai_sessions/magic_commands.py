@@ -406,7 +406,7 @@ def cmd_ask(ctx: MagicContext, model: str | None, prompt: str) -> Any:
 
 
 # -- models and keys (their own module; imported here so they are listed before `help`) ---------------
-from . import magic_keys, magic_tools  # noqa: E402,F401
+from . import magic_keys, magic_search, magic_tools  # noqa: E402,F401
 
 
 @command("help", "list the subcommands")

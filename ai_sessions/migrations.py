@@ -129,13 +129,55 @@ def m004_events_without_text(db: sqlite3.Connection) -> None:
 
 
 @migration
+def m005_message_tree(db: sqlite3.Connection) -> None:
+    """Messages form a tree, so an edited question or a regenerated reply starts a branch instead of
+    destroying what came after. ``parent_id`` is the message before it on its branch (NULL for a first
+    message), ``depth`` its position on that branch (0-based, so a search hit knows where it is without
+    walking the tree), and ``sessions.head`` the last message of the session's current branch. ``seq``
+    stays the session's insertion counter. Existing sessions become one branch each: every message's
+    parent is the one before it by ``seq``."""
+    _run_script(db,
+        """
+        ALTER TABLE messages ADD COLUMN parent_id TEXT;
+        ALTER TABLE messages ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sessions ADD COLUMN head TEXT;
+        UPDATE messages SET parent_id = chain.previous, depth = chain.position FROM (
+            SELECT id, lag(id) OVER bySeq AS previous, row_number() OVER bySeq - 1 AS position FROM messages
+            WINDOW bySeq AS (PARTITION BY session_id ORDER BY seq)) AS chain
+            WHERE messages.id = chain.id;
+        UPDATE sessions SET head = (SELECT id FROM messages WHERE session_id = sessions.id ORDER BY seq DESC LIMIT 1);
+        CREATE INDEX messages_parent ON messages(session_id, parent_id, seq);
+        """
+    )
+
+
+@migration
+def m006_search_index(db: sqlite3.Connection) -> None:
+    """Full-text search over every message's text (``hub.search``): an FTS5 index whose content is the
+    ``messages`` table itself (no second copy of the text), kept in step by triggers on every insert,
+    delete and change of a message's text, and built here for the rows that exist. Deleted text leaves
+    the index only when its segments are merged: the store runs ``optimize`` after a clear or delete."""
+    # prefix indexes: a word being typed (2 to 4 letters so far) is found without merging every word it starts
+    db.execute("CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='rowid', "
+               "tokenize='porter unicode61 remove_diacritics 2', prefix='2 3 4')")
+    db.execute("INSERT INTO message_search(message_search) VALUES ('rebuild')")
+    forget = "INSERT INTO message_search(message_search, rowid, content) VALUES ('delete', old.rowid, old.content);"
+    learn = "INSERT INTO message_search(rowid, content) VALUES (new.rowid, new.content);"
+    # one statement each: a trigger's body holds semicolons, which _run_script would split on
+    db.execute(f"CREATE TRIGGER message_search_insert AFTER INSERT ON messages BEGIN {learn} END")
+    db.execute(f"CREATE TRIGGER message_search_delete AFTER DELETE ON messages BEGIN {forget} END")
+    db.execute("CREATE TRIGGER message_search_update AFTER UPDATE OF content ON messages "
+               f"WHEN old.content IS NOT new.content BEGIN {forget} {learn} END")
+
+
+@migration
 def m007_batch_jobs(db: sqlite3.Connection) -> None:
     """Jobs: a ``map`` over many inputs, live or through a provider's Batch API, kept so it survives kernel
     restarts. ``jobs`` holds what was asked (template, schema, request settings), the provider's job id
     and its last reported state; ``job_items`` one row per input (its key, prompt and request hash), written
     once; ``job_results`` the result of an item once it arrived: an item without a row is pending, and a
-    result lands once (its primary key refuses a second). (m005 and m006 are taken by other work;
-    migrations apply by name, so the gap is harmless.)"""
+    result lands once (its primary key refuses a second). (A store that ran m007 before m005 and
+    m006 existed gets those two later: migrations apply by name.)"""
     _run_script(db,
         """
         CREATE TABLE jobs (

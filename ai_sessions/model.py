@@ -83,7 +83,8 @@ def total_cost(costs: Iterable[float | None]) -> float | None:
 @dataclass(frozen=True)
 class Message:
     """One message of a session: typed ``parts`` (a string given here is one text part); ``content`` is
-    their text. ``seq`` orders a session's messages as stored."""
+    their text. ``seq`` orders a session's messages as stored; ``parent_id`` places it in the session's
+    tree of branches (see :mod:`ai_sessions.tree`)."""
 
     id: str
     session_id: str
@@ -98,6 +99,8 @@ class Message:
     error_kind: str | None = None
     created_at: float = field(default_factory=now)
     completed_at: float | None = None
+    #: The message before this one on its branch (None for a first message); set by the store.
+    parent_id: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.parts, tuple):
@@ -141,7 +144,7 @@ class Message:
             "parts": [p.to_dict() for p in self.parts], "model": self.model, "status": self.status.value,
             "usage": None if self.usage is None else self.usage.to_dict(),
             "cost": self.cost, "error": self.error, "error_kind": self.error_kind,
-            "created_at": self.created_at, "completed_at": self.completed_at,
+            "created_at": self.created_at, "completed_at": self.completed_at, "parent_id": self.parent_id,
         }
 
 

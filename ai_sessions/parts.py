@@ -72,10 +72,12 @@ class _BinaryPart:
 
 @dataclass(frozen=True)
 class ImagePart(_BinaryPart):
+    #: The file name it was attached as (empty for a figure or a picture made in the kernel).
+    name: str = ""
     kind: ClassVar[str] = "image"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self._common()}
+        return {"kind": self.kind, **self._common(), **({"name": self.name} if self.name else {})}
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,8 @@ def part_from_dict(data: Mapping[str, Any], depth: int = 0) -> Part:
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise ValueError("'size' must be a non-negative integer")
         if kind == "image":
-            return ImagePart(media_type, payload, blob, size)
+            name = data.get("name", "")
+            return ImagePart(media_type, payload, blob, size, name=name if isinstance(name, str) else "")
         return FilePart(media_type, payload, blob, size, name=_str(data, "name"))
     if kind == "tool_call":
         arguments = data.get("arguments", {})

@@ -22,6 +22,7 @@ from .errors import AiSessionsError, ProviderError, StoreError
 from .model import Event, EventKind, Message, MessageStatus, Role, Usage, new_id, now
 from .parts import Part, TextPart, ToolCallPart, ToolResultPart, binary_parts, map_binary
 from .providers.base import ChatRequest, ChatTurn, Finished, ToolSpec
+from .store import HEAD
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -56,11 +57,14 @@ SwitchRecorder = Callable[[str, str, str, int], None]
 
 @dataclass
 class TurnSpec:
-    """What to ask: ``prompt`` parts (None: regenerate the last reply), per-reply parameters, and hooks."""
+    """What to ask: ``prompt`` parts (None: regenerate the last reply), per-reply parameters, and hooks.
+    ``branch_at``: start a new branch after the first ``branch_at`` messages of the current one (an edited
+    prompt; with no prompt, a new reply in place of the one at ``branch_at``)."""
 
     prompt: tuple[Part, ...] | None
     build_request: RequestBuilder
     requested_model: str
+    branch_at: int | None = None
     on_delta: Callable[[str], None] | None = None
     tools: ToolRunner | None = None
     #: None (the model decides), "required" or a tool's name (that tool must be called in the first round).
@@ -146,16 +150,25 @@ class Reply:
     async def _turn(self) -> Message:
         store = self.runtime.store
         self._started = self._last_checkpoint = time.monotonic()
+        path = self.conversation.messages
         user: Message | None = None
         if self.spec.prompt is None:
-            await self._drop_last_reply()
+            keep = await self._regenerate_at()
         else:
+            keep = len(path) if self.spec.branch_at is None else self.spec.branch_at
             user = Message(new_id(), self.session_id, 0, Role.USER, self.spec.prompt)
         unanswerable = await self._choose_model()
         reply = Message(self.id, self.session_id, 0, Role.ASSISTANT, (), model=self.model,
                         status=MessageStatus.STREAMING)
-        # the prompt and the empty reply in one transaction: a kill between them cannot split them
-        user, reply = await asyncio.wrap_future(store.defer(store.append_turn, user, reply))
+        # the prompt and the empty reply in one transaction: a kill between them cannot split them. They
+        # follow the first `keep` messages: a new branch there when messages came after (kept in the store).
+        # A plain send follows the stored head instead, so two kernels sending to one session interleave
+        # on one branch (as they did before branches) rather than each growing its own.
+        parent = path[keep - 1].id if keep else None
+        if user is not None and self.spec.branch_at is None:
+            parent = HEAD
+        user, reply = await asyncio.wrap_future(store.defer(store.append_turn, user, reply, parent))
+        del path[keep:]
         if user is not None:
             self.conversation.messages.append(user)
             self._emit(EventKind.MESSAGE_USER, user.to_dict())
@@ -191,16 +204,27 @@ class Reply:
                                 hint="see the log for details; regenerate to try again") from error
         return await self._finish(MessageStatus.COMPLETE, finish_reason=finished.finish_reason)
 
-    async def _drop_last_reply(self) -> None:
-        store = self.runtime.store
+    async def _regenerate_at(self) -> int:
+        """How many messages of the current branch a regenerated reply follows: those before the reply at
+        ``branch_at``, by default up to the last prompt. What came after stays as another branch, unless it
+        is only failed or empty replies: those hold nothing worth keeping and are replaced."""
         messages = self.conversation.messages
-        while messages and messages[-1].role is Role.ASSISTANT:
-            last = messages.pop()
-            await asyncio.wrap_future(store.defer(store.delete_messages, self.session_id, last.seq))
-        if not messages:
-            raise AiSessionsError(f"session {self.session_name!r} has no message to reply to",
-                                  hint="send a prompt first")
+        at = self.spec.branch_at
+        if at is None:
+            prompts = [i for i, m in enumerate(messages) if m.role is Role.USER]
+            if not prompts:
+                raise AiSessionsError(f"session {self.session_name!r} has no message to reply to",
+                                      hint="send a prompt first")
+            at = prompts[-1] + 1
+        tail = messages[at:]
+        if tail and all(m.role is Role.ASSISTANT and (m.status is MessageStatus.FAILED or not m.parts) for m in tail):
+            store = self.runtime.store
+            head = messages[at - 1].id if at else None
+            await asyncio.wrap_future(store.defer(store.remove_messages, self.session_id, [m.id for m in tail],
+                                                  head, False))
+            del messages[at:]
         self._emit(EventKind.SESSION_UPDATED, {"regenerate": True})
+        return at
 
     async def _rounds_loop(self) -> Finished:
         tools = self.spec.tools

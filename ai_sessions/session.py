@@ -14,18 +14,21 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import export as export_mod
+from .attachments import check_attachments
 from .auto import AUTO, AutoChooser, last_model
+from .branching import BranchOps
 from .catalogue import warn_fallback
 from .checks import PARAMS, check_params, check_part, check_reply_options, check_text
 from .context import with_context
 from .conversation import Conversation
 from .errors import AiSessionsError, SessionBusy, SessionClosed
 from .model import Event, EventKind, Message, ModelSwitch, SessionRecord, SessionStatus, Usage, now, total_cost
-from .parts import ImagePart, Part, as_parts
+from .parts import Part, as_parts
 from .providers.base import ChatRequest, ChatTurn
 from .reply import Reply, TurnSpec, with_attachments
 from .structured import format_of, prepare_output
 from .tools import Approver, ToolBox, ToolExecutor
+from .tree import Branch
 
 if TYPE_CHECKING:
     from .hub import SessionHub
@@ -121,6 +124,7 @@ class Session:
         self._task: asyncio.Task[Any] | None = None
         self._warned: set[str] = set()
         self._tools = ToolBox()
+        self._branching = BranchOps(runtime, conversation, self._emit)
 
     # -- read-only views ----------------------------------------------------------------------------
     @property
@@ -261,15 +265,57 @@ class Session:
             if not future.done():
                 handle.cancel()
 
-    def regenerate(self, *, approve: Approver | None = None, **params: Any) -> Message:
-        """Drop the last reply and ask again (also retries a failed reply)."""
-        reply = self._prepare(None, params, approve=approve)
+    def regenerate(self, *, at: int | None = None, approve: Approver | None = None, **params: Any) -> Message:
+        """Ask again for the last reply (or the reply at position ``at`` of :attr:`messages`). The reply it
+        replaces stays as another branch (see :attr:`branches`); a failed or empty one is simply replaced,
+        so this also retries a failed reply."""
+        reply = self._prepare(None, params, approve=approve, branch_at=self._regenerate_at(at))
         return self._runtime.loop.run(self._run(reply), what="regenerate()")
 
-    def submit_regenerate(self, *, approve: Approver | None = None, **params: Any) -> ReplyHandle:
+    def submit_regenerate(self, *, at: int | None = None, approve: Approver | None = None,
+                          **params: Any) -> ReplyHandle:
         """Like :meth:`regenerate`, in the background."""
-        reply = self._prepare(None, params, approve=approve)
+        reply = self._prepare(None, params, approve=approve, branch_at=self._regenerate_at(at))
         return ReplyHandle(self, reply, self._runtime.loop.submit(self._run(reply)))
+
+    # -- branches (see ai_sessions.branching) ----------------------------------------------------------
+    def edit(self, index: int, text: str, *, approve: Approver | None = None, **params: Any) -> Message:
+        """Ask again from your message ``index`` of :attr:`messages`, with ``text`` instead (its attachments
+        kept), and wait for the reply. What came after it is not lost: it stays as another branch.
+
+        >>> s.edit(0, "What is a p-value, in one sentence?")      # doctest: +SKIP
+        """
+        reply = self._prepare(self._edited(index, text), params, approve=approve, branch_at=index)
+        return self._runtime.loop.run(self._run(reply), what="edit()")
+
+    def submit_edit(self, index: int, text: str, *, approve: Approver | None = None, **params: Any) -> ReplyHandle:
+        """Like :meth:`edit`, in the background."""
+        reply = self._prepare(self._edited(index, text), params, approve=approve, branch_at=index)
+        return ReplyHandle(self, reply, self._runtime.loop.submit(self._run(reply)))
+
+    @property
+    def branches(self) -> list[Branch]:
+        """Every branch of this session (``.id``, ``.diverges_at``, ``.length``, ``.current``), oldest first."""
+        return self._branching.branches()
+
+    @property
+    def branch(self) -> str | None:
+        """The current branch's id (the id of its last message); None for an empty session."""
+        return self._branching.current()
+
+    def checkout(self, branch_id: str) -> None:
+        """Make branch ``branch_id`` the current one: :attr:`messages` and the history sent to the model
+        become its messages. Any message id works too: the newest branch through that message is shown
+        (so a branch that grew since its id was read is still found)."""
+        self.check_open()
+        self._runtime.loop.call(self._idle_then, self._branching.checkout, branch_id)
+
+    def delete_message(self, index: int) -> None:
+        """Delete message ``index`` of :attr:`messages` (your message with its reply). The model never sees
+        it again, what followed stays, and its text leaves the store's files as after :meth:`clear`."""
+        self.check_open()
+        self._runtime.loop.call(self._idle_then, self._branching.delete, index)
+        self._runtime.store.purge()  # off the hub loop, as for clear()
 
     def cancel(self, wait: float = 5.0) -> bool:
         """Stop the reply in flight, keeping its partial text as ``stopped``. Returns whether one was
@@ -325,6 +371,7 @@ class Session:
         """(hub loop) A reply of a model="auto" session chose or failed over to ``to_model``: logged like any
         switch, while the session's requested model stays "auto"."""
         self._log_switch(ModelSwitch(self.id, from_model, to_model, message_index, reason))
+
     def use_agent(self, name: str) -> None:
         """Apply the ``[agents.NAME]`` preset of the settings to this session: its model, system prompt,
         parameters and tools (added to the session's own). The chat's selector offers agents this way.
@@ -343,17 +390,21 @@ class Session:
             self.switch_model(agent.model, reason=f"agent {name}")
         self._tools.add(tools)
 
-    def configure(self, *, system_prompt: str | None = None, **params: Any) -> None:
-        """Set per-session ``system_prompt``, ``temperature`` or ``max_tokens`` (persisted)."""
+    def configure(self, *, model: str | None = None, system_prompt: str | None = None, **params: Any) -> None:
+        """Set per-session ``system_prompt``, ``temperature`` or ``max_tokens`` (persisted; ``None`` for a
+        parameter goes back to the inherited default, ``system_prompt=""`` too), and switch to ``model``."""
         self.check_open()
         unknown = set(params) - set(PARAMS)
         if unknown:
             raise AiSessionsError(f"unknown parameter(s): {', '.join(sorted(unknown))}",
-                                  hint=f"settable: system_prompt, {', '.join(PARAMS)}")
+                                  hint=f"settable: model, system_prompt, {', '.join(PARAMS)}")
         check_params({**params, "system_prompt": system_prompt})
+        if model is not None:
+            self.switch_model(model, reason="session settings")
 
         def apply() -> None:
-            changes: dict[str, Any] = {"params": {**self._record.params, **params}, "updated_at": now()}
+            kept = {k: v for k, v in {**self._record.params, **params}.items() if v is not None}
+            changes: dict[str, Any] = {"params": kept, "updated_at": now()}
             if system_prompt is not None:
                 changes["system_prompt"] = system_prompt
             self._record = self._record.with_(**changes)
@@ -377,12 +428,13 @@ class Session:
         def apply() -> None:
             if self._status is SessionStatus.STREAMING:  # the provider did not stop within cancel()'s wait
                 raise SessionBusy(f"session {self.name!r} is still stopping its reply; nothing was cleared")
-            self._runtime.store.clear_session(self.id)
+            self._runtime.store.clear_session(self.id, False)
             self._conversation.messages.clear()
             self._conversation.switches.clear()
             self._emit(EventKind.SESSION_UPDATED, {"cleared": True})
 
         loop.call(apply)
+        self._runtime.store.purge()  # off the hub loop: merging a large search index takes a moment
 
     def fork(self, at: int | None = None, name: str | None = None) -> Session:
         """A new session holding a copy of the first ``at`` messages (all by default)."""
@@ -395,9 +447,12 @@ class Session:
     def export(self, format: str = "markdown") -> str:
         """This session as ``"markdown"`` or ``"json"`` (importable with ``hub.import_session``)."""
         store = self._runtime.store
-        messages = store.with_blob_data(list(self._conversation.messages)) if format == "json" else \
-            list(self._conversation.messages)
-        return export_mod.export_session(self._record, messages, list(self._conversation.switches), format)
+        if format != "json":  # for reading: the current branch
+            return export_mod.export_session(self._record, list(self._conversation.messages),
+                                             list(self._conversation.switches), format)
+        messages, head = store.load_all_messages(self.id)  # every branch, to import whole
+        return export_mod.export_session(self._record, store.with_blob_data(messages),
+                                         list(self._conversation.switches), format, head=head)
 
     def chat(self) -> Any:
         """A chat widget bound to this session (show it as a cell's value). The one documented upward
@@ -499,7 +554,7 @@ class Session:
 
     # -- internals ------------------------------------------------------------------------------------
     def _prepare(self, prompt: tuple[Part, ...] | None, params: dict[str, Any], on_delta: Any = None,
-                 approve: Approver | None = None) -> Reply:
+                 approve: Approver | None = None, branch_at: int | None = None) -> Reply:
         """Check everything on the caller's thread, before anything is sent or stored."""
         tool_choice = params.pop("tool_choice", None)
         check_reply_options(params)
@@ -520,7 +575,7 @@ class Session:
                                  lambda kind, payload: self._emit(kind, payload), self.id, approve,
                                  self._runtime.settings.tools.timeout_s)
         spec = TurnSpec(prompt, lambda model, turns: self.make_request(model, turns, params), self._record.model,
-                        on_delta=on_delta, tools=tools, tool_choice=tool_choice,
+                        branch_at=branch_at, on_delta=on_delta, tools=tools, tool_choice=tool_choice,
                         max_rounds=self._runtime.settings.tools.max_rounds, on_no_tools=self._warn_no_tools,
                         output=output)
         if self._record.model == AUTO:  # picks the model per reply (ai_sessions.auto)
@@ -536,13 +591,26 @@ class Session:
     def _check_capabilities(self, parts: tuple[Part, ...]) -> None:
         """Refuse, before anything is sent, what the model that would answer cannot take."""
         model = self.model
-        images = sum(isinstance(p, ImagePart) for p in parts)
         if model == AUTO:  # each candidate is checked when it is chosen
             return
-        if images and not self._runtime.catalogue.capabilities(model).images:
-            raise AiSessionsError(f"{model} cannot see images, and this message has {images}",
-                                  hint="switch to a model that takes images (the model selector shows them), or "
-                                       "attach the data instead of a picture")
+        check_attachments(parts, self._runtime.catalogue.capabilities(model), model)
+
+    def _edited(self, index: int, text: str) -> tuple[Part, ...]:
+        check_text(text, "the edited message")
+        parts = self._branching.edit_parts(index, text)
+        if not parts:
+            raise AiSessionsError("the edited message is empty", hint="write the question again, or delete the "
+                                  "message with s.delete_message(index)")
+        return parts
+
+    def _regenerate_at(self, at: int | None) -> int | None:
+        return None if at is None else self._branching.reply_position(at)
+
+    def _idle_then(self, fn: Any, *args: Any) -> Any:
+        """(hub loop) ``fn(*args)`` unless a reply is in flight (its messages must not change under it)."""
+        if self._reply is not None:
+            raise SessionBusy(f"session {self.name!r} is replying", hint="stop the reply first (s.cancel())")
+        return fn(*args)
 
     def _warn_no_tools(self, model: str) -> None:
         reason = f"{model} cannot call tools, so the session's tools are not offered to it"

@@ -92,9 +92,11 @@ class ToolSettings:
 
 @dataclass(frozen=True)
 class ContextSettings:
-    """``[context]``: the size budget of an attached object's description."""
+    """``[context]``: the size budget of an attached object's description, and how many megabytes of files one
+    chat message may carry (Jupyter's server refuses websocket messages over 10 MiB unless configured)."""
 
     max_chars: int = 20_000
+    max_attachment_mb: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,8 @@ def _build(data: dict[str, Any], where: dict[str, tuple[Path, str]], sources: tu
         return None if value > 0 else "must be positive"
 
     tools = ToolSettings(**checked_table("tools", {"max_rounds": (int, positive), "timeout_s": (NUMBER, positive)}))
-    context = ContextSettings(**checked_table("context", {"max_chars": (int, positive)}))
+    context = ContextSettings(**checked_table("context", {"max_chars": (int, positive),
+                                                         "max_attachment_mb": (NUMBER, positive)}))
     mcp = {name: McpServer(name, **table) for name, table in named_tables("mcp", _MCP_KEYS).items()}
     for name, server in mcp.items():
         if (server.command is None) == (server.url is None):

@@ -26,10 +26,14 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from . import search as search_index
+from . import tree as message_tree
 from .errors import StoreError
 from .migrations import MIGRATIONS
 from .model import Event, Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage
 from .parts import TextPart, binary_parts, map_binary, parts_from_dicts
+from .search import SearchHit
+from .tree import Node, Siblings
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -37,6 +41,16 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
 WRITER = f"{socket.gethostname()}:{os.getpid()}"
 DEFAULT_EVENTS_DAYS = 90
+
+
+class _Head:
+    """The parent of an appended message by default: the last message of the current branch."""
+
+    def __repr__(self) -> str:
+        return "HEAD"
+
+
+HEAD: Any = _Head()
 
 
 @dataclass(frozen=True)
@@ -248,13 +262,15 @@ class Store:
 
     @_on_store_thread
     def import_session(self, record: SessionRecord, messages: list[Message],
-                       switches: list[ModelSwitch]) -> SessionRecord:
-        """Store a whole imported session in one transaction (all of it or nothing)."""
+                       switches: list[ModelSwitch], head: str | None = None) -> SessionRecord:
+        """Store a whole imported session in one transaction (all of it or nothing). ``messages`` carry
+        their parent ids (parents first); ``head`` ends the current branch (default: the last message)."""
         with self._tx() as db:
             self._insert_session(db, record)
             self._insert_messages(db, messages)
             for switch in switches:
                 self._insert_switch(db, switch)
+            message_tree.set_head(db, record.id, head or (messages[-1].id if messages else None))
         return record
 
     @_on_store_thread
@@ -302,16 +318,27 @@ class Store:
             db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
             db.execute("DELETE FROM events WHERE session_id=?", (session_id,))
             self._drop_orphan_blobs(db)
-        self._checkpoint()
+        self.purge()
 
     @_on_store_thread
-    def clear_session(self, session_id: str) -> None:
-        """Delete a session's messages, model switches and events (the session stays), then empty the WAL."""
+    def clear_session(self, session_id: str, purge: bool = True) -> None:
+        """Delete a session's messages, model switches and events (the session stays), then (``purge``) take
+        their text out of every file: see :meth:`purge`."""
         with self._tx() as db:
             db.execute("DELETE FROM messages WHERE session_id=?", (session_id,))
             db.execute("DELETE FROM model_switches WHERE session_id=?", (session_id,))
             db.execute("DELETE FROM events WHERE session_id=?", (session_id,))
+            message_tree.set_head(db, session_id, None)
             self._drop_orphan_blobs(db)
+        if purge:
+            self.purge()
+
+    @_on_store_thread
+    def purge(self) -> None:
+        """Deleted text out of every file: the search index merged (its segments keep a deleted row's
+        words until then; about a second for 100,000 messages), then the WAL checkpointed and truncated.
+        Sessions call it after a clear or delete from the caller's thread, not the hub loop's."""
+        search_index.optimize(self._connection())
         self._checkpoint()
 
     def _checkpoint(self) -> None:
@@ -327,28 +354,48 @@ class Store:
     # -- messages -------------------------------------------------------------------------------
     @_on_store_thread
     def append_message(self, message: Message) -> Message:
-        """Insert ``message`` at the end of its session; returns it with its stored ``seq``."""
+        """Insert ``message`` at the end of its session's current branch; returns it with its stored
+        ``seq`` and ``parent_id``."""
         with self._tx() as db:
-            return self._append(db, message)
+            return self._append(db, message, HEAD)
 
     @_on_store_thread
-    def append_turn(self, user: Message | None, reply: Message) -> tuple[Message | None, Message]:
+    def append_turn(self, user: Message | None, reply: Message,
+                    parent: str | None = HEAD) -> tuple[Message | None, Message]:
         """Insert a prompt (if any) and the empty reply to it in one transaction: a process killed between
-        the two can never leave a prompt without its reply."""
+        the two can never leave a prompt without its reply. The first of them follows ``parent`` (by
+        default the end of the current branch; another message starts a new branch there, None a new
+        first message), and the reply ends the current branch."""
         with self._tx() as db:
-            stored_user = self._append(db, user) if user is not None else None
-            return stored_user, self._append(db, reply)
+            stored_user = self._append(db, user, parent) if user is not None else None
+            return stored_user, self._append(db, reply, stored_user.id if stored_user is not None else parent)
 
-    def _append(self, db: sqlite3.Connection, message: Message) -> Message:
+    def _append(self, db: sqlite3.Connection, message: Message, parent: str | None) -> Message:
+        if parent is HEAD:
+            parent = message_tree.head(db, message.session_id)
         seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id=?",
                          (message.session_id,)).fetchone()[0]
-        message = message.with_(seq=seq)
+        message = message.with_(seq=seq, parent_id=parent)
         self._insert_messages(db, [message])
+        message_tree.set_head(db, message.session_id, message.id)
         return message
 
     def _insert_messages(self, db: sqlite3.Connection, messages: list[Message]) -> None:
-        db.executemany(f"INSERT INTO messages ({_MESSAGE_COLUMNS}, writer) VALUES ({_MESSAGE_SLOTS}, ?)",
-                       [(*_message_row(m), WRITER) for m in messages])
+        """Insert rows, each at the depth below its parent (parents first: in this list or stored)."""
+        depths: dict[str, int] = {}
+        rows = []
+        for m in messages:
+            if m.parent_id is None:
+                depth = 0
+            elif m.parent_id in depths:
+                depth = depths[m.parent_id] + 1
+            else:
+                found = db.execute("SELECT depth FROM messages WHERE id=?", (m.parent_id,)).fetchone()
+                depth = found[0] + 1 if found is not None else 0
+            depths[m.id] = depth
+            rows.append((*_message_row(m), depth, WRITER))
+        db.executemany(f"INSERT INTO messages ({_MESSAGE_COLUMNS}, depth, writer) VALUES ({_MESSAGE_SLOTS}, ?, ?)",
+                       rows)
         for message in messages:
             self._write_blobs(db, message)
 
@@ -377,23 +424,96 @@ class Store:
 
     @_on_store_thread
     def load_messages(self, session_id: str) -> list[Message]:
-        """The messages of a session in order (images and files by hash: :meth:`blob` has their bytes)."""
-        rows = self._connection().execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id=? ORDER BY seq", (session_id,))
-        return [_message_from_row(r) for r in rows]
+        """The messages of the session's current branch, first to last (images and files by hash:
+        :meth:`blob` has their bytes)."""
+        db = self._connection()
+        head = message_tree.head(db, session_id)
+        if head is None:
+            return []
+        # One index range scan of the session, the branch picked out here: walking up the tree in SQL costs a
+        # lookup per message that must read past each row's text to its parent_id (5x slower on 10,000).
+        rows = db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id=? ORDER BY seq", (session_id,))
+        return [_message_from_row(r) for r in message_tree.branch_rows(rows.fetchall(), head)]
+
+    @_on_store_thread
+    def load_all_messages(self, session_id: str) -> tuple[list[Message], str | None]:
+        """Every message of the session, of every branch, in ``seq`` order, and the current branch's last
+        message (for exports)."""
+        db = self._connection()
+        rows = db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id=? ORDER BY seq", (session_id,))
+        return [_message_from_row(r) for r in rows], message_tree.head(db, session_id)
+
+    @_on_store_thread
+    def tree(self, session_id: str) -> list[Node]:
+        """The session's messages as tree nodes (ids, parents, roles; no text)."""
+        return message_tree.nodes(self._connection(), session_id)
+
+    @_on_store_thread
+    def siblings(self, session_id: str, path: list[str]) -> dict[str, Siblings]:
+        """For each message id of ``path`` that has siblings: its place among them (the chat's switcher).
+        Reads only the session's fork points, through an index."""
+        return message_tree.siblings(self._connection(), session_id, path)
+
+    @_on_store_thread
+    def checkout(self, session_id: str, message_id: str) -> str | None:
+        """Make the newest branch through ``message_id`` the current one; returns its last message's id
+        (None, changing nothing, if the session has no such message)."""
+        with self._tx() as db:
+            leaf = message_tree.latest_leaf(db, session_id, message_id)
+            if leaf is not None:
+                message_tree.set_head(db, session_id, leaf)
+            return leaf
+
+    @_on_store_thread
+    def remove_messages(self, session_id: str, ids: list[str], head: str | None, purge: bool = True) -> None:
+        """Delete the messages ``ids`` of a session: what followed them moves up to their nearest remaining
+        ancestor, ``head`` ends the current branch. With ``purge`` their text then leaves every file of the
+        store (the search index merged, the WAL truncated), as after a clear."""
+        with self._tx() as db:
+            message_tree.remove(db, session_id, ids, head)
+            self._drop_orphan_blobs(db)
+        if purge:
+            self.purge()
 
     @_on_store_thread
     def delete_messages(self, session_id: str, from_seq: int = 1) -> None:
-        """Delete the messages of a session from ``from_seq`` on (all by default)."""
+        """Delete the messages of a session from ``from_seq`` on (all by default); the current branch ends
+        at the newest message left."""
         with self._tx() as db:
             db.execute("DELETE FROM messages WHERE session_id=? AND seq>=?", (session_id, from_seq))
+            message_tree.set_head(db, session_id, None)
             self._drop_orphan_blobs(db)
 
     @_on_store_thread
     def copy_messages(self, messages: list[Message]) -> None:
-        """Insert messages exactly as given (fork and import); their blobs are shared, not copied."""
+        """Insert a conversation as one branch (fork, benchmarks): each message follows the one before it
+        of its session, the last ends the current branch; ids, ``seq`` and parts are kept as given, blobs
+        are shared, not copied."""
+        previous: dict[str, str | None] = {}
+        chained = []
+        for message in messages:
+            chained.append(message.with_(parent_id=previous.get(message.session_id)))
+            previous[message.session_id] = message.id
         with self._tx() as db:
-            self._insert_messages(db, messages)
+            self._insert_messages(db, chained)
+            for session_id, last in previous.items():
+                message_tree.set_head(db, session_id, last)
+
+    @_on_store_thread
+    def search(self, query: str, *, scope: str | None = None, limit: int = 50) -> list[SearchHit]:
+        """The messages best matching ``query`` (words; see :mod:`ai_sessions.search`), in sessions of
+        ``scope`` (all for None), best first."""
+        return search_index.search(self._connection(), query, scope=scope, limit=limit)
+
+    @_on_store_thread
+    def reply_timings(self, session_id: str) -> dict[str, dict[str, float | None]]:
+        """Per reply id, what its final event recorded: ``elapsed`` and ``first_token_s`` (seconds), for
+        the chat's per-message details. Events are pruned after ``events_days``: older replies have none."""
+        rows = self._connection().execute(
+            "SELECT json_extract(payload, '$.id'), json_extract(payload, '$.elapsed'), "
+            "json_extract(payload, '$.first_token_s') FROM events WHERE session_id=? AND kind IN "
+            "('llm.response.completed', 'llm.response.failed') AND json_valid(payload)", (session_id,))
+        return {mid: {"elapsed": elapsed, "first_token_s": first} for mid, elapsed, first in rows if mid}
 
     @_on_store_thread
     def blob(self, blob_hash: str) -> bytes:
@@ -440,6 +560,15 @@ class Store:
                    "created_at) VALUES (?,?,?,?,?,?)",
                    (switch.session_id, switch.from_model, switch.to_model, switch.message_index,
                     switch.reason, switch.created_at))
+
+    @_on_store_thread
+    def shift_switches(self, session_id: str, after: int, by: int) -> None:
+        """``by`` messages at position ``after`` of the current branch were deleted: switches placed
+        after them move up with the messages they precede."""
+        if by:
+            with self._tx() as db:
+                db.execute("UPDATE model_switches SET message_index = max(?1, message_index - ?2) "
+                           "WHERE session_id = ?3 AND message_index > ?1", (after, by, session_id))
 
     @_on_store_thread
     def load_switches(self, session_id: str) -> list[ModelSwitch]:
@@ -505,8 +634,9 @@ class Store:
 _SESSION_COLUMNS = "id, name, scope, model, params, system_prompt, created_at, updated_at, fallback_reason"
 _PREFIXED_SESSION_COLUMNS = ", ".join(f"s.{c}" for c in _SESSION_COLUMNS.split(", "))
 _MESSAGE_COLUMNS = ("id, session_id, seq, role, content, parts, model, status, input_tokens, output_tokens, "
-                    "cache_read_tokens, cache_write_tokens, cost, error, error_kind, created_at, completed_at")
-_MESSAGE_SLOTS = ",".join("?" * 17)
+                    "cache_read_tokens, cache_write_tokens, cost, error, error_kind, created_at, completed_at, "
+                    "parent_id")
+_MESSAGE_SLOTS = ",".join("?" * 18)
 
 
 def _loads_or_empty(text: str) -> dict[str, Any]:
@@ -579,17 +709,24 @@ def _usage_row(usage: Usage | None) -> tuple[int | None, ...]:
 
 def _message_row(m: Message) -> tuple[Any, ...]:
     return (m.id, m.session_id, m.seq, m.role.value, m.content, _parts_json(m), m.model, m.status.value,
-            *_usage_row(m.usage), m.cost, m.error, m.error_kind, m.created_at, m.completed_at)
+            *_usage_row(m.usage), m.cost, m.error, m.error_kind, m.created_at, m.completed_at, m.parent_id)
+
+
+_ROLES = {role.value: role for role in Role}
+_STATUSES = {status.value: status for status in MessageStatus}
 
 
 def _message_from_row(row: tuple[Any, ...]) -> Message:
+    # runs once per message of a loaded branch (a checkout reloads it): plain lookups, no enum calls
     (mid, sid, seq, role, content, parts, model, status, tin, tout, cread, cwrite, cost, error, error_kind, created,
-     completed) = row
+     completed, parent) = row
     usage = None if tin is None and tout is None else Usage(tin or 0, tout or 0, cread or 0, cwrite or 0)
-    return Message(id=mid, session_id=sid, seq=seq, role=Role(role),
-                   parts=parts_from_dicts(json.loads(parts)) if parts is not None else content, model=model,
-                   status=MessageStatus(status), usage=usage, cost=cost, error=error, error_kind=error_kind,
-                   created_at=created, completed_at=completed)
+    if parts is not None:
+        typed = parts_from_dicts(json.loads(parts))
+    else:
+        typed = (TextPart(content),) if content else ()
+    return Message(mid, sid, seq, _ROLES[role], typed, model, _STATUSES[status], usage, cost, error, error_kind,
+                   created, completed, parent)
 
 
 def writer_alive(writer: str | None) -> bool:

@@ -52,8 +52,15 @@ class Throttle:
         wait = self._last + self.interval - time.monotonic()
         if wait <= 0:
             self._run()
-        else:
+            return
+        try:
             self._handle = self._loop().call_later(wait, self._run)
+        except RuntimeError:  # the loop was closed (the hub shut down): nothing is left to update
+            self._handle = None
+
+    def reset(self) -> None:
+        """Forget the last run, so the next :meth:`poke` runs at once (e.g. a new reply's first text)."""
+        self._last = float("-inf")
 
     def now(self) -> None:
         """Run at once (e.g. a final update), dropping any scheduled run."""
@@ -61,6 +68,7 @@ class Throttle:
         self._run()
 
     def cancel(self) -> None:
+        """Drop the scheduled run, if any."""
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.cancel()

@@ -26,6 +26,7 @@ FIGURES = {
     "8": ("bench.inspector_bench", "Inspector and model=auto"),
     "9": ("bench.tools_loop", "Tool loop"),
     "10": ("bench.jobs_bench", "Maps at scale"),
+    "11": ("bench.tree_search", "Search and branches"),
 }
 
 

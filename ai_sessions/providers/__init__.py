@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ai_sessions.providers"
 
-_registered: dict[str, type[Provider] | str] = {}
+#: Kinds that exist in every process without an entry point: ``python`` serves functions registered on a
+#: hub (``hub.register_model``), which only live in this process.
+_registered: dict[str, type[Provider] | str] = {"python": "ai_sessions.providers.python_fn:PythonFunctionProvider"}
 _classes: dict[str, type[Provider]] = {}
 _lock = threading.Lock()
 

@@ -23,15 +23,16 @@ from ..frontends import note_message_thread
 from ..hub import SessionHub
 from ..model import Event, EventKind, Message, ModelSwitch, Role, SessionStatus
 from ..session import Session
+from ..throttle import FLUSH_INTERVAL_S
 from ._base import KernelWidget
 from ._bundle import bundle_text, chat_bundle
+from .chat_extras import ACTIONS, ReplyTimings, act, message_dicts, prompt_of, settings_value
 from .chat_tools import TOOL_EVENTS, ChatTools
 from .feed import HubFeed, feed_for
 from .front_end import FRONT_END
 from .static_html import conversation_html
 
 log = logging.getLogger(__name__)
-FLUSH_INTERVAL_S = 0.05
 _MESSAGE_EVENTS = (EventKind.MESSAGE_USER, EventKind.REQUEST_STARTED)
 _END_EVENTS = (EventKind.RESPONSE_COMPLETED, EventKind.RESPONSE_FAILED)
 
@@ -83,6 +84,11 @@ class ChatWidget(KernelWidget):
     agents = traitlets.List(traitlets.Dict()).tag(sync=True)
     #: This widget's model id: a view finds the notebook cell showing it by it (to add cells below).
     widget_id = traitlets.Unicode("").tag(sync=True)
+    #: The Session settings popover: the session's own values, the inherited defaults, what the model takes
+    #: besides text, the attachment limits (see chat_extras.settings_value).
+    session_settings = traitlets.Dict().tag(sync=True)
+    #: {message_id, nonce}: scroll the log to that message (a search hit opened from the panel), or {}.
+    reveal = traitlets.Dict().tag(sync=True)
 
     def __init__(self, session: Session | str | None = None, *, hub: SessionHub | None = None,
                  **kwargs: Any) -> None:
@@ -102,8 +108,8 @@ class ChatWidget(KernelWidget):
         self._feed: HubFeed = feed_for(hub)
         self._session: Session | None = None
         self._unlisten: Any = None
-        self._flush_handle: Any = None
-        self._last_flush = 0.0  # time.monotonic() of the last flush
+        #: Streamed text goes out at once after a quiet spell, then at most every FLUSH_INTERVAL_S.
+        self._flusher = self._feed.throttle(FLUSH_INTERVAL_S, self._flush)
         self._seq = 0
         #: What was sent of the reply in flight: message id -> (code points, UTF-16 code units).
         self._sent: dict[str, tuple[int, int]] = {}
@@ -111,6 +117,7 @@ class ChatWidget(KernelWidget):
         #: (id, number of parts) of the last message as last synced: tool events sync only what changed.
         self._synced_parts: tuple[str, int] | None = None
         self._batch_started: float | None = None
+        self._timings = ReplyTimings()
         self._views = 0
         self._views_seen = False
         #: A view of this widget said it is in a JupyterLab tab.
@@ -166,9 +173,7 @@ class ChatWidget(KernelWidget):
         if self._unlisten is not None:
             self._unlisten()
             self._unlisten = None
-        handle, self._flush_handle = self._flush_handle, None
-        if handle is not None:
-            self._feed.run_soon(handle.cancel)
+        self._feed.run_soon(self._flusher.cancel)
         self._session = None
 
     def _resolve(self) -> Session | None:
@@ -189,6 +194,7 @@ class ChatWidget(KernelWidget):
                 return
             self.session_name = session.name
             self.session_state = "closed" if session.status is SessionStatus.CLOSED else "open"
+            self._timings.load(session)
             self._sync_model(session)
             self._sync_messages(session)
             live = self._feed.live(session.id)
@@ -196,12 +202,13 @@ class ChatWidget(KernelWidget):
             self.approvals = self._tools.approvals(session)
             self.batch = {}
         if self._feed.live(session.id):
-            self._schedule_flush()
+            self._flusher.poke()
 
     def _sync_model(self, session: Session) -> None:
         self.model = session.model
         reason = session.fallback_reason
         self.notice = f"Replies come from {session.model}: {reason}" if reason else ""
+        self.session_settings = settings_value(session)
         self._refresh_models()
 
     def _refresh_models(self) -> None:
@@ -231,7 +238,7 @@ class ChatWidget(KernelWidget):
     def _sync_messages(self, session: Session) -> None:
         """The ``messages`` trait, and the switches placed among them (a clear drops both)."""
         messages = session.messages
-        self.messages = [m.to_dict() for m in messages]
+        self.messages = message_dicts(session, self._timings)  # with branch places and reply timings
         self.switches = switch_dicts(session.model_switches, messages, session)
         self._synced_parts = (messages[-1].id, len(messages[-1].parts)) if messages else None
 
@@ -242,7 +249,7 @@ class ChatWidget(KernelWidget):
             live = self._feed.live(event.session_id)
             if live is not None and self.progress.get("state") != "streaming":
                 self.progress = live.progress()
-            self._schedule_flush()
+            self._flusher.poke()
             return
         if kind is EventKind.REQUEST_RETRY:
             self._refresh_progress()
@@ -266,7 +273,7 @@ class ChatWidget(KernelWidget):
             return
         if kind is EventKind.SESSION_UPDATED and "batch" in event.payload:
             self._pending_batch = dict(event.payload["batch"] or {})
-            self._schedule_flush()
+            self._flusher.poke()
             if len(event.payload) == 1:
                 return
         session = self._session or self._resolve()
@@ -280,9 +287,10 @@ class ChatWidget(KernelWidget):
                 if kind is EventKind.REQUEST_STARTED:
                     live = self._feed.live(session.id)
                     self.progress = live.progress() if live else {}
-                    self._last_flush = float("-inf")  # a new reply's first text goes out at once
+                    self._flusher.reset()  # a new reply's first text goes out at once
             elif kind in _END_EVENTS:
-                self._cancel_flush()
+                self._flusher.cancel()
+                self._timings.note(event)
                 self._sync_messages(session)
                 self.progress = {}
                 self.approvals = []
@@ -298,20 +306,25 @@ class ChatWidget(KernelWidget):
                     self.notice = self.notice if said in self.notice else f"{self.notice} {said}".strip()
                 else:
                     self._sync_messages(session)
+                    if "params" in event.payload:
+                        self.session_settings = settings_value(session)
 
     def _on_tool_event(self, event: Event) -> None:
         """(hub thread) Tools run or wait for approval: the progress bar says so, the reply shows its calls
         (stored before they run) and, once the round's calls are done, their results."""
-        if event.kind in (EventKind.TOOL_APPROVAL_REQUESTED, EventKind.TOOL_APPROVAL_DECIDED):
-            self._tools.on_approval_event(event)
+        approval = event.kind in (EventKind.TOOL_APPROVAL_REQUESTED, EventKind.TOOL_APPROVAL_DECIDED)
         session = self._session or self._resolve()
         if session is None:
+            if approval:
+                self._tools.on_approval_event(event)
             return
         messages = session.messages
         with self.hold_sync():
             self._refresh_progress()
             if messages and (messages[-1].id, len(messages[-1].parts)) != self._synced_parts:
                 self._sync_messages(session)  # the reply stored new parts (a round's calls) since the last sync
+            if approval:  # after the messages: a card never shows before the call it asks about
+                self._tools.on_approval_event(event)
         if event.kind is EventKind.TOOL_CALL_FINISHED:
             self._sync_when_stored(str(event.payload.get("message_id")), str(event.payload.get("call_id")))
 
@@ -335,26 +348,8 @@ class ChatWidget(KernelWidget):
         if live is not None:
             self.progress = live.progress()
 
-    def _schedule_flush(self) -> None:
-        """Throttle with a leading edge: the first text after a quiet spell goes out at once (a busy
-        loop could delay a timer), later text at most every ``FLUSH_INTERVAL_S``."""
-        if self._flush_handle is not None:
-            return
-        wait = FLUSH_INTERVAL_S - (time.monotonic() - self._last_flush)
-        if wait <= 0:
-            self._flush()
-        else:
-            self._flush_handle = self._feed.call_later(wait, self._flush)
-
-    def _cancel_flush(self) -> None:
-        handle, self._flush_handle = self._flush_handle, None
-        if handle is not None:
-            handle.cancel()
-
     def _flush(self) -> None:
         """Send the reply text appended since the last flush, as one custom message (hub thread)."""
-        self._flush_handle = None
-        self._last_flush = time.monotonic()
         if self._unlisten is None:
             return
         live = self._feed.live(self.session_id)
@@ -387,15 +382,18 @@ class ChatWidget(KernelWidget):
         return {**batch, "elapsed_s": elapsed, "message_index": count}
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
-    def _on_view_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+    def _on_view_msg(self, _widget: Any, content: dict[str, Any], buffers: Any) -> None:
         note_message_thread()  # a message on a subshell thread: approvals can reach us while a cell runs
         kind = content.get("type")
         client_id = content.get("client_id")
         error: str | None = None
         try:
-            if kind == "send":
+            if kind == "send":  # @-mentions describe variables; attachments' bytes come as the message's buffers
+                session = self._live_session()
                 prompt = self._tools.prompt(str(content.get("text", "")), content.get("context") or [])
-                self._watch(self._live_session().submit(prompt), client_id)
+                self._watch(session.submit(prompt_of(session, content, buffers, prompt)), client_id)
+            elif kind in ACTIONS:  # edit, delete, checkout, retry, configure: chat_extras.py
+                self._watch(act(self._live_session(), content), client_id)
             elif kind == "regenerate":
                 self._watch(self._live_session().submit_regenerate(), client_id)
             elif kind == "stop":
@@ -456,7 +454,7 @@ class ChatWidget(KernelWidget):
         live = self._feed.live(self.session_id)
         if live is not None:
             self._sent.pop(live.message_id, None)
-            self._schedule_flush()
+            self._flusher.poke()
 
     def _placed(self, tabs: bool, in_tab: bool) -> None:
         FRONT_END.tabs = tabs

@@ -102,6 +102,23 @@ MessagePart = TypeAliasType(  # type: ignore[misc]
 ToolResultPartData.model_rebuild()
 
 
+# -- issue 13: branches, per-message details, session settings, attachments, search ----------------------
+class BranchData(Shape):
+    """Where a message stands among the messages sharing its parent (the chat's "2/3" branch switcher)."""
+
+    index: int = Field(description="0-based.")
+    count: int
+    previous: str | None = Field(description="The previous sibling's id: checking it out shows its branch.")
+    next: str | None
+
+
+class TimingData(Shape):
+    """A reply's timing, from its final event (none for replies older than the store keeps events)."""
+
+    elapsed: float | None = Field(description="Seconds from the request to the end.")
+    first_token_s: float | None = Field(description="Seconds from the request to the first text.")
+
+
 class MessageData(Shape):
     """One entry of the ``messages`` trait (``Message.to_dict()`` in ai_sessions/model.py)."""
 
@@ -120,6 +137,9 @@ class MessageData(Shape):
     completed_at: float | None
     parts: list[MessagePart] = Field(
         default_factory=list, description="The message's parts: text, images, files, tool calls and results.")
+    parent_id: str | None = Field(default=None, description="The message before it on its branch.")
+    branch: BranchData | None = Field(default=None, description="Set when the message has siblings (branches).")
+    timing: TimingData | None = Field(default=None, description="A reply's timing, when known.")
 
 
 class SwitchData(Shape):
@@ -222,6 +242,46 @@ class Empty(Shape):
     """An empty object: no reply (or batch) in flight."""
 
 
+class SettingsValues(Shape):
+    """A session's model and reply parameters (null: not set, the default applies)."""
+
+    model: str
+    temperature: float | None
+    max_tokens: int | None
+    system_prompt: str | None
+
+
+class Accepts(Shape):
+    """What the model answering now can take besides text (text files go to every model)."""
+
+    images: bool
+    documents: bool
+
+
+class AttachLimits(Shape):
+    """What one message may carry (the kernel checks the same numbers)."""
+
+    max_total_bytes: int
+    max_image_bytes: int
+    max_count: int
+
+
+class SessionSettingsData(Shape):
+    """The ``session_settings`` trait: the Session settings popover's values and the defaults inherited."""
+
+    own: SettingsValues = Field(description="The session's own values (`model`: the model asked for).")
+    defaults: SettingsValues = Field(description="What applies where the session sets nothing (settings.toml).")
+    accepts: Accepts
+    limits: AttachLimits
+
+
+class RevealData(Shape):
+    """The ``reveal`` trait: scroll the log to a message and mark it (a search hit opened from the panel)."""
+
+    message_id: str
+    nonce: int = Field(description="Changes each time, so revealing the same message again is seen.")
+
+
 SessionState = TypeAliasType("SessionState", Literal["open", "closed", "deleted", "missing"])
 
 
@@ -245,6 +305,8 @@ class ChatTraits(Shape):
     agents: list[AgentOption] = Field(default_factory=list, description="Agent presets, offered above the models.")
     widget_id: str = Field(
         default="", description="This widget's model id: a view finds the notebook cell that shows it by it.")
+    session_settings: SessionSettingsData | Empty = Field(default_factory=dict, description="For the settings popover.")
+    reveal: RevealData | Empty = Field(default_factory=dict, description="A message to scroll to, or {}.")
 
 
 # -- the chat's custom messages ------------------------------------------------------------------
@@ -315,12 +377,50 @@ class BlobMsg(Shape):
 KernelMsg = TypeAliasType("KernelMsg", DeltaMsg | AckMsg | BundleMsg | VariablesMsg | InsertCellMsg | BlobMsg)
 
 
+class AttachmentMeta(Shape):
+    """A file sent with a message; its bytes are the message's binary buffer at the same index."""
+
+    name: str
+    media_type: str
+    size: int
+
+
 class SendMsg(Shape):
     type: Literal["send"]
     text: str
     client_id: str
     context: list[str] = Field(
         default_factory=list, description="Names written as `@name` in the text: the kernel attaches those that exist.")
+    attachments: list[AttachmentMeta] = Field(default_factory=list, description="Files, bytes in the buffers.")
+
+
+class MessageActionMsg(Shape):
+    """Act on one message: ``delete`` it (a prompt with its replies), ``checkout`` the newest branch through
+    it (the branch switcher), or ``retry`` it (a failed reply, asked again in place)."""
+
+    type: Literal["delete", "checkout", "retry"]
+    message_id: str
+    client_id: str
+
+
+class EditMsg(Shape):
+    """Ask again from one of the user's messages with ``text`` instead (a new branch)."""
+
+    type: Literal["edit"]
+    message_id: str
+    text: str
+    client_id: str
+
+
+class ConfigureMsg(Shape):
+    """The Session settings popover was saved (null / empty: back to the inherited default)."""
+
+    type: Literal["configure"]
+    model: str
+    temperature: float | None
+    max_tokens: int | None
+    system_prompt: str
+    client_id: str
 
 
 class ActionMsg(Shape):
@@ -409,7 +509,7 @@ class BlobRequestMsg(Shape):
 
 ViewMsg = TypeAliasType("ViewMsg", SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg
                         | BundleRequestMsg | WhereMsg | ApproveMsg | VariablesRequestMsg | InsertedMsg | UseAgentMsg
-                        | BlobRequestMsg)
+                        | BlobRequestMsg | MessageActionMsg | EditMsg | ConfigureMsg)
 
 
 # -- the hub panel -------------------------------------------------------------------------------
@@ -479,7 +579,34 @@ class NoticeMsg(Shape):
     text: str
 
 
-PanelKernelMsg = TypeAliasType("PanelKernelMsg", FinishedMsg | NoticeMsg)
+class HighlightPiece(Shape):
+    text: str
+    match: bool
+
+
+class SearchHitData(Shape):
+    """One search hit (``SearchHit.to_dict()`` in ai_sessions/search.py)."""
+
+    session_id: str
+    session_name: str
+    message_id: str
+    position: int
+    role: Role
+    created_at: float
+    snippet: str
+    highlights: list[HighlightPiece] = Field(description="The snippet in pieces, the matched words marked.")
+
+
+class SearchResultsMsg(Shape):
+    """Kernel -> panel: the hits of the search a view asked for (``query`` says which)."""
+
+    type: Literal["search_results"]
+    query: str
+    hits: list[SearchHitData]
+    error: str | None = None
+
+
+PanelKernelMsg = TypeAliasType("PanelKernelMsg", FinishedMsg | NoticeMsg | SearchResultsMsg)
 
 
 class PanelActionMsg(Shape):
@@ -493,6 +620,7 @@ class PanelOpenMsg(Shape):
     type: Literal["open"]
     session_id: str
     tabs: bool
+    message_id: str | None = Field(default=None, description="Scroll the chat to this message (a search hit).")
 
 
 class PanelCloseInlineMsg(Shape):
@@ -504,7 +632,16 @@ class PanelRefreshMsg(Shape):
     type: Literal["refresh"]
 
 
-PanelViewMsg = TypeAliasType("PanelViewMsg", PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg)
+class PanelSearchMsg(Shape):
+    """Search the stored sessions (the panel's Search sessions box)."""
+
+    type: Literal["search"]
+    query: str
+    all_scopes: bool
+
+
+PanelViewMsg = TypeAliasType("PanelViewMsg", PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg
+                             | PanelSearchMsg)
 
 #: What js/src/protocol.ts exports, in order (models and aliases they use come along).
 EXPORTS = (ChatTraits, KernelMsg, ViewMsg, PanelTraits, PanelKernelMsg, PanelViewMsg)

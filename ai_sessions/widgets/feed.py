@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..model import Event, EventKind
+from ..throttle import Throttle
 
 if TYPE_CHECKING:
     from ..hub import SessionHub
@@ -140,6 +141,11 @@ class HubFeed:
     def call_later(self, delay: float, fn: Callable[[], None]) -> object | None:
         """Run ``fn`` on the hub thread after ``delay`` seconds; returns a handle with ``cancel()``."""
         return self._loop.call_later(delay, fn)
+
+    def throttle(self, interval: float, fn: Callable[[], None]) -> Throttle:
+        """A :class:`~ai_sessions.throttle.Throttle` running ``fn`` on the hub thread at most every
+        ``interval`` seconds (poke it on the hub thread)."""
+        return Throttle(lambda: self._loop.loop, interval, fn)
 
     def run_on_hub(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the hub thread and wait for it."""

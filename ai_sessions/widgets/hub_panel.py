@@ -10,6 +10,7 @@ for a job followed by no one here, from the provider's last report stored with i
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -19,12 +20,22 @@ from .. import job_store
 from ..errors import AiSessionsError
 from ..hub import SessionHub
 from ..model import Event, EventKind
+from ..throttle import PANEL_REFRESH_S
 from ._base import KernelWidget
 from ._bundle import bundle_text
 from .feed import HubFeed, feed_for
 
 log = logging.getLogger(__name__)
-REFRESH_DELAY_S = 0.1
+SEARCH_LIMIT = 30
+_reveals = itertools.count(1)
+
+
+def reveal_value(session: Any, message_id: str) -> dict[str, Any]:
+    """The chat's ``reveal`` for a search hit: its branch checked out if another is shown (not while a
+    reply streams), and the message to scroll to."""
+    if message_id not in {m.id for m in session.messages} and session.live_reply is None:
+        session.checkout(message_id)
+    return {"message_id": message_id, "nonce": next(_reveals)}
 
 
 class HubPanel(KernelWidget):
@@ -48,7 +59,8 @@ class HubPanel(KernelWidget):
             hub = kernel_hub()
         self._hub = hub
         self._feed: HubFeed = feed_for(hub)
-        self._refresh_handle: Any = None
+        #: Rows are rebuilt at once after a quiet spell, then at most every PANEL_REFRESH_S (event bursts).
+        self._refresher = self._feed.throttle(PANEL_REFRESH_S, self._start_refresh)
         self._refresh_task: asyncio.Future[None] | None = None
         self._names: dict[str, str] = {}
         self._inline: dict[str, Any] = {}
@@ -80,9 +92,7 @@ class HubPanel(KernelWidget):
         super().close()
 
     def _stop_refresh(self) -> None:
-        handle, self._refresh_handle = self._refresh_handle, None
-        if handle is not None:
-            handle.cancel()
+        self._refresher.cancel()
         task, self._refresh_task = self._refresh_task, None
         if task is not None:
             task.cancel()
@@ -96,12 +106,7 @@ class HubPanel(KernelWidget):
         """(hub thread) Progress of the jobs this kernel runs or polls, by job id."""
         return {job_id: dict(run.snapshot()) for job_id, run in self._hub.runtime.active_jobs.items()}
 
-    def _schedule_refresh(self) -> None:
-        if self._refresh_handle is None:
-            self._refresh_handle = self._feed.call_later(REFRESH_DELAY_S, self._start_refresh)
-
     def _start_refresh(self) -> None:
-        self._refresh_handle = None
         self._refresh_task = asyncio.ensure_future(self._refresh(self._feed.streaming(), self._active()))
 
     async def _refresh(self, streaming: set[str], active: dict[str, dict[str, Any]]) -> None:
@@ -111,6 +116,8 @@ class HubPanel(KernelWidget):
                                                                               streaming, active)
         except Exception:
             log.exception("refreshing the hub panel failed")
+            return
+        if asyncio.current_task() is not self._refresh_task:  # a newer refresh started meanwhile: its rows win
             return
         self._apply(sessions)
         self.jobs = jobs
@@ -123,11 +130,12 @@ class HubPanel(KernelWidget):
             self.send({"type": "finished", "session_id": event.session_id,
                        "name": self._names.get(event.session_id, ""),
                        "status": event.payload.get("status", "complete")})
-        self._schedule_refresh()
+        self._refresher.poke()
 
     # -- browser actions (kernel main thread) -------------------------------------------------------
-    def _open_chat(self, session_id: str, tabs: Any) -> None:
-        """In a tab where the page has tabs; else (Notebook 7) inside the panel, saying why."""
+    def _open_chat(self, session_id: str, tabs: Any, message_id: str | None = None) -> None:
+        """In a tab where the page has tabs; else (Notebook 7) inside the panel, saying why. With
+        ``message_id`` (a search hit) the chat shows that message's branch and scrolls to it."""
         from .chat import ChatWidget
         from .front_end import FRONT_END
         from .tab import open_tab
@@ -135,15 +143,28 @@ class HubPanel(KernelWidget):
         session = self._hub.get(session_id)
         if isinstance(tabs, bool):
             FRONT_END.tabs = tabs
+        reveal = reveal_value(session, message_id) if message_id else {}
         if FRONT_END.tabs is not False:
-            open_tab(session, show_in_cell=False)  # a panel action has no cell output to show it in
+            tab = open_tab(session, show_in_cell=False)  # a panel action has no cell output to show it in
+            tab.widget.reveal = reveal
             return
-        if any(c["session_id"] == session.id for c in self.inline_chats):
+        shown = next((c for c in self.inline_chats if c["session_id"] == session.id), None)
+        if shown is not None:
+            if reveal and shown["model_id"] in self._inline:
+                self._inline[shown["model_id"]].reveal = reveal
             return
-        chat = ChatWidget(session=session)
+        chat = ChatWidget(session=session, reveal=reveal)
         self._inline[chat.model_id] = chat
         self.inline_chats = [*self.inline_chats, {"model_id": chat.model_id, "session_id": session.id,
                                                   "name": session.name}]
+
+    def _search(self, query: str, all_scopes: bool) -> None:
+        """Answer the Search sessions box (a store query of a few ms; kernel main thread)."""
+        try:
+            hits = [hit.to_dict() for hit in self._hub.search(query, all_scopes=all_scopes, limit=SEARCH_LIMIT)]
+            self.send({"type": "search_results", "query": query, "hits": hits, "error": None})
+        except AiSessionsError as exc:
+            self.send({"type": "search_results", "query": query, "hits": [], "error": str(exc)})
 
     def _close_inline(self, model_id: str) -> None:
         chat = self._inline.pop(model_id, None)
@@ -162,14 +183,18 @@ class HubPanel(KernelWidget):
             elif kind == "delete":
                 self._hub.delete(session_id)
             elif kind == "open":
-                self._open_chat(session_id, content.get("tabs"))
+                message_id = content.get("message_id")
+                self._open_chat(session_id, content.get("tabs"), str(message_id) if message_id else None)
             elif kind == "close_inline":
                 self._close_inline(str(content.get("model_id", "")))
             elif kind == "inspect":  # the row's Inspect button: the session's inspector in a new tab
                 from .inspector import open_inspector
 
                 open_inspector(self._hub.get(session_id))
-            self._feed.run_soon(self._schedule_refresh)
+            elif kind == "search":
+                self._search(str(content.get("query", "")), bool(content.get("all_scopes")))
+                return
+            self._feed.run_soon(self._refresher.poke)
         except AiSessionsError as exc:
             self.send({"type": "notice", "text": str(exc)})
         except Exception as exc:

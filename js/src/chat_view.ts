@@ -24,6 +24,7 @@ import { endedReplies, replyAnnouncement } from "./announce";
 import { ApprovalView } from "./approval_view";
 import { BlobCache } from "./blob_cache";
 import { button, flash, h, uniqueId, withCode } from "./dom";
+import { ChatExtras } from "./chat_extras";
 import { batchSummary, isBatch, isReplying, plainHint, shortModelName } from "./format";
 import { cancelFrame, requestFrame, type FrameWork } from "./frame";
 import type { MarkdownRenderer } from "./markdown";
@@ -45,6 +46,8 @@ const EAGER_MESSAGES = 40;
 interface Pending {
   clientId: string;
   text: string;
+  /** Attached files, given back to the composer if the kernel refuses the message. */
+  files: File[];
   view: MessageView;
   /** Ids of the messages shown when it was sent: the echo is a new user message with this text. */
   before: Set<string>;
@@ -105,6 +108,8 @@ export class ChatView implements FrameWork {
   private actionError = "";
   private readonly untrack: () => void;
   private disposed = false;
+  /** Settings popover, attachments, message tools, delete with undo, day lines, reveal (chat_extras.ts). */
+  private readonly extras: ChatExtras;
 
   constructor(
     private readonly model: AnyModel<ChatTraits>,
@@ -124,8 +129,9 @@ export class ChatView implements FrameWork {
     this.regenerate = button("↻ Regenerate", "Regenerate", () => this.act({ type: "regenerate", client_id: uniqueId("regen") }), "ais-quiet");
     this.clear = button("Clear", "Clear", () => this.askClear(), "ais-quiet");
     this.inspect = button("Inspect", "Inspect this session", () => this.act({ type: "inspect", client_id: uniqueId("inspect") }), "ais-quiet");
-    const header = h("div", { class: "ais-header" }, this.title, this.select.el, this.progress.el,
-      h("span", { class: "ais-spacer" }), this.regenerate, this.clear, this.inspect);
+    this.extras = new ChatExtras(model, (msg) => this.act(msg), () => this.renderLog(), (el) => el.focus({ preventScroll: true }));
+    const header = h("div", { class: "ais-header" }, this.title, this.select.el, this.extras.settings.button,
+      this.progress.el, h("span", { class: "ais-spacer" }), this.regenerate, this.clear, this.inspect);
 
     this.confirmBar = h("div", { class: "ais-confirm", attrs: { role: "alertdialog", "aria-label": "Confirm clear" } });
     this.confirmBar.hidden = true;
@@ -157,10 +163,12 @@ export class ChatView implements FrameWork {
       },
     });
     this.input.addEventListener("keydown", (e) => this.onKey(e));
+    this.input.addEventListener("paste", (e) => this.extras.attachments.onPaste(e));
     this.send = button("Send", "Send", () => this.submit(), "ais-primary");
     this.stop = button("■ Stop", "Stop", () => this.act({ type: "stop", client_id: uniqueId("stop") }), "ais-danger");
     this.mentions = new MentionList(this.input, (id) => this.act({ type: "variables", request_id: id }));
-    const composer = h("div", { class: "ais-composer" }, this.mentions.el, this.input, this.send, this.stop);
+    const composer = h("div", { class: "ais-composer" }, this.mentions.el, this.input, this.extras.attachments.button,
+      this.send, this.stop);
     this.approvals = new ApprovalView(md, (callId, approved, always) =>
       this.act({ type: "approve", call_id: callId, approved, always }), () => this.input);
     this.blobs = new BlobCache((blob) => {
@@ -170,8 +178,23 @@ export class ChatView implements FrameWork {
     });
 
     this.el = h("section", { class: "ais-chat", attrs: { "aria-label": "AI chat" } },
-      header, this.confirmBar, this.notice, this.log, this.approvals.el, composer);
+      header, this.extras.settings.el, this.confirmBar, this.notice, this.extras.undoBar, this.log,
+      this.approvals.el, this.extras.attachments.el, composer);
     this.el.dataset.insert = sharedNotebook(model.widget_manager) ? "yes" : "no";
+    this.el.addEventListener("dragover", (e) => { // files dropped on the chat are attached
+      if (!e.dataTransfer?.types.includes("Files") || !this.online() || this.isDead()) return;
+      e.preventDefault();
+      this.el.classList.add("ais-dropping");
+    });
+    this.el.addEventListener("dragleave", (e) => {
+      if (!this.el.contains(e.relatedTarget as Node | null)) this.el.classList.remove("ais-dropping");
+    });
+    this.el.addEventListener("drop", (e) => {
+      this.el.classList.remove("ais-dropping");
+      if (!e.dataTransfer?.files.length || !this.online() || this.isDead()) return;
+      e.preventDefault();
+      this.extras.attachments.add(Array.from(e.dataTransfer.files));
+    });
 
     this.subs.on("change:messages", () => this.renderLog());
     this.subs.on("change:switches", () => this.renderLog());
@@ -179,6 +202,8 @@ export class ChatView implements FrameWork {
     this.subs.on("change:agents", () => this.renderHeader());
     this.subs.on("change:approvals", () => this.renderApprovals());
     this.subs.on("change:model", () => this.renderHeader());
+    this.subs.on("change:session_settings", () => this.extras.syncSettings());
+    this.subs.on("change:reveal", () => this.renderLog());
     this.subs.on("change:session_name", () => this.renderHeader());
     this.subs.on("change:session_state", () => this.renderState());
     this.subs.on("change:notice", () => this.renderState());
@@ -221,6 +246,7 @@ export class ChatView implements FrameWork {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.extras.dispose();
     cancelFrame(this);
     this.lazyRender?.disconnect();
     this.subs.dispose();
@@ -241,6 +267,7 @@ export class ChatView implements FrameWork {
       this.streamDue = true;
       requestFrame(this);
     } else if (msg.type === "ack") {
+      if (this.extras.onAck(msg)) return;
       const index = this.pending.findIndex((p) => p.clientId === msg.client_id);
       if (index >= 0) {
         const p = this.pending[index];
@@ -248,6 +275,7 @@ export class ChatView implements FrameWork {
           this.pending.splice(index, 1);
           p.view.el.remove();
           if (!this.input.value) this.input.value = p.text;
+          this.extras.attachments.restore(p.files);
         } else {
           p.accepted = true;
           this.settlePending();
@@ -287,10 +315,10 @@ export class ChatView implements FrameWork {
   }
 
   // -- view -> kernel ---------------------------------------------------------------------------
-  private act(msg: ViewMsg): void {
+  private act(msg: ViewMsg, buffers?: ArrayBuffer[]): void {
     if (!this.online()) return;
     try {
-      this.model.send(msg);
+      this.model.send(msg, undefined, buffers);
     } catch {
       // the comm is gone (widget closed, kernel replaced): the connection check below tells
     }
@@ -302,18 +330,32 @@ export class ChatView implements FrameWork {
 
   private submit(): void {
     const text = this.input.value.trim();
-    if (!text || this.isStreaming() || this.isDead() || !this.online()) return;
+    const attached = this.extras.attachments;
+    if ((!text && !attached.count) || this.isStreaming() || this.isDead() || !this.online()) return;
+    const refused = attached.count ? attached.refusal() : null;
+    if (refused) {
+      this.actionError = refused;
+      this.renderState();
+      return;
+    }
     const clientId = uniqueId("send");
     const view = new MessageView(this.md, "user");
     view.update({ role: "user", status: "pending" as MessageData["status"], model: null, error: null }, text, []);
     const before = new Set((this.model.get("messages") ?? []).map((m) => m.id));
-    this.pending.push({ clientId, text, view, before, accepted: false });
+    const payload = attached.count ? attached.payload() : null;
+    const files = attached.take();
+    this.pending.push({ clientId, text, files, view, before, accepted: false });
     this.input.value = "";
     this.items.appendChild(view.el);
     this.jumpDue = true;
     requestFrame(this);
     const context = mentionedNames(text); // `@df`: the kernel attaches the variables that exist
-    this.act(context.length ? { type: "send", text, client_id: clientId, context } : { type: "send", text, client_id: clientId });
+    const message = { type: "send" as const, text, client_id: clientId, ...(context.length ? { context } : {}) };
+    if (!payload) {
+      this.act(message);
+      return;
+    }
+    void payload.then(({ meta, buffers }) => this.act({ ...message, attachments: meta }, buffers));
   }
 
   private onKey(e: KeyboardEvent): void {
@@ -424,6 +466,7 @@ export class ChatView implements FrameWork {
     this.send.disabled = dead;
     this.input.disabled = dead;
     this.select.disabled = dead;
+    this.extras.setState(streaming, dead);
     this.regenerate.disabled = streaming || dead || messages.length === 0;
     this.clear.disabled = streaming || dead || messages.length === 0;
     this.inspect.disabled = dead;
@@ -442,7 +485,7 @@ export class ChatView implements FrameWork {
    * last message belongs to messages that were cleared, and is dropped.
    */
   private renderLog(): void {
-    const messages = this.model.get("messages") ?? [];
+    const messages = this.extras.visible(this.model.get("messages") ?? []);
     const switches = (this.model.get("switches") ?? []).filter((s) => s.message_index <= messages.length);
     const models = this.model.get("models") ?? [];
     const batch = this.finishedBatch(messages.length);
@@ -455,6 +498,7 @@ export class ChatView implements FrameWork {
       byIndex.set(index, [...(byIndex.get(index) ?? []), el]);
     };
     switches.forEach((s, i) => place(s.message_index, this.divider(s, switches[i + 1], messages, seenDividers)));
+    for (const [index, el] of this.extras.separators(messages)) place(index, el);
     if (batch) {
       this.batchLine.replaceChildren(`Batch: ${batchSummary(batch)}`);
       place(batch.message_index ?? messages.length, this.batchLine);
@@ -473,6 +517,7 @@ export class ChatView implements FrameWork {
       const lazy = view.isDeferred || (fresh && this.lazyRender !== null && i < messages.length - EAGER_MESSAGES);
       view.update(this.shown(m), displayText(m, this.stream), models, lazy);
       view.setNumber(++counts[m.role]);
+      this.extras.decorate(view, m, this.isDead() || !this.online());
       if (view.isDeferred && this.lazyRender && !this.deferredViews.has(view.el)) {
         this.deferredViews.set(view.el, view);
         this.lazyRender.observe(view.el);
@@ -514,6 +559,7 @@ export class ChatView implements FrameWork {
     this.roving.refresh();
     this.announce(messages);
     this.updateControls();
+    this.extras.afterRender((id) => this.views.get(id)?.el);
   }
 
   /** Say each reply that ended since the last render, once, in the status region (not token by token). */

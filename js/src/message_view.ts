@@ -32,6 +32,10 @@ export class MessageView {
   private readonly body: HTMLElement;
   private readonly errorEl: HTMLElement;
   private readonly copy: HTMLButtonElement;
+  /** Places for the controls message_tools.ts adds: in the head (branch switcher, Edit, Delete), and under the body (Retry, attachments, details). */
+  readonly headSlot: HTMLElement;
+  readonly toolSlot: HTMLElement;
+  readonly footSlot: HTMLElement;
   /** "reply 3", "message 2": what this message is called in names and announcements. */
   private name = "";
   private badgeText = "";
@@ -61,11 +65,14 @@ export class MessageView {
       void copyText(this.text).then((ok) => flash(copy, ok ? "Copied" : "Copy failed"));
     }, "ais-copy-message ais-quiet");
     this.copy = copy;
-    const head = h("div", { class: "ais-message-head" }, who, this.badge, this.statusEl, h("span", { class: "ais-spacer" }), copy);
+    this.headSlot = h("span", { class: "ais-head-slot" });
+    this.toolSlot = h("span", { class: "ais-tool-slot" });
+    this.footSlot = h("div", { class: "ais-foot-slot" });
+    const head = h("div", { class: "ais-message-head" }, who, this.badge, this.statusEl, this.headSlot, h("span", { class: "ais-spacer" }), this.toolSlot, copy);
     this.body = h("div", { class: "ais-message-body" });
     this.errorEl = h("div", { class: "ais-error", attrs: { role: "note" } });
     this.errorEl.hidden = true;
-    this.el = h("article", { class: `ais-message ais-${role}`, attrs: { "data-role": role, tabindex: "-1" } }, head, this.body, this.errorEl);
+    this.el = h("article", { class: `ais-message ais-${role}`, attrs: { "data-role": role, tabindex: "-1" } }, head, this.body, this.errorEl, this.footSlot);
     if (id) this.el.dataset.messageId = id;
   }
 
@@ -83,6 +90,13 @@ export class MessageView {
   /** What this message is called ("reply 3"), once numbered. */
   get label(): string {
     return this.name;
+  }
+
+  /** Show `editor` in place of the body (editing the message), or the body again (null). */
+  setEditor(editor: HTMLElement | null): void {
+    this.el.querySelector(":scope > .ais-editor")?.remove();
+    this.body.hidden = editor !== null;
+    if (editor) this.body.after(editor);
   }
 
   /** The text shown, without markup, for an announcement. */

@@ -49,7 +49,7 @@ export function groupModels(models: readonly ModelOption[], current: string): Mo
         provider: m.provider,
         available: m.available,
         reason: m.reason,
-        label: m.available ? m.provider : `${m.provider} — ${shortReason(m.reason)}`,
+        label: m.available ? providerLabel(m.provider) : `${providerLabel(m.provider)} — ${shortReason(m.reason)}`,
         options: [],
       };
       groups.set(m.provider, group);
@@ -65,4 +65,9 @@ export function groupModels(models: readonly ModelOption[], current: string): Mo
   }
   const list = [...groups.values()];
   return [...list.filter((g) => g.available), ...list.filter((g) => !g.available)];
+}
+
+/** A provider's name as a group label: models written as Python functions (`python:NAME`) are under "Python". */
+export function providerLabel(provider: string): string {
+  return provider === "python" ? "Python" : provider;
 }

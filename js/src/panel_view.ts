@@ -15,7 +15,8 @@ import type { ConnectionState } from "./chat_view";
 import { button, h, withCode } from "./dom";
 import { formatCost, formatTokens, relativeTime, shortModelName } from "./format";
 import { jobProgressText, jobStateText } from "./jobs";
-import type { FinishedMsg, InlineChat, JobRow, NoticeMsg, PanelTraits, PanelViewMsg, SessionRow } from "./protocol";
+import { PanelSearch } from "./panel_search";
+import type { FinishedMsg, InlineChat, JobRow, NoticeMsg, PanelTraits, PanelViewMsg, SearchResultsMsg, SessionRow } from "./protocol";
 import { canOpenTabs } from "./tab_watch";
 import { isOnScreen } from "./visibility";
 
@@ -44,6 +45,8 @@ export class PanelView {
   private readonly jobBody: HTMLTableSectionElement;
   private confirming: string | null = null;
   private readonly timer: number;
+  /** The Search sessions box (panel_search.ts). */
+  private readonly search: PanelSearch;
 
   constructor(
     private readonly model: AnyModel<PanelTraits>,
@@ -75,14 +78,17 @@ export class PanelView {
         h("table", { class: "ais-panel-table", attrs: { "aria-label": "Running jobs" } },
           h("thead", {}, h("tr", {}, ...jobColumns.map((c) => h("th", { text: c, attrs: { scope: "col" } })))),
           this.jobBody)));
+    this.search = new PanelSearch((msg) => this.act(msg),
+      (hit) => this.act({ type: "open", session_id: hit.session_id, tabs: canOpenTabs(), message_id: hit.message_id }));
     this.el = h("section", { class: "ais-panel", attrs: { "aria-label": "AI sessions hub" } },
-      header, this.stale, this.notices, scroller, this.empty, this.jobs, this.inline);
+      header, this.stale, this.notices, this.search.el, scroller, this.empty, this.jobs, this.inline);
     this.subs.on("change:sessions", () => this.render());
     this.subs.on("change:jobs", () => this.renderJobs());
     this.subs.on("change:inline_chats", () => void this.renderInline());
-    this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg) => {
+    this.subs.on("msg:custom", ((msg: FinishedMsg | NoticeMsg | SearchResultsMsg) => {
       if (msg.type === "finished") this.onFinished(msg);
       else if (msg.type === "notice") this.showNotice(msg.text);
+      else if (msg.type === "search_results") this.search.onResults(msg);
     }) as (...args: never[]) => void);
     this.timer = window.setInterval(() => this.render(), 15000);
     this.render();
@@ -109,6 +115,7 @@ export class PanelView {
 
   dispose(): void {
     this.subs.dispose();
+    this.search.dispose();
     window.clearInterval(this.timer);
     for (const view of this.inlineViews.values()) view?.remove();
     this.inlineViews.clear();
@@ -197,6 +204,7 @@ export class PanelView {
     this.el.dataset.connection = live ? "live" : "lost";
     this.stale.hidden = live;
     this.refresh.disabled = !live;
+    this.search.disabled = !live;
     const streaming = rows.filter((r) => r.status === "streaming").length;
     const tokens = rows.reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
     const costs = rows.map((r) => r.cost).filter((c): c is number => c !== null);

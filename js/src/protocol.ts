@@ -5,6 +5,12 @@
  * do not edit by hand. Offsets and lengths count UTF-16 code units (JavaScript string indices).
  */
 
+/** What the model answering now can take besides text (text files go to every model). */
+export interface Accepts {
+  images: boolean;
+  documents: boolean;
+}
+
 /** Kernel -> browser: the result of an action a view asked for. */
 export interface AckMsg {
   type: "ack";
@@ -51,6 +57,20 @@ export interface ApproveMsg {
   always: boolean;
 }
 
+/** What one message may carry (the kernel checks the same numbers). */
+export interface AttachLimits {
+  max_total_bytes: number;
+  max_image_bytes: number;
+  max_count: number;
+}
+
+/** A file sent with a message; its bytes are the message's binary buffer at the same index. */
+export interface AttachmentMeta {
+  name: string;
+  media_type: string;
+  size: number;
+}
+
 /** The `batch` trait while a batch runs on the session, and its summary once done. */
 export interface BatchData {
   completed: number;
@@ -77,6 +97,16 @@ export interface BlobMsg {
 export interface BlobRequestMsg {
   type: "blob";
   blob: string;
+}
+
+/** Where a message stands among the messages sharing its parent (the chat's "2/3" branch switcher). */
+export interface BranchData {
+  /** 0-based. */
+  index: number;
+  count: number;
+  /** The previous sibling's id: checking it out shows its branch. */
+  previous: string | null;
+  next: string | null;
 }
 
 /** Kernel -> browser: the chat's code and styles, when a view asked for them (see chat_loader.ts). */
@@ -113,6 +143,20 @@ export interface ChatTraits {
   agents?: AgentOption[];
   /** This widget's model id: a view finds the notebook cell that shows it by it. */
   widget_id?: string;
+  /** For the settings popover. */
+  session_settings?: SessionSettingsData | Empty;
+  /** A message to scroll to, or {}. */
+  reveal?: RevealData | Empty;
+}
+
+/** The Session settings popover was saved (null / empty: back to the inherited default). */
+export interface ConfigureMsg {
+  type: "configure";
+  model: string;
+  temperature: number | null;
+  max_tokens: number | null;
+  system_prompt: string;
+  client_id: string;
 }
 
 /** Kernel -> browser: reply text appended since the last delta (at most one every ~50 ms per widget). */
@@ -124,6 +168,14 @@ export interface DeltaMsg {
   offset: number;
   text: string;
   tokens: number;
+}
+
+/** Ask again from one of the user's messages with `text` instead (a new branch). */
+export interface EditMsg {
+  type: "edit";
+  message_id: string;
+  text: string;
+  client_id: string;
 }
 
 /** An empty object: no reply (or batch) in flight. */
@@ -149,6 +201,11 @@ export interface FinishedMsg {
 /** A view asks for the whole text of the reply in flight (it joined mid-reply or found a gap). */
 export interface HelloMsg {
   type: "hello";
+}
+
+export interface HighlightPiece {
+  text: string;
+  match: boolean;
 }
 
 /** An image; its bytes stay in the kernel (a view asks for them with a `blob` message). */
@@ -205,6 +262,16 @@ export interface JobRow {
 
 export type KernelMsg = DeltaMsg | AckMsg | BundleMsg | VariablesMsg | InsertCellMsg | BlobMsg;
 
+/**
+ * Act on one message: `delete` it (a prompt with its replies), `checkout` the newest branch through
+ * it (the branch switcher), or `retry` it (a failed reply, asked again in place).
+ */
+export interface MessageActionMsg {
+  type: "delete" | "checkout" | "retry";
+  message_id: string;
+  client_id: string;
+}
+
 /** One entry of the `messages` trait (`Message.to_dict()` in ai_sessions/model.py). */
 export interface MessageData {
   id: string;
@@ -222,6 +289,12 @@ export interface MessageData {
   completed_at: number | null;
   /** The message's parts: text, images, files, tool calls and results. */
   parts?: MessagePart[];
+  /** The message before it on its branch. */
+  parent_id?: string | null;
+  /** Set when the message has siblings (branches). */
+  branch?: BranchData | null;
+  /** A reply's timing, when known. */
+  timing?: TimingData | null;
 }
 
 export type MessagePart = TextPartData | ImagePartData | FilePartData | ToolCallPartData | ToolResultPartData | StructuredPartData;
@@ -257,17 +330,26 @@ export interface PanelCloseInlineMsg {
   model_id: string;
 }
 
-export type PanelKernelMsg = FinishedMsg | NoticeMsg;
+export type PanelKernelMsg = FinishedMsg | NoticeMsg | SearchResultsMsg;
 
 /** Open a session's chat: in a tab where this page can open one (`tabs`), else inside the panel. */
 export interface PanelOpenMsg {
   type: "open";
   session_id: string;
   tabs: boolean;
+  /** Scroll the chat to this message (a search hit). */
+  message_id?: string | null;
 }
 
 export interface PanelRefreshMsg {
   type: "refresh";
+}
+
+/** Search the stored sessions (the panel's Search sessions box). */
+export interface PanelSearchMsg {
+  type: "search";
+  query: string;
+  all_scopes: boolean;
 }
 
 /** Synced traits of `HubPanel` (its scope, a local path, is not synced: saved notebooks stay clean). */
@@ -279,7 +361,7 @@ export interface PanelTraits {
   jobs?: JobRow[];
 }
 
-export type PanelViewMsg = PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg;
+export type PanelViewMsg = PanelActionMsg | PanelOpenMsg | PanelCloseInlineMsg | PanelRefreshMsg | PanelSearchMsg;
 
 /** The `progress` trait while a reply is in flight. */
 export interface ProgressData {
@@ -315,9 +397,37 @@ export interface RetryData {
 
 export type RetryKind = "rate_limited" | "provider_error" | "timeout" | "connection";
 
+/** The `reveal` trait: scroll the log to a message and mark it (a search hit opened from the panel). */
+export interface RevealData {
+  message_id: string;
+  /** Changes each time, so revealing the same message again is seen. */
+  nonce: number;
+}
+
 export type Role = "user" | "assistant";
 
 export type RowStatus = "idle" | "streaming" | "closed" | "stored";
+
+/** One search hit (`SearchHit.to_dict()` in ai_sessions/search.py). */
+export interface SearchHitData {
+  session_id: string;
+  session_name: string;
+  message_id: string;
+  position: number;
+  role: Role;
+  created_at: number;
+  snippet: string;
+  /** The snippet in pieces, the matched words marked. */
+  highlights: HighlightPiece[];
+}
+
+/** Kernel -> panel: the hits of the search a view asked for (`query` says which). */
+export interface SearchResultsMsg {
+  type: "search_results";
+  query: string;
+  hits: SearchHitData[];
+  error?: string | null;
+}
 
 export interface SendMsg {
   type: "send";
@@ -325,6 +435,8 @@ export interface SendMsg {
   client_id: string;
   /** Names written as `@name` in the text: the kernel attaches those that exist. */
   context?: string[];
+  /** Files, bytes in the buffers. */
+  attachments?: AttachmentMeta[];
 }
 
 /** One row of `HubPanel.sessions`. */
@@ -343,7 +455,25 @@ export interface SessionRow {
   live: boolean;
 }
 
+/** The `session_settings` trait: the Session settings popover's values and the defaults inherited. */
+export interface SessionSettingsData {
+  /** The session's own values (`model`: the model asked for). */
+  own: SettingsValues;
+  /** What applies where the session sets nothing (settings.toml). */
+  defaults: SettingsValues;
+  accepts: Accepts;
+  limits: AttachLimits;
+}
+
 export type SessionState = "open" | "closed" | "deleted" | "missing";
+
+/** A session's model and reply parameters (null: not set, the default applies). */
+export interface SettingsValues {
+  model: string;
+  temperature: number | null;
+  max_tokens: number | null;
+  system_prompt: string | null;
+}
 
 /** A validated structured result (JSON) for `schema`. */
 export interface StructuredPartData {
@@ -376,6 +506,14 @@ export interface SwitchModelMsg {
 export interface TextPartData {
   kind: "text";
   text: string;
+}
+
+/** A reply's timing, from its final event (none for replies older than the store keeps events). */
+export interface TimingData {
+  /** Seconds from the request to the end. */
+  elapsed: number | null;
+  /** Seconds from the request to the first text. */
+  first_token_s: number | null;
 }
 
 /** The model asked to call tool `name` with `arguments`; `id` pairs it with its result. */
@@ -432,7 +570,7 @@ export interface VariablesRequestMsg {
   request_id: string;
 }
 
-export type ViewMsg = SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg | BundleRequestMsg | WhereMsg | ApproveMsg | VariablesRequestMsg | InsertedMsg | UseAgentMsg | BlobRequestMsg;
+export type ViewMsg = SendMsg | ActionMsg | SwitchModelMsg | HelloMsg | RefreshModelsMsg | ViewOpenMsg | BundleRequestMsg | WhereMsg | ApproveMsg | VariablesRequestMsg | InsertedMsg | UseAgentMsg | BlobRequestMsg | MessageActionMsg | EditMsg | ConfigureMsg;
 
 /** A view appeared (`open`) or went away. */
 export interface ViewOpenMsg {

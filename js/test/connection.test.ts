@@ -111,7 +111,7 @@ describe("a chat that loses its kernel side", () => {
     const model = new FakeModel(traits());
     const state = { connected: true };
     const view = new ChatView(model, md, state);
-    const box = view.el.querySelector<HTMLTextAreaElement>("textarea") as HTMLTextAreaElement;
+    const box = view.el.querySelector<HTMLTextAreaElement>('textarea[aria-label="Message"]') as HTMLTextAreaElement;
     const stop = view.el.querySelector<HTMLButtonElement>('[aria-label="Stop"]') as HTMLButtonElement;
     expect(stop.hidden).toBe(false);
     model.set("progress", {});

@@ -24,7 +24,10 @@ export class FakeModel<T extends object> implements AnyModel<T> {
   off(event?: string | null, callback?: ((...args: never[]) => void) | null): void {
     if (event) this.handlers.set(event, (this.handlers.get(event) ?? []).filter((c) => c !== callback));
   }
-  send(content: unknown): void {
+  /** The binary buffers sent with each message (attachments), by index in `sent`. */
+  readonly buffers = new Map<number, ArrayBuffer[]>();
+  send(content: unknown, _callbacks?: unknown, buffers?: ArrayBuffer[]): void {
+    if (buffers?.length) this.buffers.set(this.sent.length, buffers);
     this.sent.push(content);
   }
   emit(event: string, ...args: unknown[]): void {

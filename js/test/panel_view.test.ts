@@ -47,3 +47,27 @@ describe("hub panel costs", () => {
     expect(region?.getAttribute("tabindex")).toBe("0");
   });
 });
+
+describe("hub panel search", () => {
+  it("searches as words are typed, shows hits with the matched words marked, and opens one at its message", () => {
+    const model = new FakeModel<PanelTraits>({ sessions: [row("a")] });
+    view = new PanelView(model);
+    const box = view.el.querySelector<HTMLInputElement>('[aria-label="Search sessions"]') as HTMLInputElement;
+    box.value = "missing values";
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.takeSent()).toEqual([{ type: "search", query: "missing values", all_scopes: false }]);
+    model.emit("msg:custom", { type: "search_results", query: "missing values", error: null, hits: [{
+      session_id: "sid", session_name: "analysis", message_id: "m7", position: 3, role: "assistant", created_at: 0,
+      snippet: "fill **missing** <b>x</b>", highlights: [{ text: "fill ", match: false }, { text: "missing", match: true },
+        { text: " <b>x</b>", match: false }] }] });
+    const results = view.el.querySelector('[aria-label="Search results"]') as HTMLElement;
+    expect(results.querySelector("mark")?.textContent).toBe("missing");
+    expect(results.querySelector("b")).toBeNull(); // a message's text never becomes markup
+    expect(view.el.querySelector("[role=status].ais-search-status")?.textContent).toBe("1 message found");
+    results.querySelector("button")?.click();
+    expect(model.takeSent()).toMatchObject([{ type: "open", session_id: "sid", message_id: "m7" }]);
+    // a late answer to an older query is ignored
+    model.emit("msg:custom", { type: "search_results", query: "old", error: null, hits: [] });
+    expect(results.querySelectorAll("button")).toHaveLength(1);
+  });
+});

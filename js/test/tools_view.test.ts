@@ -69,7 +69,7 @@ describe("an approval card", () => {
     second.querySelector<HTMLInputElement>("input[type=checkbox]")!.click();
     Array.from(second.querySelectorAll("button")).find((b) => b.textContent === "Approve")!.click();
     expect(model.takeSent()).toEqual([{ type: "approve", call_id: "c2", approved: true, always: true }]);
-    expect(document.activeElement).toBe(view.el.querySelector("textarea"));
+    expect(document.activeElement).toBe(view.el.querySelector("textarea.ais-input"));
     model.update({ approvals: [RUN] }); // the kernel has not confirmed yet: the answered card stays hidden
     expect(view.el.querySelector(".ais-approval[data-call-id=c1]")).toBeNull();
   });
@@ -93,7 +93,7 @@ describe("@ completion", () => {
 
   it("asks the kernel for variables and lists them in a listbox the box controls", () => {
     const { model, view } = chat();
-    const box = view.el.querySelector<HTMLTextAreaElement>("textarea")!;
+    const box = view.el.querySelector<HTMLTextAreaElement>("textarea.ais-input")!;
     box.focus();
     typeIn(box, "rows of @");
     const [request] = model.takeSent() as { type: string; request_id: string }[];
@@ -123,7 +123,7 @@ describe("@ completion", () => {
 
   it("closes with Escape", () => {
     const { view } = chat();
-    const box = view.el.querySelector<HTMLTextAreaElement>("textarea")!;
+    const box = view.el.querySelector<HTMLTextAreaElement>("textarea.ais-input")!;
     typeIn(box, "@");
     box.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     expect(view.el.querySelector<HTMLElement>("[role=listbox]")!.hidden).toBe(true);
@@ -193,7 +193,7 @@ describe("attachments of a user message", () => {
 
   it("let the placeholder of a sent message settle on the echo with attachments", () => {
     const { model, view } = chat();
-    const box = view.el.querySelector<HTMLTextAreaElement>("textarea")!;
+    const box = view.el.querySelector<HTMLTextAreaElement>("textarea.ais-input")!;
     box.value = "rows of @df";
     box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
     const [send] = model.takeSent() as { client_id: string }[];

@@ -164,7 +164,8 @@ def test_the_log_is_one_tab_stop_with_arrow_keys(page, lab, notebook):
         page.keyboard.press("Shift+Tab")
         path.append(focused_name(page))
     # the log is one stop (its current message, then that message's own buttons), whatever its length
-    assert path == ["Copy reply 6", "Reply 6 from echo", "Inspect this session", "Clear", "Regenerate"], path
+    expected = ["Copy reply 6", "Delete reply 6", "Reply 6 from echo", "Inspect this session", "Clear", "Regenerate"]
+    assert path == expected, path
     # Tab again into the log: the newest message, then its own Copy button
     log = chat.get_by_role("log", name="Messages")
     log.get_by_role("article", name="Reply 6 from echo").focus()

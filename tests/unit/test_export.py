@@ -116,7 +116,9 @@ def test_an_export_with_every_kind_of_field_round_trips(shub):
     s.send("hi", temperature=0.5)
     s.configure(temperature=0.3, max_tokens=77, system_prompt="be brief")
     data = json.loads(s.export("json"))
-    data["messages"].append(_tool_call(arguments=_nest(10)))
+    last = data["messages"][-1]["id"]
+    data["messages"].append(_tool_call(arguments=_nest(10)) | {"id": "added", "parent_id": last})
+    data["session"]["head"] = "added"  # the tree: the added message continues the current branch
     copy = shub.import_session(json.dumps(data), name="copy")
     assert copy.model == "scripted:m" and copy.params == {"temperature": 0.3, "max_tokens": 77}
     assert copy.system_prompt == "be brief"

@@ -222,7 +222,8 @@ def view_msg(widget: Any, content: dict[str, Any]) -> None:
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TIMES = {"created_at": 1_700_000_000.0, "started_at": 1_700_000_000.0, "first_token_at": 1_700_000_000.5,
-         "completed_at": 1_700_000_001.0, "until": 1_700_000_008.0, "last_activity": 1_700_000_001.0}
+         "completed_at": 1_700_000_001.0, "until": 1_700_000_008.0, "last_activity": 1_700_000_001.0,
+         "elapsed": 1.0, "first_token_s": 0.5}
 
 
 def normalise(value: Any) -> Any:
