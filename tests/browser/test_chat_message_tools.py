@@ -172,7 +172,7 @@ def test_attachments_by_paste_and_by_the_button(page, lab, notebook, tmp_path):
     image.write_bytes(bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
                                     "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"))
     with page.expect_file_chooser() as chooser:
-        chat.get_by_role("button", name="Attach").click()
+        chat.get_by_role("button", name="Attach", exact=True).click()
     chooser.value.set_files(str(image))
     chips.get_by_text("plot.png").wait_for()
     problem = chat.get_by_role("alert").filter(has_text="cannot see images")
@@ -191,7 +191,7 @@ def test_attachments_by_paste_and_by_the_button(page, lab, notebook, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("wind: strong\n")
     with page.expect_file_chooser() as chooser:
-        chat.get_by_role("button", name="Attach").click()
+        chat.get_by_role("button", name="Attach", exact=True).click()
     chooser.value.set_files(str(notes))
     chips.get_by_text("notes.txt").wait_for()
     box.press("Enter")  # attachments alone make a message
@@ -205,8 +205,9 @@ def test_reply_details_on_hover_and_in_the_toggle(page, lab, notebook):
     send(chat, "hello")
     reply = reply_with(chat, "Echo: hello")
     line = reply.locator(".ais-meta-line")
-    assert "first token" in line.inner_text() and "5 in / 2 out" in line.inner_text()
+    assert not line.is_visible()  # out of the way (and of copied text) until the reply is pointed at
     reply.hover()
+    assert "first token" in line.inner_text() and "5 in / 2 out" in line.inner_text()
     reply.locator('summary[aria-label="Details of reply 1"]').click()
     details = reply.locator(".ais-details-list")
     details.wait_for()

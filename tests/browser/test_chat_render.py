@@ -166,7 +166,7 @@ def test_the_log_is_one_tab_stop_with_arrow_keys(page, lab, notebook):
     # the log is one stop (its current message, then that message's own buttons), whatever its length
     expected = ["Copy reply 6", "Delete reply 6", "Reply 6 from echo", "Inspect this session", "Clear", "Regenerate"]
     assert path == expected, path
-    # Tab again into the log: the newest message, then its own Copy button
+    # Tab again into the log: the newest message, then its own buttons in the order they show (Delete, Copy)
     log = chat.get_by_role("log", name="Messages")
     log.get_by_role("article", name="Reply 6 from echo").focus()
     page.keyboard.press("ArrowUp")
@@ -175,6 +175,8 @@ def test_the_log_is_one_tab_stop_with_arrow_keys(page, lab, notebook):
     assert focused_name(page) == "Message 1 (yours)"
     page.keyboard.press("ArrowDown")
     assert focused_name(page) == "Reply 1 from echo"
+    page.keyboard.press("Tab")
+    assert focused_name(page) == "Delete reply 1"
     page.keyboard.press("Tab")
     assert focused_name(page) == "Copy reply 1"
     page.keyboard.press("Enter")
