@@ -90,7 +90,7 @@ def needs_of(reply: Reply) -> Needs:
     tools, the request's schema, and the length of the history."""
     prompt = answered_parts(reply)
     request = reply.spec.build_request("", ())
-    chars = sum(len(m.content) for m in reply.conversation.messages)
+    chars = sum(len(m.content) for m in reply.history)
     if reply.spec.prompt is not None:
         chars += len(text_of(prompt))
     return Needs(images=any(isinstance(p, ImagePart) for p in prompt),
@@ -104,7 +104,7 @@ def answered_parts(reply: Reply) -> tuple[Part, ...]:
     """The prompt ``reply`` answers: its own, or when regenerating the last user message."""
     if reply.spec.prompt is not None:
         return reply.spec.prompt
-    for message in reversed(reply.conversation.messages):
+    for message in reversed(reply.history):
         if message.role is Role.USER:
             return message.parts
     return ()

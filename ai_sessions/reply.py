@@ -111,6 +111,7 @@ class Reply:
         self._attempts = 0
         self._retry_wait = 0.0
         self._rounds = 0
+        self._keep: int | None = None  # messages of the current branch this reply follows, once known
         #: set while waiting for tools or approval (for progress displays): {"state": ..., "tool": ...}
         self.activity: dict[str, Any] = {}
 
@@ -146,6 +147,13 @@ class Reply:
             await asyncio.gather(turn, return_exceptions=True)
             raise
 
+    @property
+    def history(self) -> list[Message]:
+        """The messages of the current branch this reply follows: for an edit or a regeneration, those
+        before the point it branches at (not what came after it)."""
+        messages = self.conversation.messages
+        return list(messages if self._keep is None else messages[:self._keep])
+
     # -- the turn -----------------------------------------------------------------------------------------
     async def _turn(self) -> Message:
         store = self.runtime.store
@@ -157,6 +165,7 @@ class Reply:
         else:
             keep = len(path) if self.spec.branch_at is None else self.spec.branch_at
             user = Message(new_id(), self.session_id, 0, Role.USER, self.spec.prompt)
+        self._keep = keep
         unanswerable = await self._choose_model()
         reply = Message(self.id, self.session_id, 0, Role.ASSISTANT, (), model=self.model,
                         status=MessageStatus.STREAMING)
@@ -289,7 +298,7 @@ class Reply:
             self.model = self.spec.requested_model
             return error
         self.model = choice.model
-        self._log_switch(choice, len(self.conversation.messages))
+        self._log_switch(choice, self._keep if self._keep is not None else len(self.conversation.messages))
         return None
 
     async def _fail_over(self, error: ProviderError) -> bool:

@@ -54,6 +54,9 @@ interface Pending {
   accepted: boolean;
 }
 
+/** View messages that start a reply or change the branch shown. */
+const STARTS_REPLY = new Set<ViewMsg["type"]>(["send", "regenerate", "edit", "retry", "checkout"]);
+
 /** Whether the view still reaches its kernel side (see connection.ts). */
 export interface ConnectionState {
   readonly connected: boolean;
@@ -317,6 +320,9 @@ export class ChatView implements FrameWork {
   // -- view -> kernel ---------------------------------------------------------------------------
   private act(msg: ViewMsg, buffers?: ArrayBuffer[]): void {
     if (!this.online()) return;
+    // a delete waiting for its Undo is done before anything that asks the model (or changes the branch):
+    // the kernel handles messages in order, so the model never sees a message the user removed
+    if (STARTS_REPLY.has(msg.type)) this.extras.commitDelete();
     try {
       this.model.send(msg, undefined, buffers);
     } catch {

@@ -131,6 +131,16 @@ describe("delete and retry", () => {
     expect(model.takeSent()).toMatchObject([{ type: "delete", message_id: "u1" }, { type: "view", open: false }]);
   });
 
+  it("commits a delete waiting for its Undo before a send, so the model never sees the deleted turn", () => {
+    const { model, view } = chat([message("u1", "user", "one"), message("a1", "assistant", "re one")]);
+    byName(view.el, "Delete message 1").click();
+    const box = view.el.querySelector<HTMLTextAreaElement>("textarea.ais-input")!;
+    box.value = "two";
+    box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect((model.takeSent() as { type: string }[]).map((m) => m.type)).toEqual(["delete", "send"]);
+    expect(view.el.querySelector<HTMLElement>(".ais-undo")?.hidden).toBe(true); // no Undo of what was sent
+  });
+
   it("puts Retry on a failed reply", () => {
     const { model, view } = chat([message("u1", "user", "q"),
       message("a1", "assistant", "", { status: "failed", error: "rate limited" })]);

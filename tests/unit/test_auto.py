@@ -381,3 +381,21 @@ def test_an_async_choice_never_blocks_the_loop_on_the_price_table(make_hub, monk
 
 def test_choose_is_a_coroutine():
     assert asyncio.iscoroutinefunction(AutoChooser.choose) and asyncio.iscoroutinefunction(AutoChooser.fail_over)
+
+
+def test_a_regeneration_or_edit_chooses_for_the_branch_it_follows(make_hub):
+    """An auto reply that branches (regenerate at an earlier reply, edit) answers the prompt before its branch
+    point, not the newest one of the branch, and its switch is logged where it stands."""
+    SCRIPTS.clear()
+    hub = make_hub(settings=auto_settings())
+    s = hub.session("a", model="auto")
+    s.send([TextPart("look"), ImagePart("image/png", PNG)])
+    s.send("plain")
+    assert [m.model for m in s.messages if m.role.value == "assistant"] == [SEEING, TEXT]
+    again = s.regenerate(at=1)  # the reply to the image: only the seeing model can take it
+    assert again.model == SEEING and len(s.messages) == 2
+    assert (switches(s)[-1][1], switches(s)[-1][3]) == (SEEING, 1)
+    s.send("plain again")
+    s.edit(0, "LOOK")  # the image stays with the edited question
+    assert s.messages[-1].model == SEEING and len(s.messages) == 2
+    assert (switches(s)[-1][1], switches(s)[-1][3]) == (SEEING, 0)
