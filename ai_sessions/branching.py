@@ -50,15 +50,17 @@ class BranchOps:
         return self.runtime.store.siblings(self.session_id, [m.id for m in self.conversation.messages])
 
     def edit_parts(self, index: int, text: str) -> tuple[Any, ...]:
-        """The parts of user message ``index`` with ``text`` as its text (its attachments kept)."""
+        """The parts of user message ``index`` with ``text`` in place of its own text, the first text part
+        (what follows is kept: files, images, and the descriptions of ``context=[...]`` objects)."""
         from .parts import TextPart
 
         message = self.message_at(index, "edit")
         if message.role is not Role.USER:
             raise AiSessionsError(f"message {index} is a reply: only your own messages can be edited",
                                   hint="regenerate a reply instead (s.regenerate(at=index))")
-        others = tuple(p for p in message.parts if not isinstance(p, TextPart))
-        return (*((TextPart(text),) if text.strip() else ()), *others)
+        parts = message.parts
+        attached = parts[1:] if parts and isinstance(parts[0], TextPart) else parts
+        return (*((TextPart(text),) if text.strip() else ()), *attached)
 
     def message_at(self, index: Any, what: str) -> Any:
         messages = self.conversation.messages

@@ -281,7 +281,8 @@ class Session:
     # -- branches (see ai_sessions.branching) ----------------------------------------------------------
     def edit(self, index: int, text: str, *, approve: Approver | None = None, **params: Any) -> Message:
         """Ask again from your message ``index`` of :attr:`messages`, with ``text`` instead (its attachments
-        kept), and wait for the reply. What came after it is not lost: it stays as another branch.
+        and ``context=`` descriptions kept), and wait for the reply. What came after it is not lost: it stays
+        as another branch.
 
         >>> s.edit(0, "What is a p-value, in one sentence?")      # doctest: +SKIP
         """

@@ -8,6 +8,7 @@
 import { BranchSwitch } from "./branch_switch";
 import { messageDetails, detailsLine } from "./details";
 import { button, h } from "./dom";
+import { userParts } from "./parts";
 import type { MessageView } from "./message_view";
 import type { MessageData, ModelOption } from "./protocol";
 
@@ -83,7 +84,8 @@ export class MessageTools {
     this.editing = true;
     const name = this.view.label || "message";
     const area = h("textarea", { class: "ais-input ais-edit-input", attrs: { "aria-label": `New text of ${name}`, rows: "3", "data-lm-suppress-shortcuts": "true" } });
-    area.value = m.content;
+    const own = userParts(m.parts, m.content).text; // the question only: attachments and context stay as they are
+    area.value = own;
     const done = (): void => {
       this.editing = false;
       this.view.setEditor(null);
@@ -91,7 +93,7 @@ export class MessageTools {
     };
     const save = (): void => {
       const text = area.value.trim();
-      if (!text || text === m.content.trim()) return done();
+      if (!text || text === own.trim()) return done();
       this.editing = false;
       this.view.setEditor(null);
       this.handlers.edit(m.id, text);

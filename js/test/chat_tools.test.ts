@@ -64,6 +64,17 @@ describe("branches", () => {
     expect(view.el.querySelectorAll(".ais-branch:not([hidden])")).toHaveLength(1); // the reply has no siblings
   });
 
+  it("puts only the question in the editor, not the text of what was attached", () => {
+    const { model, view } = chat([message("u1", "user", "rain?`df`: a DataFrame", {
+      parts: [{ kind: "text", text: "rain?" }, { kind: "text", text: "`df`: a DataFrame" }] }), message("a1", "assistant", "…")]);
+    byName(view.el, "Edit message 1").click();
+    const editor = byName<HTMLTextAreaElement>(view.el, "New text of message 1");
+    expect(editor.value).toBe("rain?");
+    editor.value = "rain in mm?";
+    editor.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.takeSent()).toMatchObject([{ type: "edit", message_id: "u1", text: "rain in mm?" }]);
+  });
+
   it("edits a message in place: Enter asks again, Escape gives the text back", () => {
     const { model, view } = chat([message("u1", "user", "what is a p-value?"), message("a1", "assistant", "…")]);
     byName(view.el, "Edit message 1").click();

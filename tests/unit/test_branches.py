@@ -105,6 +105,19 @@ def test_edit_keeps_the_messages_attachments_and_checks_what_it_edits(shub):
         text_only.edit(0, "  ")
 
 
+def test_edit_keeps_the_descriptions_of_context_objects(shub):
+    """context=[...] adds text parts after the question: an edit replaces the question only."""
+    s = shub.session("a", model="scripted:m")
+    s.send("Describe the table", context=[{"city": ["Oslo", "Bergen"], "rain_mm": [763, 2250]}])
+    described = s.messages[0].parts[1:]
+    assert described and "Bergen" in s.messages[0].content
+    s.edit(0, "Describe the table briefly")
+    assert s.messages[0].parts[0] == TextPart("Describe the table briefly")
+    assert s.messages[0].parts[1:] == described
+    sent = SCRIPTS["m"].requests[-1].turns[-1]
+    assert "Bergen" in sent.content and sent.content.startswith("Describe the table briefly")
+
+
 def test_regenerate_keeps_the_old_reply_as_a_sibling_and_replaces_a_failed_one(shub):
     s = shub.session("a", model="scripted:m")
     s.send("q")
