@@ -235,3 +235,22 @@ def m007_batch_jobs(db: sqlite3.Connection) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migration
+def m008_search_text_of_parts(db: sqlite3.Connection) -> None:
+    """A message with parts keeps in ``content`` what search finds it by: its text parts, tool calls and
+    tool results one paragraph each (before, the text parts were run together, so the words where a tool
+    round ended were lost to search, and tool calls and results were not searchable). The search index
+    follows by its update trigger."""
+    import json
+
+    from .parts import parts_from_dicts, search_text
+
+    rows = db.execute("SELECT rowid, parts FROM messages WHERE parts IS NOT NULL").fetchall()
+    for rowid, parts in rows:
+        try:
+            text = search_text(parts_from_dicts(json.loads(parts)))
+        except (ValueError, TypeError, KeyError):  # a damaged row keeps its old text: loading it says why
+            continue
+        db.execute("UPDATE messages SET content = ? WHERE rowid = ?", (text, rowid))

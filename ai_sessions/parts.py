@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -140,6 +141,24 @@ Part = TextPart | ImagePart | FilePart | ToolCallPart | ToolResultPart | Structu
 def text_of(parts: Iterable[Part]) -> str:
     """The text view of ``parts``: their text parts joined (nothing else counts as text)."""
     return "".join(p.text for p in parts if isinstance(p, TextPart))
+
+
+def search_text(parts: Iterable[Part]) -> str:
+    """What search finds a message by: each text part, tool call (name and arguments), tool result, file
+    name and structured result, one paragraph each (so words of separate rounds never run together)."""
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            pieces.append(part.text)
+        elif isinstance(part, ToolCallPart):
+            pieces.append(f"{part.name} {json.dumps(dict(part.arguments), ensure_ascii=False, default=str)}")
+        elif isinstance(part, ToolResultPart):
+            pieces.append(search_text(part.parts))
+        elif isinstance(part, FilePart):
+            pieces.append(part.name)
+        elif isinstance(part, StructuredPart):
+            pieces.append(json.dumps(part.data, ensure_ascii=False, default=str))
+    return "\n\n".join(piece for piece in pieces if piece)
 
 
 def as_parts(value: str | Iterable[Part] | None) -> tuple[Part, ...]:

@@ -31,7 +31,7 @@ from . import tree as message_tree
 from .errors import StoreError
 from .migrations import MIGRATIONS
 from .model import Event, Message, MessageStatus, ModelSwitch, Role, SessionRecord, Usage
-from .parts import TextPart, binary_parts, map_binary, parts_from_dicts
+from .parts import TextPart, binary_parts, map_binary, parts_from_dicts, search_text
 from .search import SearchHit
 from .tree import Node, Siblings
 
@@ -417,7 +417,7 @@ class Store:
             db.execute("UPDATE messages SET content=?, parts=?, model=?, status=?, input_tokens=?, output_tokens=?, "
                        "cache_read_tokens=?, cache_write_tokens=?, cost=?, error=?, error_kind=?, completed_at=? "
                        "WHERE id=?",
-                       (message.content, _parts_json(message), message.model, message.status.value,
+                       (*_text_columns(message), message.model, message.status.value,
                         *_usage_row(usage), message.cost, message.error, message.error_kind,
                         message.completed_at, message.id))
             self._write_blobs(db, message)
@@ -707,8 +707,15 @@ def _usage_row(usage: Usage | None) -> tuple[int | None, ...]:
     return (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens or None, usage.cache_write_tokens or None)
 
 
+def _text_columns(m: Message) -> tuple[str, str | None]:
+    """``content`` and ``parts``: a text-only message's text and NULL, else what search finds it by (its
+    text, tool calls and results, one paragraph each: the index covers ``content``) and the parts."""
+    parts = _parts_json(m)
+    return (m.content if parts is None else search_text(m.parts)), parts
+
+
 def _message_row(m: Message) -> tuple[Any, ...]:
-    return (m.id, m.session_id, m.seq, m.role.value, m.content, _parts_json(m), m.model, m.status.value,
+    return (m.id, m.session_id, m.seq, m.role.value, *_text_columns(m), m.model, m.status.value,
             *_usage_row(m.usage), m.cost, m.error, m.error_kind, m.created_at, m.completed_at, m.parent_id)
 
 

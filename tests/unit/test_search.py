@@ -126,3 +126,44 @@ def test_snippets_are_cut_around_the_first_match():
     assert bold(pieces).endswith("word …")
     assert highlights("pandas rocks", "pan", prefix=True) == (("pandas", True), (" rocks", False))
     assert fts_query("a-b c", prefix=True) == '"a" "b" "c"*'
+
+
+def test_a_tool_reply_is_found_by_each_round_its_calls_and_their_results(shub):
+    """The text of separate rounds ran together in the index ("checkOrders"), and tool calls and results
+    were not indexed."""
+    from ai_sessions.parts import ToolCallPart
+
+    def count_rows(table: str) -> str:
+        """Count the rows of a table."""
+        return f"the table {table} has 1200 rows in zanzibar"
+
+    SCRIPTS["m"] = Script(chunks=["Let me check"], calls=[[ToolCallPart("c1", "count_rows", {"table": "orders"})]])
+    s = shub.session("tools", model="scripted:m", tools=[count_rows])
+    reply = s.send("how many orders?")
+    assert [h.position for h in shub.search("check")] == [1]
+    assert [h.position for h in shub.search("zanzibar")] == [1]  # the tool's result
+    assert [h.position for h in shub.search("count_rows")] == [1]  # the call
+    assert "**check**" in shub.search("check")[0].snippet
+    assert reply.content.startswith("Let me check")  # the message's own text view is unchanged
+
+
+def test_the_migration_gives_stored_tool_replies_their_search_text(shub):
+    import sqlite3
+
+    from ai_sessions.migrations import m008_search_text_of_parts
+    from ai_sessions.parts import ToolCallPart
+
+    def lookup(q: str) -> str:
+        """Look it up."""
+        return "found in zanzibar"
+
+    SCRIPTS["m"] = Script(chunks=["Let me check"], calls=[[ToolCallPart("c1", "lookup", {"q": "x"})]])
+    s = shub.session("old", model="scripted:m", tools=[lookup])
+    s.send("look it up")
+    path = shub.store.path
+    with sqlite3.connect(path) as db:  # as a store written before m008 held it
+        db.execute("UPDATE messages SET content = 'Let me checkDone' WHERE parts IS NOT NULL")
+    assert shub.search("zanzibar") == []
+    with sqlite3.connect(path) as db:
+        m008_search_text_of_parts(db)
+    assert [h.position for h in shub.search("zanzibar")] == [1]
