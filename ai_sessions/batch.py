@@ -89,6 +89,8 @@ class BatchOptions:
     prefix: str = ""
     #: the model every item goes to (a ``model="auto"`` session's map sticks to its first usable candidate)
     model: str = ""
+    #: with ``include_history``: the branch whose messages every item is sent with (``Session.branch``)
+    history_branch: str | None = None
 
 
 class BatchResult(list):
@@ -142,6 +144,7 @@ class BatchResult(list):
 
             retry_batch(self, todo, progress=progress)
         elif todo:
+            check_history_branch(self.session, self.options, "this map")
             for item in todo:
                 item.status, item.error, item.error_kind = "pending", None, None
             execute(self.session, todo, self.options, progress=progress)
@@ -479,8 +482,21 @@ def _prepare_map(session: Session, template: str, items: Any, concurrency: int, 
     output = prepare_output(params, session.runtime.catalogue, model)
     batch_items, index = prepare(template, items)
     options = BatchOptions(concurrency, include_history, attempts, params, output, mode,
-                           prefix=fixed_prefix(template), model=model)
+                           prefix=fixed_prefix(template), model=model,
+                           history_branch=session.branch if include_history else None)
     return batch_items, index, options
+
+
+def check_history_branch(session: Session, options: BatchOptions, what: str) -> None:
+    """Refuse to send items with another branch's history than the one the job was asked with."""
+    wanted = options.history_branch
+    if not options.include_history or wanted is None or session.branch == wanted:
+        return
+    shown = [b.id for b in session.branches]
+    hint = (f"show that branch first: s.checkout({wanted!r}), then ask again" if wanted in shown else
+            "its messages were deleted: run a new map with the history you want")
+    raise AiSessionsError(f"{what} was asked with the history of branch {wanted!r}, and session "
+                          f"{session.name!r} now shows another", hint=hint)
 
 
 def user_turn(prompt: str, prefix: str) -> ChatTurn:

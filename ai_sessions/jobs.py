@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import job_runner, job_store
-from .batch import BatchItem, BatchOptions, BatchResult, BatchRun, user_turn
+from .batch import BatchItem, BatchOptions, BatchResult, BatchRun, check_history_branch, user_turn
 from .batch_progress import in_kernel
 from .errors import AiSessionsError
 from .estimate import Estimate, confirm, estimate, from_dict
@@ -79,7 +79,7 @@ def _settings_of(options: BatchOptions) -> dict[str, Any]:
     """What every item's request shares, as stored with the job (the schema is stored on its own)."""
     params = {k: v for k, v in options.params.items() if k != "schema"}
     return {"params": params, "include_history": options.include_history, "concurrency": options.concurrency,
-            "attempts": options.attempts, "prefix": options.prefix}
+            "attempts": options.attempts, "prefix": options.prefix, "history_branch": options.history_branch}
 
 
 def _digest(session: Session, options: BatchOptions) -> str:
@@ -87,7 +87,7 @@ def _digest(session: Session, options: BatchOptions) -> str:
     base = session.make_request(options.model.partition(":")[2], (), dict(options.params))
     schema = dict(options.schema.json_schema) if options.schema is not None else None
     shared = [options.model, base.system, base.temperature, base.max_tokens, dict(base.extra), schema,
-              options.include_history]
+              options.include_history, options.history_branch]
     return hashlib.sha256(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -390,6 +390,7 @@ class Job:
         session = self._hub.get(record.session_id)
         output = self._schema(record)
         options = dataclasses.replace(self._options(record, output), mode=mode or record.mode, job_id=None)
+        check_history_branch(session, options, f"job {self.id}")
         items = [BatchItem(i, s.key, self._inputs.get(s.result.position), s.prompt) for i, s in enumerate(todo)]
         index = None if record.input_kind == "list" else _pandas_index([s.key for s in todo])
         if options.mode == "batch":
@@ -464,7 +465,7 @@ class Job:
             params["schema"] = output
         return BatchOptions(settings.get("concurrency") or 4, bool(settings.get("include_history")),
                             settings.get("attempts"), params, output, record.mode, record.id,
-                            settings.get("prefix") or "", record.model)
+                            settings.get("prefix") or "", record.model, settings.get("history_branch"))
 
     def _index_for(self, record: JobRecord, items: list[BatchItem]) -> Any:
         if self._index is not _UNSET:

@@ -325,3 +325,26 @@ def test_copy_messages_makes_one_branch_per_session(tmp_path):
         assert store.search("m3")[0].position == 3
     finally:
         store.close()
+
+
+def test_a_map_with_history_reruns_only_on_the_branch_it_was_asked_with(shub):
+    """After an edit, a rerun (or retry) of a map with include_history=True would have sent the new branch's
+    history with the old prompts, under the same request hash."""
+    from ai_sessions.errors import BadRequest
+
+    s = shub.session("a", model="scripted:m")
+    s.send("the data is about cats")
+    asked_on = s.branch
+    SCRIPTS["m"].errors = [BadRequest("bad", provider="scripted")]
+    result = s.map("Q: {text}", ["alpha"], include_history=True, attempts=1, progress=False)
+    assert result == [None]
+    s.edit(0, "the data is about dogs")
+    job = shub.job(shub.jobs()[0].id)
+    with pytest.raises(AiSessionsError, match="history of branch") as info:
+        job.rerun()
+    assert f"s.checkout({asked_on!r})" in str(info.value)
+    with pytest.raises(AiSessionsError, match="history of branch"):
+        result.retry(progress=False)  # a live map's failures, retried in place
+    s.checkout(asked_on)
+    job.rerun().wait(progress=False)
+    assert "cats" in SCRIPTS["m"].requests[-1].turns[0].content
