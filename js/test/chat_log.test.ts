@@ -109,6 +109,7 @@ describe("empty states", () => {
 describe("keyboard: the log is one tab stop", () => {
   it("puts one message in the tab order, its buttons named after it, the others' out", () => {
     const { view } = chat({ messages: exchanges(6) });
+    view.el.querySelector<HTMLElement>("[role=log] article[tabindex='0']")?.focus(); // its details are built as it is reached
     const tabbable = Array.from(view.el.querySelectorAll<HTMLElement>("[role=log] [tabindex='0']")).filter((e) => !e.closest("[hidden]"));
     expect(tabbable.map((e) => e.getAttribute("aria-label") ?? e.dataset.messageId)).toEqual(
       ["Reply 6 from smollm2", "Delete reply 6", "Copy reply 6", "Details of reply 6"]);

@@ -166,6 +166,9 @@ describe("details and days", () => {
       usage: { input_tokens: 120, output_tokens: 340 }, cost: 0.0012, completed_at: T0 + 2,
       timing: { elapsed: 2.0, first_token_s: 0.4 } })]);
     const reply = view.el.querySelector<HTMLElement>("[data-role=assistant]") as HTMLElement;
+    // hidden until pointed at, so built then (a long history would lay out a <details> per message)
+    expect(reply.querySelector(".ais-meta")).toBeNull();
+    reply.dispatchEvent(new Event("pointerenter"));
     const line = reply.querySelector(".ais-meta-line")?.textContent ?? "";
     expect(line).toContain("first token 0.4 s");
     expect(line).toContain("120 in / 340 out");
