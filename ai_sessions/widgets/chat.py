@@ -26,7 +26,7 @@ from ..session import Session
 from ..throttle import FLUSH_INTERVAL_S
 from ._base import KernelWidget
 from ._bundle import bundle_text, chat_bundle
-from .chat_extras import ACTIONS, ReplyTimings, act, message_dicts, prompt_of, settings_value
+from .chat_extras import ACTIONS, BranchPlaces, ReplyTimings, act, message_dicts, prompt_of, settings_value
 from .chat_tools import TOOL_EVENTS, ChatTools
 from .feed import HubFeed, feed_for
 from .front_end import FRONT_END
@@ -118,6 +118,7 @@ class ChatWidget(KernelWidget):
         self._synced_parts: tuple[str, int] | None = None
         self._batch_started: float | None = None
         self._timings = ReplyTimings()
+        self._places = BranchPlaces()
         self._views = 0
         self._views_seen = False
         #: A view of this widget said it is in a JupyterLab tab.
@@ -204,12 +205,15 @@ class ChatWidget(KernelWidget):
         if self._feed.live(session.id):
             self._flusher.poke()
 
-    def _sync_model(self, session: Session) -> None:
+    def _sync_model(self, session: Session, *, models: bool = True) -> None:
+        """The model shown, its notice and the settings popover; with ``models`` also the selector's list
+        (a plain switch leaves the list as it is: nothing in it depends on the session's model)."""
         self.model = session.model
         reason = session.fallback_reason
         self.notice = f"Replies come from {session.model}: {reason}" if reason else ""
         self.session_settings = settings_value(session)
-        self._refresh_models()
+        if models:
+            self._refresh_models()
 
     def _refresh_models(self) -> None:
         try:
@@ -238,7 +242,7 @@ class ChatWidget(KernelWidget):
     def _sync_messages(self, session: Session) -> None:
         """The ``messages`` trait, and the switches placed among them (a clear drops both)."""
         messages = session.messages
-        self.messages = message_dicts(session, self._timings)  # with branch places and reply timings
+        self.messages = message_dicts(session, self._timings, self._places)  # with branch places, reply timings
         self.switches = switch_dicts(session.model_switches, messages, session)
         self._synced_parts = (messages[-1].id, len(messages[-1].parts)) if messages else None
 
@@ -295,7 +299,7 @@ class ChatWidget(KernelWidget):
                 self.progress = {}
                 self.approvals = []
             elif kind is EventKind.MODEL_SWITCHED:
-                self._sync_model(session)
+                self._sync_model(session, models=False)
                 self.switches = switch_dicts(session.model_switches, session.messages, session)
             elif kind is EventKind.SESSION_UPDATED:
                 if "fallback" in event.payload:

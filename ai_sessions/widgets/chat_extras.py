@@ -43,11 +43,29 @@ class ReplyTimings:
         return self._timings.get(message_id)
 
 
-def message_dicts(session: Session, timings: ReplyTimings) -> list[dict[str, Any]]:
+class BranchPlaces:
+    """The places among their siblings of a chat's messages, read from the store only when the branch shown
+    changed other than by growing: messages appended to a branch follow its leaf, so they have no siblings
+    and the earlier ones keep theirs (a streamed reply syncs its messages three times; each read is a store
+    round trip on the hub thread)."""
+
+    def __init__(self) -> None:
+        self._ids: tuple[str, ...] = ()
+        self._places: dict[str, Any] = {}
+
+    def of(self, session: Session, ids: tuple[str, ...]) -> dict[str, Any]:
+        grown = bool(self._ids) and ids[:len(self._ids)] == self._ids
+        if not grown:
+            self._places = session.runtime.store.siblings(session.id, list(ids)) if ids else {}
+        self._ids = ids
+        return self._places
+
+
+def message_dicts(session: Session, timings: ReplyTimings, places: BranchPlaces | None = None) -> list[dict[str, Any]]:
     """The ``messages`` trait: each message of the current branch, with its place among its siblings
     (``branch``, for the switcher) and a reply's ``timing``."""
     messages = session.messages
-    siblings = session.runtime.store.siblings(session.id, [m.id for m in messages]) if messages else {}
+    siblings = (places or BranchPlaces()).of(session, tuple(m.id for m in messages))
     out = []
     for message in messages:
         data = message.to_dict()

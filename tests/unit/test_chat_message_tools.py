@@ -236,3 +236,22 @@ def test_the_settings_popover_of_an_auto_session_says_what_some_candidate_takes(
     assert w.session_settings["own"]["model"] == "auto"
     assert w.session_settings["accepts"] == {"images": True, "documents": True}  # the vision candidate does
     w.close()
+
+
+def test_branch_places_are_read_again_only_when_the_branch_changes_other_than_by_growing(shub, monkeypatch):
+    """A streamed reply syncs the chat's messages three times; appending cannot give any message siblings."""
+    from ai_sessions.widgets.chat_extras import BranchPlaces
+
+    s = shub.session("places", model="scripted:m")
+    s.send("one")
+    reads: list[int] = []
+    real = shub.store.siblings
+    monkeypatch.setattr(shub.store, "siblings", lambda sid, ids: reads.append(len(ids)) or real(sid, ids))
+    places = BranchPlaces()
+    ids = lambda: tuple(m.id for m in s.messages)  # noqa: E731
+    places.of(s, ids())
+    s.send("two")
+    assert places.of(s, ids()) == {} and reads == [2]  # grown: nothing read
+    s.edit(2, "two, again")
+    edited = places.of(s, ids())
+    assert reads == [2, 4] and edited[s.messages[2].id].to_dict()["count"] == 2
