@@ -88,7 +88,8 @@ class BranchOps:
         if leaf is None:
             raise AiSessionsError(f"no branch or message {target!r} in this session",
                                   hint="use an id from s.branches (or any message's id)")
-        self.conversation.messages[:] = store.load_messages(self.session_id)
+        self.conversation.messages[:] = messages = store.load_messages(self.session_id)
+        self.conversation.switches[:] = store.load_switches(self.session_id, [m.id for m in messages])
         self.emit(EventKind.SESSION_UPDATED, {"branch": leaf})
         return leaf
 
@@ -107,8 +108,9 @@ class BranchOps:
         head = kept[-1].id if kept else None
         store = self.runtime.store
         store.remove_messages(self.session_id, ids, head, False)  # the session purges, off the hub loop
-        store.shift_switches(self.session_id, index, len(messages) - len(kept))
-        self.conversation.messages[:] = store.load_messages(self.session_id)
-        self.conversation.switches[:] = store.load_switches(self.session_id)
+        # switches that followed a deleted message now follow what the messages after it follow
+        store.reanchor_switches(self.session_id, ids, messages[index - 1].id if index else None)
+        self.conversation.messages[:] = loaded = store.load_messages(self.session_id)
+        self.conversation.switches[:] = store.load_switches(self.session_id, [m.id for m in loaded])
         self.emit(EventKind.SESSION_UPDATED, {"deleted": ids, "branch": head})
         return ids

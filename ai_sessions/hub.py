@@ -398,7 +398,8 @@ class SessionHub:
             if live is not None:
                 return live
             store = self.runtime.store
-            conversation = Conversation(record.id, store.load_messages(record.id), store.load_switches(record.id))
+            messages = store.load_messages(record.id)
+            conversation = Conversation(record.id, messages, store.load_switches(record.id, [m.id for m in messages]))
             session = Session(self.runtime, self, record, conversation)
             self._sessions[record.id] = session
             return session

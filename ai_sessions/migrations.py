@@ -254,3 +254,25 @@ def m008_search_text_of_parts(db: sqlite3.Connection) -> None:
         except (ValueError, TypeError, KeyError):  # a damaged row keeps its old text: loading it says why
             continue
         db.execute("UPDATE messages SET content = ? WHERE rowid = ?", (text, rowid))
+
+
+@migration
+def m009_switch_anchors(db: sqlite3.Connection) -> None:
+    """A model switch keeps the id of the message it follows (``after_id``; NULL before the first), and its
+    place on a branch is worked out from that: with branches, a position alone named a different spot on
+    each branch, and deleting messages on one branch moved the switches of the others. Existing switches
+    are anchored on the branch current now."""
+    _run_script(db,
+        """
+        ALTER TABLE model_switches ADD COLUMN after_id TEXT;
+        WITH RECURSIVE path(id, parent_id, depth, session_id) AS (
+            SELECT m.id, m.parent_id, m.depth, m.session_id FROM messages m JOIN sessions s ON m.id = s.head
+            UNION ALL
+            SELECT m.id, m.parent_id, m.depth, m.session_id FROM messages m JOIN path p ON m.id = p.parent_id)
+        UPDATE model_switches SET after_id = coalesce(
+            (SELECT id FROM path WHERE path.session_id = model_switches.session_id
+                                   AND path.depth = model_switches.message_index - 1),
+            (SELECT head FROM sessions WHERE sessions.id = model_switches.session_id))
+        WHERE message_index > 0;
+        """
+    )

@@ -150,7 +150,9 @@ class Message:
 
 @dataclass(frozen=True)
 class ModelSwitch:
-    """A change of model inside a session, at ``message_index`` (number of messages before it)."""
+    """A change of model inside a session, at ``message_index`` (number of messages before it on the branch
+    shown). ``after_id`` is the message it follows (None: before the first): the store keeps that, so a
+    switch stays with its branch and moves with its message when messages before it are deleted."""
 
     session_id: str
     from_model: str
@@ -158,6 +160,7 @@ class ModelSwitch:
     message_index: int
     reason: str | None = None
     created_at: float = field(default_factory=now)
+    after_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"from": self.from_model, "to": self.to_model, "message_index": self.message_index,

@@ -177,6 +177,10 @@ class Reply:
         if user is not None and self.spec.branch_at is None:
             parent = HEAD
         user, reply = await asyncio.wrap_future(store.defer(store.append_turn, user, reply, parent))
+        if keep < len(path):  # a new branch: the switches logged after its branch point belong to the old one
+            on_branch = {m.id for m in path[:keep]}
+            self.conversation.switches[:] = [s for s in self.conversation.switches
+                                             if s.after_id is None or s.after_id in on_branch]
         del path[keep:]
         if user is not None:
             self.conversation.messages.append(user)
@@ -229,8 +233,11 @@ class Reply:
         if tail and all(m.role is Role.ASSISTANT and (m.status is MessageStatus.FAILED or not m.parts) for m in tail):
             store = self.runtime.store
             head = messages[at - 1].id if at else None
-            await asyncio.wrap_future(store.defer(store.remove_messages, self.session_id, [m.id for m in tail],
-                                                  head, False))
+            gone = [m.id for m in tail]
+            await asyncio.wrap_future(store.defer(store.remove_messages, self.session_id, gone, head, False))
+            store.defer(store.reanchor_switches, self.session_id, gone, head)  # e.g. a switch after a failure
+            self.conversation.switches[:] = [replace(s, after_id=head, message_index=at) if s.after_id in gone else s
+                                             for s in self.conversation.switches]
             del messages[at:]
         self._emit(EventKind.SESSION_UPDATED, {"regenerate": True})
         return at

@@ -353,7 +353,9 @@ class Session:
     def _switch(self, model: str, reason: str | None) -> ModelSwitch | None:
         if model == self._record.model:
             return None
-        switch = ModelSwitch(self.id, self._record.model, model, len(self._conversation.messages), reason)
+        messages = self._conversation.messages
+        switch = ModelSwitch(self.id, self._record.model, model, len(messages), reason,
+                             after_id=messages[-1].id if messages else None)
         self._record = self._record.with_(model=model, updated_at=now())
         store = self._runtime.store
         store.defer(store.update_session, self._record)
@@ -371,7 +373,9 @@ class Session:
     def _auto_switch(self, from_model: str, to_model: str, reason: str, message_index: int) -> None:
         """(hub loop) A reply of a model="auto" session chose or failed over to ``to_model``: logged like any
         switch, while the session's requested model stays "auto"."""
-        self._log_switch(ModelSwitch(self.id, from_model, to_model, message_index, reason))
+        messages = self._conversation.messages
+        after = messages[message_index - 1].id if 0 < message_index <= len(messages) else None
+        self._log_switch(ModelSwitch(self.id, from_model, to_model, message_index, reason, after_id=after))
 
     def use_agent(self, name: str) -> None:
         """Apply the ``[agents.NAME]`` preset of the settings to this session: its model, system prompt,

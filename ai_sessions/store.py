@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -265,12 +265,21 @@ class Store:
                        switches: list[ModelSwitch], head: str | None = None) -> SessionRecord:
         """Store a whole imported session in one transaction (all of it or nothing). ``messages`` carry
         their parent ids (parents first); ``head`` ends the current branch (default: the last message)."""
+        head = head or (messages[-1].id if messages else None)
+        parents = {m.id: m.parent_id for m in messages}
+        path: list[str] = []
+        step = head
+        while step is not None and step in parents and len(path) <= len(parents):
+            path.append(step)
+            step = parents[step]
+        path.reverse()
         with self._tx() as db:
             self._insert_session(db, record)
             self._insert_messages(db, messages)
-            for switch in switches:
-                self._insert_switch(db, switch)
-            message_tree.set_head(db, record.id, head or (messages[-1].id if messages else None))
+            for switch in switches:  # exported at their place on the current branch
+                index = min(switch.message_index, len(path))
+                self._insert_switch(db, replace(switch, after_id=path[index - 1] if index else None))
+            message_tree.set_head(db, record.id, head)
         return record
 
     @_on_store_thread
@@ -557,25 +566,29 @@ class Store:
     @staticmethod
     def _insert_switch(db: sqlite3.Connection, switch: ModelSwitch) -> None:
         db.execute("INSERT INTO model_switches (session_id, from_model, to_model, message_index, reason, "
-                   "created_at) VALUES (?,?,?,?,?,?)",
+                   "created_at, after_id) VALUES (?,?,?,?,?,?,?)",
                    (switch.session_id, switch.from_model, switch.to_model, switch.message_index,
-                    switch.reason, switch.created_at))
+                    switch.reason, switch.created_at, switch.after_id))
 
     @_on_store_thread
-    def shift_switches(self, session_id: str, after: int, by: int) -> None:
-        """``by`` messages at position ``after`` of the current branch were deleted: switches placed
-        after them move up with the messages they precede."""
-        if by:
+    def reanchor_switches(self, session_id: str, deleted: list[str], anchor: str | None) -> None:
+        """Messages ``deleted`` are gone and what followed them now follows ``anchor``: so do the switches
+        that followed them."""
+        if deleted:
             with self._tx() as db:
-                db.execute("UPDATE model_switches SET message_index = max(?1, message_index - ?2) "
-                           "WHERE session_id = ?3 AND message_index > ?1", (after, by, session_id))
+                db.execute(f"UPDATE model_switches SET after_id = ? WHERE session_id = ? AND after_id IN "
+                           f"({','.join('?' * len(deleted))})", (anchor, session_id, *deleted))
 
     @_on_store_thread
-    def load_switches(self, session_id: str) -> list[ModelSwitch]:
+    def load_switches(self, session_id: str, path: Sequence[str] | None = None) -> list[ModelSwitch]:
+        """The switches of the branch ``path`` (its message ids, in order; the current branch by default),
+        each at its place on it."""
+        if path is None:
+            path = [m.id for m in self.load_messages(session_id)]
         rows = self._connection().execute(
-            "SELECT session_id, from_model, to_model, message_index, reason, created_at FROM model_switches "
+            "SELECT session_id, from_model, to_model, reason, created_at, after_id FROM model_switches "
             "WHERE session_id=? ORDER BY id", (session_id,))
-        return [ModelSwitch(*row) for row in rows]
+        return switches_on(rows, path)
 
     @_on_store_thread
     def add_event(self, event: Event) -> None:
@@ -705,6 +718,18 @@ def _usage_row(usage: Usage | None) -> tuple[int | None, ...]:
     if usage is None:
         return (None, None, None, None)
     return (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens or None, usage.cache_write_tokens or None)
+
+
+def switches_on(rows: Any, path: Sequence[str]) -> list[ModelSwitch]:
+    """``(session_id, from, to, reason, created_at, after_id)`` rows of switches placed on branch ``path``:
+    those before its first message or after one of its messages; the others belong to other branches."""
+    place = {message_id: i + 1 for i, message_id in enumerate(path)}
+    switches = []
+    for session_id, from_model, to_model, reason, created_at, after_id in rows:
+        index = 0 if after_id is None else place.get(after_id)
+        if index is not None:
+            switches.append(ModelSwitch(session_id, from_model, to_model, index, reason, created_at, after_id))
+    return switches
 
 
 def _text_columns(m: Message) -> tuple[str, str | None]:

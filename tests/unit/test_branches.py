@@ -348,3 +348,62 @@ def test_a_map_with_history_reruns_only_on_the_branch_it_was_asked_with(shub):
     s.checkout(asked_on)
     job.rerun().wait(progress=False)
     assert "cats" in SCRIPTS["m"].requests[-1].turns[0].content
+
+
+def switch_places(session) -> list[tuple[str, int]]:
+    return [(w.to_model, w.message_index) for w in session.model_switches]
+
+
+def test_a_model_switch_stays_on_its_branch_and_with_its_message(shub, make_hub):
+    """Switches were positions per session: deleting on one branch moved another branch's switches, and a
+    switch of one branch showed on another at the same position."""
+    SCRIPTS["n"] = Script(chunks=["N: {last}"])
+    s = shub.session("a", model="scripted:m")
+    s.send("u0")
+    s.send("u2")
+    s.switch_model("scripted:n")
+    s.send("u4")
+    a = s.branch
+    assert switch_places(s) == [("scripted:n", 4)]
+    s.edit(2, "u2 edited")  # branch B leaves A at message 2: A's switch (after message 3) is not on it
+    assert switch_places(s) == []
+    s.send("u4 on B")  # as long as A at the switch now: still not shown on B
+    assert switch_places(s) == []
+    s.delete_message(0)  # on B: u0 and its reply go, from A too (they are shared)
+    s.checkout(a)
+    assert texts(s)[:2] == ["u2", "re: u2"] and switch_places(s) == [("scripted:n", 2)]  # moved with its message
+    restarted = make_hub(settings=shub.settings).get("a")
+    assert switch_places(restarted) == [("scripted:n", 2)]
+    assert "switched" in restarted.export("markdown")
+
+
+def test_a_switch_after_a_failed_reply_stays_when_the_reply_is_regenerated(shub, make_hub):
+    from ai_sessions.errors import BadRequest
+
+    SCRIPTS["n"] = Script(chunks=["N: {last}"])
+    SCRIPTS["m"].errors = [BadRequest("bad", provider="scripted")]
+    s = shub.session("a", model="scripted:m")
+    with pytest.raises(BadRequest):
+        s.send("q")
+    s.switch_model("scripted:n", reason="m failed")
+    s.regenerate()  # the failed reply is replaced: the switch before the new one stays
+    assert texts(s) == ["q", "N: q"] and switch_places(s) == [("scripted:n", 1)]
+    assert switch_places(make_hub(settings=shub.settings).get("a")) == [("scripted:n", 1)]
+
+
+def test_the_migration_anchors_existing_switches_on_the_current_branch(shub):
+    from ai_sessions.migrations import m009_switch_anchors
+
+    s = shub.session("a", model="scripted:m")
+    s.send("u0")
+    s.switch_model("scripted:n")
+    s.send("u2")
+    path = shub.store.path
+    with sqlite3.connect(path) as db:  # as a store written before m009 held the switch
+        db.execute("ALTER TABLE model_switches RENAME TO old_switches")
+        db.execute("CREATE TABLE model_switches AS SELECT id, session_id, from_model, to_model, message_index, "
+                   "reason, created_at FROM old_switches")
+        db.execute("DROP TABLE old_switches")
+        m009_switch_anchors(db)
+        (anchor,) = db.execute("SELECT after_id FROM model_switches").fetchone()
+    assert anchor == s.messages[1].id
