@@ -56,17 +56,18 @@ def progress_label(completed: int, failed: int, total: int, elapsed: float, stop
     parts = [f"{completed}/{total} done"]
     if failed:
         parts.append(f"{failed} failed")
-    parts.append(f"{_duration(elapsed)} elapsed")
+    parts.append(f"{duration(elapsed)} elapsed")
     if stopped:
         parts.append("stopped: retry() runs the rest")
     elif done < total and done:
-        parts.append(f"ETA {_duration(elapsed / done * (total - done))}")
+        parts.append(f"ETA {duration(elapsed / done * (total - done))}")
     elif done < total:
         parts.append("ETA …")
     return " · ".join(parts)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``2 h 07 min``."""
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"

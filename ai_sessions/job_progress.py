@@ -8,7 +8,7 @@ import html
 import time
 from typing import Any
 
-from .batch_progress import ProgressView
+from .batch_progress import ProgressView, duration
 
 STATE_WORDS = {"submitting": "submitting", "running": "running at the provider", "cancelling": "cancelling",
                "collecting": "storing results", "ended": "ended", "interrupted": "interrupted"}
@@ -33,7 +33,7 @@ def job_label(p: dict[str, Any]) -> str:
         waiting = total - p["completed"] - (p.get("failed") or 0)
         if waiting and not p.get("done"):
             parts.append(f"{waiting:,} in progress")
-    parts.append(f"{_duration(p.get('elapsed') or 0)} elapsed")
+    parts.append(f"{duration(p.get('elapsed') or 0)} elapsed")
     if p.get("expires_at") and not p.get("done"):
         parts.append("provider deadline " + time.strftime("%Y-%m-%d %H:%M", time.localtime(p["expires_at"])))
     if p.get("error"):
@@ -58,14 +58,3 @@ class JobProgressView(ProgressView):
                   "text/html": f'<div class="ai-sessions-batch">{bar}<span style="font-family:'
                                f'var(--jp-code-font-family,monospace)">{html.escape(label)}</span></div>'}
         self.publish(bundle)
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

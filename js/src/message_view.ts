@@ -8,7 +8,6 @@
  * 3", "Copy python block 1 of reply 3", "Wrap python block 1 of reply 3").
  */
 
-import { splitBlocks } from "./blocks";
 import { button, copyText, flash, h, withCode } from "./dom";
 import { shortModelName } from "./format";
 import type { MarkdownRenderer } from "./markdown";
@@ -16,6 +15,7 @@ import { hasToolParts, replySegments, userParts } from "./parts";
 import { AttachmentsView, type PartsContext, PartsView } from "./parts_view";
 import type { MessageData, MessagePart, ModelOption } from "./protocol";
 import { setInnerTabbable } from "./roving";
+import { type Block, renderBlocks } from "./text_blocks";
 
 const STATUS_LABEL: Record<string, string> = {
   stopped: "stopped",
@@ -39,7 +39,7 @@ export class MessageView {
   /** "reply 3", "message 2": what this message is called in names and announcements. */
   private name = "";
   private badgeText = "";
-  private blocks: { src: string; el: HTMLElement }[] = [];
+  private blocks: Block[] = [];
   private text = "";
   /** What the head shows (status, badge, model, error), so an unchanged head is not rewritten. */
   private head: string | null = null;
@@ -202,22 +202,7 @@ export class MessageView {
     }
     this.text = text;
     this.body.classList.toggle("ais-typing", streaming && text === "");
-    const sources = text === "" ? [] : splitBlocks(text);
-    sources.forEach((src, i) => {
-      const block = this.blocks[i];
-      if (block && block.src === src) return;
-      const html = this.md.render(src);
-      if (block) {
-        block.el.innerHTML = html;
-        block.src = src;
-      } else {
-        const el = h("div", { class: "ais-block" });
-        el.innerHTML = html;
-        this.body.appendChild(el);
-        this.blocks.push({ src, el });
-      }
-    });
-    while (this.blocks.length > sources.length) this.blocks.pop()?.el.remove();
+    renderBlocks(this.body, this.blocks, text, this.md);
     this.nameCodeBlocks();
     setInnerTabbable(this.el, this.el.tabIndex === 0);
   }
