@@ -134,11 +134,15 @@ def test_exit_during_a_reply_stores_it_as_stopped_cleanly(tmp_path, openai_serve
     proc = run_python("""
         import threading, ai_sessions
         hub = ai_sessions.hub()
-        first = threading.Event()
-        hub.on("llm.response.delta", lambda e: first.set())
+        first, seen = threading.Event(), []
+        def on_delta(e):  # exit once all the text before the hold arrived (the first delta may be a part)
+            seen.append(e.payload["text"])
+            if len("".join(seen)) >= WANT:
+                first.set()
+        hub.on("llm.response.delta", on_delta)
         hub.session("bye", model="openai:gpt-4o-mini").submit("Write a long essay about sampling.")
         assert first.wait(60)
-    """, tmp_path)
+    """.replace("WANT", str(2 * CHUNK_CHARS)), tmp_path)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "Exception ignored" not in err and "Traceback" not in err, err
